@@ -1,0 +1,61 @@
+# nas: Neural Architecture Search with Reinforcement Learning, in Go.
+# `make` (or `make help`) lists the targets.
+
+SHELL := /bin/bash
+GO ?= go
+# ORT_LIB: the ONNX Runtime shared library. Default: the CPU build `make ort` fetches.
+# Point it at your own build (e.g. an ORT GPU build) to use that one instead.
+ORT_DIR := $(CURDIR)/.ort
+ORT_LIB ?= $(ORT_DIR)/libonnxruntime.so.1
+DATA_DIR ?= $(CURDIR)/.data
+export NAS_ORT_LIB := $(ORT_LIB)
+export NAS_DATA := $(DATA_DIR)
+
+.DEFAULT_GOAL := help
+.PHONY: help build ort data test-deps test test-short golden lint bench proto fuzz clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build the nas command into bin/nas
+	$(GO) build -o bin/nas ./cmd/nas
+
+ort: ## fetch the ONNX Runtime 1.30.0 CPU library into .ort/ (skipped when ORT_LIB is your own)
+ifeq ($(ORT_LIB),$(ORT_DIR)/libonnxruntime.so.1)
+	@scripts/fetch-ort.sh $(ORT_DIR)
+else
+	@test -f "$(ORT_LIB)" || { echo "ORT_LIB=$(ORT_LIB) does not exist" >&2; exit 1; }
+endif
+
+data: ## fetch Fashion-MNIST and MNIST into .data/ (checksums verified)
+	@scripts/fetch-data.sh $(DATA_DIR)
+
+test-deps: ## install the test references (Debian python3-onnx, python3-torch)
+	@scripts/test-deps.sh
+
+test: test-deps ort data ## everything the tests need, then all tests
+	$(GO) test -count=1 ./...
+
+test-short: ort ## the fast tests only (go test -short)
+	$(GO) test -short ./...
+
+golden: ## rewrite the golden files of onnxgen (review the diff!)
+	$(GO) test ./onnxgen -run Golden -update
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: test-deps ort ## benchmarks (compiler, controller, child training step vs PyTorch)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## run each parser's fuzz target for 30 s
+	$(GO) test ./onnxgen -run '^$$' -fuzz FuzzParse -fuzztime 30s
+
+proto: ## regenerate onnxgen/onnxpb from Debian's onnx.proto (needs protoc, protoc-gen-go v1.36.12)
+	sed -e 's/^package onnx;/package nas.onnx;/' /usr/include/onnx/onnx.proto > onnxgen/onnxpb/onnx.proto
+	cd onnxgen/onnxpb && protoc --go_out=. --go_opt=paths=source_relative \
+		--go_opt=Monnx.proto=github.com/nas-project/nas/onnxgen/onnxpb onnx.proto
+
+clean: ## remove built binaries (keeps .ort and .data)
+	rm -rf bin
