@@ -1,0 +1,139 @@
+package runner
+
+import (
+	"fmt"
+	"math"
+)
+
+// TrainOptions configures Train.
+type TrainOptions struct {
+	// Epochs is the number of passes over the training set (> 0).
+	Epochs int
+	// Batch is the training batch size (> 0, at most the training set's
+	// size). The last partial batch of each epoch is dropped.
+	Batch int
+	// EvalBatch is the batch size of validation. Zero: Batch.
+	EvalBatch int
+	// LR is the SGD learning rate (> 0), fed to the graph's "lr" input.
+	LR float32
+	// CosineLR anneals the learning rate from LR to zero with a half cosine
+	// over all steps. Zero (false): LR is constant.
+	CosineLR bool
+	// RewardK is the number of last epochs whose best validation accuracy
+	// makes the reward. Zero: 5.
+	RewardK int
+	// RewardP is the exponent of the reward (accuracy^p). Zero: 3.
+	RewardP float64
+	// Seed drives the shuffling of every epoch. Zero is a seed like any other.
+	Seed uint64
+	// MemoryLimit refuses, as Oversized, a child whose EstimateMemory exceeds
+	// it, before any session is created. Zero: no limit.
+	MemoryLimit int64
+	// Progress, if set, is called after every training batch.
+	Progress func(Progress)
+}
+
+// Progress reports one training batch.
+type Progress struct {
+	Epoch, Batch int     // from 0
+	Batches      int     // batches per epoch
+	Loss         float32 // mean loss of this batch
+	ImagesPerSec float64 // training throughput of this epoch so far
+}
+
+// Validate reports the first invalid field of o.
+func (o TrainOptions) Validate() error {
+	switch {
+	case o.Epochs <= 0:
+		return fmt.Errorf("runner: train options: epochs %d: want > 0", o.Epochs)
+	case o.Batch <= 0:
+		return fmt.Errorf("runner: train options: batch %d: want > 0", o.Batch)
+	case o.EvalBatch < 0:
+		return fmt.Errorf("runner: train options: eval batch %d: want >= 0", o.EvalBatch)
+	case !(o.LR > 0) || math.IsInf(float64(o.LR), 0):
+		return fmt.Errorf("runner: train options: lr %v: want a finite value > 0", o.LR)
+	case o.RewardK < 0:
+		return fmt.Errorf("runner: train options: reward k %d: want >= 0", o.RewardK)
+	case o.RewardP < 0 || math.IsNaN(o.RewardP) || math.IsInf(o.RewardP, 0):
+		return fmt.Errorf("runner: train options: reward p %v: want a finite value >= 0", o.RewardP)
+	case o.MemoryLimit < 0:
+		return fmt.Errorf("runner: train options: memory limit %d: want >= 0", o.MemoryLimit)
+	}
+	return nil
+}
+
+func (o TrainOptions) withDefaults() TrainOptions {
+	if o.EvalBatch == 0 {
+		o.EvalBatch = o.Batch
+	}
+	if o.RewardK == 0 {
+		o.RewardK = 5
+	}
+	if o.RewardP == 0 {
+		o.RewardP = 3
+	}
+	return o
+}
+
+// Status is how a training trial ended.
+type Status int
+
+const (
+	// Done: every epoch ran; Reward is set.
+	Done Status = iota
+	// Diverged: a batch's loss was NaN or infinite; Reward is 0.
+	Diverged
+	// Oversized: EstimateMemory exceeded TrainOptions.MemoryLimit; nothing ran.
+	Oversized
+	// Failed: ONNX Runtime rejected a graph or a run failed; Reason holds
+	// its message and Reward is 0.
+	Failed
+)
+
+func (s Status) String() string {
+	switch s {
+	case Done:
+		return "done"
+	case Diverged:
+		return "diverged"
+	case Oversized:
+		return "oversized"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Result is the outcome of Train.
+type Result struct {
+	Status Status
+	Reason string // why the trial is not Done; empty when Done
+	// ValAcc and ValLoss hold the validation accuracy and mean loss after
+	// each completed epoch.
+	ValAcc, ValLoss []float64
+	// Reward is (max ValAcc over the last RewardK epochs)^RewardP for Done,
+	// else 0.
+	Reward float64
+	// Params are the trained weights (Done, and Diverged: the last finite
+	// ones are not kept, so nil there).
+	Params []Param
+	// Seconds is the wall time of Train; ImagesPerSec the training
+	// throughput (training steps only, validation excluded).
+	Seconds      float64
+	ImagesPerSec float64
+}
+
+// reward is (max acc over the last k epochs)^p.
+func reward(acc []float64, k int, p float64) float64 {
+	if len(acc) == 0 {
+		return 0
+	}
+	if k > len(acc) {
+		k = len(acc)
+	}
+	best := 0.0
+	for _, a := range acc[len(acc)-k:] {
+		best = max(best, a)
+	}
+	return math.Pow(best, p)
+}

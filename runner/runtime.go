@@ -1,0 +1,237 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// EnvLibrary is the environment variable naming the ONNX Runtime shared
+// library when Config.LibraryPath is empty.
+const EnvLibrary = "NAS_ORT_LIB"
+
+// Devices accepted by Config.Device.
+const (
+	DeviceCPU  = "cpu"
+	DeviceCUDA = "cuda"
+	DeviceAuto = "auto"
+)
+
+// Config configures a Runtime.
+type Config struct {
+	// LibraryPath is the ONNX Runtime shared library (libonnxruntime.so).
+	// Zero: $NAS_ORT_LIB, else <dir of executable>/../.ort/libonnxruntime.so.1,
+	// else ./.ort/libonnxruntime.so.1.
+	LibraryPath string
+	// Device is "cpu", "cuda" or "auto" (CUDA when the library provides it,
+	// else CPU with a logged warning). Zero: "cpu".
+	Device string
+	// Threads is the number of intra-op threads of every session.
+	// Zero: runtime.NumCPU().
+	Threads int
+	// Logger receives warnings (the CUDA fallback) and debug messages.
+	// Zero: messages are discarded.
+	Logger *slog.Logger
+}
+
+// Validate reports the first invalid field of c.
+func (c Config) Validate() error {
+	switch c.Device {
+	case "", DeviceCPU, DeviceCUDA, DeviceAuto:
+	default:
+		return fmt.Errorf("runner: config: device %q: want cpu, cuda or auto", c.Device)
+	}
+	if c.Threads < 0 {
+		return fmt.Errorf("runner: config: threads %d: want >= 0", c.Threads)
+	}
+	return nil
+}
+
+// Runtime runs ONNX models with ONNX Runtime on one device. It is safe for
+// concurrent use: every call creates its own sessions and tensors.
+type Runtime struct {
+	lib     string
+	device  string // resolved: "cpu" or "cuda"
+	threads int
+	log     *slog.Logger
+}
+
+// The ORT environment is process-wide: it is initialised once, by the first
+// New that succeeds, and never destroyed (sessions of any Runtime use it).
+// A failed initialisation is not remembered, so a later New with a corrected
+// library path can still succeed.
+var ortState struct {
+	mu  sync.Mutex
+	lib string // the library loaded; "" before the first success
+}
+
+// New loads the ONNX Runtime library (once per process) and resolves the
+// device. A second New naming another library than the one loaded is an
+// error: a process holds one ORT library.
+func New(cfg Config) (*Runtime, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lib, err := libraryPath(cfg.LibraryPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := initORT(lib); err != nil {
+		return nil, err
+	}
+	rt := &Runtime{lib: lib, device: DeviceCPU, threads: cfg.Threads, log: cfg.Logger}
+	if rt.threads == 0 {
+		rt.threads = runtime.NumCPU()
+	}
+	if rt.log == nil {
+		rt.log = slog.New(slog.DiscardHandler)
+	}
+	switch cfg.Device {
+	case DeviceCUDA:
+		if err := probeCUDA(); err != nil {
+			return nil, fmt.Errorf("runner: device cuda: the CUDA execution provider does not load from %s "+
+				"(a CPU-only build? point %s at an ORT GPU build): %w", lib, EnvLibrary, err)
+		}
+		rt.device = DeviceCUDA
+	case DeviceAuto:
+		if err := probeCUDA(); err != nil {
+			rt.log.Warn("runner: CUDA unavailable, running on the CPU", "library", lib, "err", err)
+		} else {
+			rt.device = DeviceCUDA
+		}
+	}
+	rt.log.Debug("runner: ready", "library", lib, "ort", ort.GetVersion(), "device", rt.device, "threads", rt.threads)
+	return rt, nil
+}
+
+// Device is the device sessions run on: "cpu" or "cuda" ("auto" resolved).
+func (rt *Runtime) Device() string { return rt.device }
+
+// Library is the path of the loaded ONNX Runtime library.
+func (rt *Runtime) Library() string { return rt.lib }
+
+// libraryPath picks the library from the config, the environment or the
+// default places, and checks that the file exists.
+func libraryPath(configured string) (string, error) {
+	var tried []string
+	pick := func(p string) (string, bool) {
+		if p == "" {
+			return "", false
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		tried = append(tried, p)
+		st, err := os.Stat(p)
+		return p, err == nil && !st.IsDir()
+	}
+	if configured != "" {
+		if p, ok := pick(configured); ok {
+			return p, nil
+		}
+		return "", missingLibrary(tried)
+	}
+	if env := os.Getenv(EnvLibrary); env != "" {
+		if p, ok := pick(env); ok {
+			return p, nil
+		}
+		return "", missingLibrary(tried)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if p, ok := pick(filepath.Join(filepath.Dir(exe), "..", ".ort", "libonnxruntime.so.1")); ok {
+			return p, nil
+		}
+	}
+	if p, ok := pick(filepath.Join(".ort", "libonnxruntime.so.1")); ok {
+		return p, nil
+	}
+	return "", missingLibrary(tried)
+}
+
+// ErrLibrary is wrapped by every error about a missing or unusable ONNX
+// Runtime library.
+var ErrLibrary = errors.New("onnx runtime library unusable: run make ort or set " + EnvLibrary)
+
+func missingLibrary(tried []string) error {
+	return fmt.Errorf("runner: no onnx runtime library at %q: %w", tried, ErrLibrary)
+}
+
+func initORT(lib string) error {
+	ortState.mu.Lock()
+	defer ortState.mu.Unlock()
+	if ortState.lib != "" {
+		if ortState.lib != lib {
+			return fmt.Errorf("runner: onnx runtime already loaded from %s; a process holds one library, not also %s",
+				ortState.lib, lib)
+		}
+		return nil
+	}
+	ort.SetSharedLibraryPath(lib)
+	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		return fmt.Errorf("runner: loading %s: %v: %w", lib, err, ErrLibrary)
+	}
+	ortState.lib = lib
+	return nil
+}
+
+// probeCUDA checks that the library can append the CUDA execution provider.
+func probeCUDA() error {
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return err
+	}
+	defer opts.Destroy()
+	return appendCUDA(opts)
+}
+
+func appendCUDA(opts *ort.SessionOptions) error {
+	cuda, err := ort.NewCUDAProviderOptions()
+	if err != nil {
+		return err
+	}
+	defer cuda.Destroy()
+	return opts.AppendExecutionProviderCUDA(cuda)
+}
+
+// sessionOptions builds the options every session of rt uses: all graph
+// optimisations, rt.threads intra-op threads, the CUDA provider on "cuda".
+func (rt *Runtime) sessionOptions() (*ort.SessionOptions, error) {
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	err = errors.Join(
+		opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll),
+		opts.SetIntraOpNumThreads(rt.threads),
+		opts.SetInterOpNumThreads(1),
+	)
+	if err == nil && rt.device == DeviceCUDA {
+		err = appendCUDA(opts)
+	}
+	if err != nil {
+		opts.Destroy()
+		return nil, err
+	}
+	return opts, nil
+}
+
+// newSession creates a session over model with the given input and output
+// names.
+func (rt *Runtime) newSession(model []byte, inputs, outputs []string) (*ort.DynamicAdvancedSession, error) {
+	opts, err := rt.sessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("session options: %w", err)
+	}
+	defer opts.Destroy()
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, inputs, outputs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating session: %w", err)
+	}
+	return s, nil
+}
