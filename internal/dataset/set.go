@@ -1,7 +1,10 @@
 package dataset
 
-// Set is a labelled image data set held in memory, ready for training: images
-// are normalised float32 in NCHW order, labels are class indices.
+import "fmt"
+
+// Set is a labelled image data set held in memory: images are float32 in NCHW
+// order, labels are class indices. The loaders fill X with the raw pixel
+// values 0..255; Normalize rescales it in place.
 type Set struct {
 	Name    string    // e.g. "fashion-mnist/train"
 	C, H, W int       // image shape
@@ -12,3 +15,43 @@ type Set struct {
 
 // Len is the number of images in s.
 func (s *Set) Len() int { return len(s.Y) }
+
+// ImageSize is the number of values of one image, C*H*W.
+func (s *Set) ImageSize() int { return s.C * s.H * s.W }
+
+// Validate checks that the fields of s agree: positive shape, at least two
+// classes, len(X) == Len()*C*H*W and every label in [0, Classes).
+func (s *Set) Validate() error {
+	if s == nil {
+		return fmt.Errorf("dataset: nil set")
+	}
+	if s.C <= 0 || s.H <= 0 || s.W <= 0 {
+		return fmt.Errorf("dataset: %s: image shape %dx%dx%d is not positive", s.Name, s.C, s.H, s.W)
+	}
+	if s.Classes < 2 {
+		return fmt.Errorf("dataset: %s: %d classes, want at least 2", s.Name, s.Classes)
+	}
+	if want := len(s.Y) * s.ImageSize(); len(s.X) != want {
+		return fmt.Errorf("dataset: %s: %d pixel values for %d images of %dx%dx%d, want %d",
+			s.Name, len(s.X), len(s.Y), s.C, s.H, s.W, want)
+	}
+	for i, y := range s.Y {
+		if y < 0 || y >= int64(s.Classes) {
+			return fmt.Errorf("dataset: %s: label %d of image %d is outside [0, %d)", s.Name, y, i, s.Classes)
+		}
+	}
+	return nil
+}
+
+// pick returns a new set holding the images of s at the given indices, in
+// that order.
+func (s *Set) pick(name string, idx []int) *Set {
+	sz := s.ImageSize()
+	out := &Set{Name: name, C: s.C, H: s.H, W: s.W, Classes: s.Classes,
+		X: make([]float32, len(idx)*sz), Y: make([]int64, len(idx))}
+	for j, i := range idx {
+		copy(out.X[j*sz:(j+1)*sz], s.X[i*sz:(i+1)*sz])
+		out.Y[j] = s.Y[i]
+	}
+	return out
+}
