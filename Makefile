@@ -50,7 +50,9 @@ bench: test-deps ort ## benchmarks (compiler, controller, child training step vs
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz: ## run each parser's fuzz target for 30 s
-	$(GO) test ./onnxgen -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./onnxgen -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzIDX$$' -fuzztime 30s
+	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzCIFAR10$$' -fuzztime 30s
 
 proto: ## regenerate onnxgen/onnxpb from Debian's onnx.proto (needs protoc, protoc-gen-go v1.36.12)
 	sed -e 's/^package onnx;/package nas.onnx;/' /usr/include/onnx/onnx.proto > onnxgen/onnxpb/onnx.proto
