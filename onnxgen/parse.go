@@ -1,0 +1,221 @@
+package onnxgen
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Tokens of the architecture language that other packages write.
+const (
+	// AnchorPrefix starts the token inJ: layer J feeds the current layer.
+	AnchorPrefix = "in"
+	// SeparatorToken is the token that separates two layers.
+	SeparatorToken = "|"
+	// LayerSeparator separates two layers in the canonical form.
+	LayerSeparator = " " + SeparatorToken + " "
+)
+
+// maxValue bounds every number of an architecture string, so that no
+// arithmetic on a parsed architecture is near overflow.
+const maxValue = 1 << 20
+
+// ParseError is the error of Parse and Space.ParseArch: where the string is
+// wrong (Pos, the 0-based index of the whitespace-separated token, "|"
+// included; Pos equals the number of tokens and Token is "" when the problem
+// is at the end of the input) and what was expected (Msg).
+type ParseError struct {
+	Pos   int
+	Token string
+	Msg   string
+}
+
+func (e *ParseError) Error() string {
+	if e.Token == "" {
+		return fmt.Sprintf("onnxgen: token %d (end): %s", e.Pos, e.Msg)
+	}
+	return fmt.Sprintf("onnxgen: token %d %q: %s", e.Pos, e.Token, e.Msg)
+}
+
+// field is one decision of a layer.
+type field int
+
+const (
+	fKH field = iota
+	fKW
+	fSH
+	fSW
+	fF
+	nFields
+)
+
+var fieldPrefix = [nFields]string{"kh", "kw", "sh", "sw", "f"}
+var fieldName = [nFields]string{"filter height", "filter width", "stride height", "stride width", "number of filters"}
+
+func (l *Layer) field(f field) *int {
+	switch f {
+	case fKH:
+		return &l.KH
+	case fKW:
+		return &l.KW
+	case fSH:
+		return &l.SH
+	case fSW:
+		return &l.SW
+	default:
+		return &l.Filters
+	}
+}
+
+// layerPos records where each decision of a layer was written, for the
+// errors of Space.ParseArch. A position of -1 means the token is absent.
+type layerPos struct {
+	field  [nFields]int
+	inputs map[int]int // input layer -> token index
+	end    int         // index of the layer's closing "|", or len(tokens)
+	start  int         // index of the layer's first token
+}
+
+// parsed is an architecture with the position of each token.
+type parsed struct {
+	arch   Arch
+	layers []layerPos
+	toks   []string
+}
+
+// tokenAt returns the token at i, or "" at the end of the input.
+func (p *parsed) tokenAt(i int) string {
+	if i < len(p.toks) {
+		return p.toks[i]
+	}
+	return ""
+}
+
+func (p *parsed) errAt(i int, format string, args ...any) *ParseError {
+	return &ParseError{Pos: i, Token: p.tokenAt(i), Msg: fmt.Sprintf(format, args...)}
+}
+
+// Parse reads an architecture string (see the package documentation for the
+// grammar). It checks syntax and structure only; Space.ParseArch also checks
+// the values against a search space. Errors are *ParseError.
+func Parse(s string) (Arch, error) {
+	p, err := parse(s)
+	if err != nil {
+		return Arch{}, err
+	}
+	return p.arch, nil
+}
+
+func parse(s string) (*parsed, error) {
+	p := &parsed{toks: strings.Fields(s)}
+	if len(p.toks) == 0 {
+		return nil, p.errAt(0, "empty architecture (want at least one layer, e.g. %q)", "kh3 kw3 f36")
+	}
+	if tag, _, ok := strings.Cut(p.toks[0], ":"); ok {
+		return nil, p.errAt(0, "architecture kind %q is not supported (want a CNN string, which has no kind tag)", tag)
+	}
+	var cur Layer
+	lp := newLayerPos(0)
+	for i := 0; i <= len(p.toks); i++ {
+		if i == len(p.toks) || p.toks[i] == SeparatorToken {
+			if err := p.closeLayer(&cur, &lp, i); err != nil {
+				return nil, err
+			}
+			cur, lp = Layer{}, newLayerPos(i+1)
+			continue
+		}
+		if err := p.token(&cur, &lp, i); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func newLayerPos(start int) layerPos {
+	lp := layerPos{start: start}
+	for f := range lp.field {
+		lp.field[f] = -1
+	}
+	return lp
+}
+
+// token reads the decision token i into the layer being parsed.
+func (p *parsed) token(l *Layer, lp *layerPos, i int) error {
+	t := p.toks[i]
+	n := len(p.arch.Layers)
+	prefix := t[:len(t)-len(strings.TrimLeft(t, "abcdefghijklmnopqrstuvwxyz"))]
+	num := t[len(prefix):]
+	f := slices.Index(fieldPrefix[:], prefix)
+	if f < 0 && prefix != AnchorPrefix {
+		return p.errAt(i, "unknown token (want khN, kwN, shN, swN, fN, inJ or %q)", SeparatorToken)
+	}
+	v, msg := parseNumber(prefix, num)
+	if msg != "" {
+		return p.errAt(i, "%s", msg)
+	}
+	if prefix == AnchorPrefix {
+		if v >= n {
+			return p.errAt(i, "layer %d cannot be fed by layer %d (not an earlier layer)", n, v)
+		}
+		if j, dup := lp.inputs[v]; dup {
+			return p.errAt(i, "layer %d is already fed by layer %d (token %d)", n, v, j)
+		}
+		if lp.inputs == nil {
+			lp.inputs = map[int]int{}
+		}
+		lp.inputs[v] = i
+		l.Inputs = append(l.Inputs, v)
+		return nil
+	}
+	if j := lp.field[f]; j >= 0 {
+		return p.errAt(i, "layer %d already has a %s (token %d %q)", n, fieldName[f], j, p.toks[j])
+	}
+	if v == 0 {
+		return p.errAt(i, "%s 0 is not positive", fieldName[f])
+	}
+	lp.field[f] = i
+	*l.field(field(f)) = v
+	return nil
+}
+
+// parseNumber reads the decimal number after prefix, without sign or leading zeros. It
+// returns a message saying what is wrong, or "".
+func parseNumber(prefix, s string) (int, string) {
+	if s == "" {
+		return 0, fmt.Sprintf("missing number after %q", prefix)
+	}
+	if strings.Trim(s, "0123456789") != "" || (len(s) > 1 && s[0] == '0') {
+		return 0, fmt.Sprintf("malformed number %q after %q (want decimal digits without sign or leading zeros)", s, prefix)
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v > maxValue {
+		return 0, fmt.Sprintf("number %s after %q is too large (want at most %d)", s, prefix, maxValue)
+	}
+	return v, ""
+}
+
+// closeLayer ends the layer being parsed at token end (a "|" or the end of
+// the input) and appends it.
+func (p *parsed) closeLayer(l *Layer, lp *layerPos, end int) error {
+	n := len(p.arch.Layers)
+	lp.end = end
+	if end == lp.start {
+		return p.errAt(end, "layer %d is empty (want kh, kw and f tokens)", n)
+	}
+	for _, f := range []field{fKH, fKW, fF} {
+		if lp.field[f] < 0 {
+			return p.errAt(end, "layer %d has no %s (want a %sN token)", n, fieldName[f], fieldPrefix[f])
+		}
+	}
+	if lp.field[fSH] < 0 {
+		l.SH = 1
+	}
+	if lp.field[fSW] < 0 {
+		l.SW = 1
+	}
+	slices.Sort(l.Inputs)
+	p.arch.Layers = append(p.arch.Layers, *l)
+	p.layers = append(p.layers, *lp)
+	return nil
+}
