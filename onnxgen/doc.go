@@ -1,0 +1,188 @@
+// Package onnxgen is the compiler of nas: it owns the architecture language
+// (the token strings the controller writes) and compiles an architecture into
+// ONNX graphs that stock ONNX Runtime runs.
+//
+// # The architecture language
+//
+// An architecture string describes a CNN child network as whitespace-separated
+// tokens. The token "|" separates layers, numbered from 0. Within a layer each
+// token is one decision, named by its prefix, in any order, each at most once:
+//
+//	khN   filter (kernel) height N      required
+//	kwN   filter width N                required
+//	shN   stride height N               optional, default 1
+//	swN   stride width N                optional, default 1
+//	fN    number of filters N           required
+//	inJ   layer J feeds this layer      zero or more, J an earlier layer, no repeats
+//
+// Grammar (EBNF; tokens are separated by any Unicode whitespace, and "|" must
+// stand alone: "f3|" is a malformed number):
+//
+//	arch     = layer { "|" layer } .
+//	layer    = decision { decision } .            (kh, kw, f present; each of kh kw sh sw f at most once)
+//	decision = ("kh" | "kw" | "sh" | "sw" | "f") number | "in" index .
+//	number   = nonzero { digit } .                (1 .. 1048576, no sign, no leading zero)
+//	index    = "0" | number .                     (smaller than the layer's own number)
+//
+// Example: "kh3 kw3 f36 | kh5 kw5 f48 in0 | kh3 kw3 sh2 sw2 f64 in0 in1" is
+// three layers; layer 2 is fed by layers 0 and 1. Meaning: a layer with no in
+// token takes the image; several inputs are concatenated along channels, the
+// smaller feature maps zero-padded at the bottom and right to the largest;
+// each layer is a convolution with 'same' padding (output size
+// ceil(input/stride)), then batch norm if enabled, then ReLU; the layers no
+// later layer uses (Arch.HeadInputs) are concatenated the same way and feed the
+// head (global average pooling, then a fully connected layer). Arch.Shapes and
+// Arch.Cost compute sizes, parameter counts and multiply-adds without building
+// a graph.
+//
+// Canonical form (Format, Arch.String): per layer the tokens kh kw sh sw f in,
+// sh and sw omitted when 1, in tokens ascending, one space between tokens,
+// " | " (LayerSeparator) between layers. Format(Parse(s)) is canonical and
+// Parse(Format(a)) == a, so the canonical string identifies an architecture.
+//
+// Kinds: a first token containing ":" is a kind tag reserved for other kinds
+// of child ("rnn:" for recurrent cells, later). A CNN string has no tag; a
+// tagged string is rejected today.
+//
+// Search spaces: Parse checks syntax and structure only. A Space (SpaceV1 and
+// SpaceV2 are the paper's) lists the options of each decision, the most layers
+// and whether skip connections (anchors) are searched; without anchors every
+// layer i > 0 must carry the token in<i-1>. Space.ParseArch parses and checks a
+// string against a space; Space.Check does the same for an Arch built in code;
+// Space.Decisions gives the controller the token of every option, so that it
+// writes strings in this language without importing this package.
+//
+// Errors: Parse and Space.ParseArch return a *ParseError whose Pos is the
+// 0-based index of the offending token, counting "|" tokens:
+//
+//	onnxgen: token 7 "kh9": filter height 9 not in space v1 (want 1, 3, 5, 7)
+//	onnxgen: token 4 "in5": layer 1 cannot be fed by layer 5 (not an earlier layer)
+//
+// A missing decision or an empty layer is reported at the "|" that closes the
+// layer, or at the end (Pos = number of tokens, printed "token 6 (end)"); a
+// layer beyond Space.MaxLayers at the "|" that opens it; a default stride that
+// is not an option at the layer's end. Errors about an Arch built in code
+// (Arch.Validate, Space.Check, Arch.Shapes, Arch.Cost) name the layer instead:
+// "onnxgen: layer 4: stride 3x3 on a 2x2 feature map (input 8x8)".
+//
+// # Training graphs
+//
+// CompileTrain writes one SGD step of a child network as a plain ONNX graph
+// (IR 8, opset 17, standard ops only: stock ONNX Runtime runs it; its training
+// API and the com.microsoft / ai.onnx.preview.training ops are not used).
+// CompileEval writes the evaluation graph. The runner consumes both as bytes
+// and never imports onnxgen. The batch size N stays symbolic.
+//
+// Training-step graph, in this order:
+//
+//	inputs   image float[N,C,H,W], label int64[N], lr float[1],
+//	         every parameter p (list order),
+//	         p.mom for every trained parameter (same shape, list order)
+//	outputs  loss float[1] (mean over the batch), correct int64[1] (argmax hits),
+//	         p.next for every parameter, p.mom.next for every trained parameter
+//
+// The running mean and variance of a batch norm (l3.bn.mean, l3.bn.var) are
+// state, not trained: they are inputs p and outputs p.next like the others,
+// but have no momentum buffer (no p.mom, no p.mom.next); every other parameter
+// has one. TrainState lists the exact input and output names. Buffers start at
+// zero; an output never aliases an input, so a runner keeps two sets of
+// tensors and swaps them each step. Scalars have shape [1].
+//
+// Evaluation graph: inputs image, label, every parameter; outputs loss,
+// correct. Batch norm uses the running statistics there.
+//
+// The step computes, with PyTorch's semantics (torch.optim.SGD; μ, wd and
+// Nesterov are constants of TrainOptions baked into the graph, lr an input so
+// that the runner schedules it):
+//
+//	d = g + wd·w;  v' = μ·v + d;  w' = w − lr·v'   (Nesterov: w' = w − lr·(d + μ·v'))
+//
+// Forward: the inference graph's own forward pass (forwardPass in infer.go:
+// zero-padded concatenation of the inputs, Conv with the 'same' padding as
+// its pads, batch norm, ReLU; the head's concatenation, GlobalAveragePool,
+// Gemm), emitted into the same Builder with the parameters as inputs. Batch
+// norm in the training step uses the batch's statistics (biased variance,
+// Options' ε) and updates the running ones like PyTorch: r' = 0.9·r + 0.1·s,
+// the variance unbiased with M/(M−1), M = N·H·W (so N·H·W must exceed 1, as
+// in PyTorch). Loss: SoftmaxCrossEntropyLoss (mean) with its log_prob.
+//
+// Backward, op by op:
+//
+//	logits     dlogits = (Exp(log_prob) − OneHot(label)) / N   (N = ReduceSum(OneHot(label)))
+//	Gemm       dW = ReduceSum(dy[:,:,None]·x[:,None,:], [0]) (the Builder does not contract
+//	           the symbolic batch in Gemm); db = ReduceSum(dy, [0]); dx = MatMul(dy, W)
+//	GAP        dx = dy · a constant [1,1,H,W] of 1/(H·W) (broadcast)
+//	Concat/Pad the Slice of each piece (channels, then rows/columns [0,h)×[0,w))
+//	fan-out    the gradients of a layer read by several consumers are Summed
+//	ReLU       dz = Where(Greater(y, 0), dy, 0)
+//	BatchNorm  dx̂ = dy·γ; dγ = Σ dy·x̂; dβ = Σ dy; dz = (dx̂ − mean dx̂ − x̂·mean(dx̂·x̂)) / σ
+//	Conv bias  db = ReduceSum(dz, [0,2,3])
+//	Conv input stride 1: Conv(dz, flipped transposed W); otherwise
+//	           ConvTranspose(dz, W, strides, pads, output_padding); not emitted
+//	           for layers fed by the image only
+//	Conv weight im2col: one grouped Conv (group = C) of the input with the
+//	           layer's pads and strides and one-hot kernels (a [1,K,1,KH,KW]
+//	           identity times C ones, folded by ORT at session start) gives the
+//	           columns [N, C·KH·KW, HO·WO]; a batched MatMul with dzᵀ
+//	           [N, HO·WO, F], ReduceSum over N, Transpose, Reshape
+//
+// The conv-weight form was measured with ORT 1.30 on 2 cores for a 3×3 layer
+// of 36→36 channels at batch 64 on 32×32 (one weight gradient, mean of 40
+// runs, the machine otherwise quiet): the direct form (Conv of the transposed
+// padded input with the transposed dz as kernel) 40 ms; DESIGN.md's im2col
+// from Pad + Slice + Concat with one Gemm 43 ms (the Transpose of the big
+// column matrix dominates); the same columns with a batched MatMul 28 ms; the
+// columns from the one-hot grouped Conv with a batched MatMul (chosen) 14 ms.
+//
+// Errors: CompileTrain and CompileEval return an error ("onnxgen: ...") for an
+// invalid architecture, input or options; they never panic.
+//
+// # Graphs
+//
+// Builder writes ONNX graphs (IR 8, opset 17, default domain only, producer
+// "nas": what Debian's onnx 1.12 checker validates and ONNX Runtime 1.30
+// runs). It is explicit and typed: NewBuilder, then Input (in order),
+// Initializer / Scalar / Int64s (constants; Int64s are named by their content,
+// "const.i.0.2.3", and shared), one method per op, Output (in order), Model.
+// Each op takes the output's name first and Values (name, element type,
+// shape) and returns the output Value; it checks types and shapes and infers
+// the output's when it is added, with numpy broadcasting and the symbolic
+// batch dimension Batch (printed "N", which broadcasts only against itself
+// and 1, and can be contracted but not flattened, padded or moved). The first
+// error sticks: later ops return the zero Value and add nothing, and Err and
+// Model report it, so a graph is one op per line. Names must be unique; nodes
+// are in call order, so every value is defined before it is used. Ops: Conv,
+// ConvTranspose (ConvAttrs), BatchNormalization (inference mode), Relu, Exp,
+// Log, Sqrt, Reciprocal, Identity, Cast, Add, Sub, Mul, Div, Sum, Greater,
+// Equal, Where, Pad (zeros), Concat, GlobalAveragePool, Flatten, Reshape,
+// Transpose, Unsqueeze, Slice, ReduceSum, ReduceMean, ArgMax, Gemm
+// (GemmAttrs), MatMul, OneHot, SoftmaxCrossEntropyLoss (mean; rank-0 loss).
+// A new op is one small method: check the inputs, compute the output shape,
+// call op1.
+//
+// Inference graph (Compile): input "image" float[N,C,H,W], output "logits"
+// float[N,classes], every parameter an initializer. Values are named by layer
+// position: per layer i, "li.in" (the concatenation of its inputs, its padded
+// pieces "li.in.padj"), "li.conv", "li.bn", "li.relu"; the head "head.in",
+// "head.gap", "head.flat", then "logits" (Gemm, transB). Conv pads are the
+// 'same' padding of its kernel and stride: total max((out−1)·s + k − in, 0),
+// the smaller half before (for odd kernels at stride 1, (k−1)/2 each side),
+// identical to the training graph's so that one set of weights serves both.
+//
+// Parameters (InitParams, Param): in order, per layer li.conv.w
+// [F,Cin,KH,KW], li.conv.b [F], with batch norm li.bn.scale, li.bn.bias,
+// li.bn.mean, li.bn.var [F]; then head.fc.w [classes,Chead], head.fc.b
+// [classes]. Weights are He-normal (fan_in) from a PCG source seeded with
+// Options.Seed, biases 0, batch norm scale 1, bias 0, mean 0, var 1.
+// ParamsOf reads them back from a model.
+//
+// Text prints a model from its ModelProto in a subset of the ONNX textual
+// syntax (header, signature, initializers as shapes only, one node per line
+// "out = Op <attr = value, ...> (in, ...)", attributes sorted); it is what
+// the golden files in testdata/*.txtar hold.
+//
+// Errors: Compile and InitParams return an error ("onnxgen: ...") for an
+// invalid architecture (the messages of Arch.Shapes), fewer than 2 classes,
+// invalid Options, or Params whose names or shapes do not match; a Builder
+// op's error names the op and its output ("onnxgen: Concat \"l2.in\": ...").
+package onnxgen

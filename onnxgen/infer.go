@@ -1,0 +1,150 @@
+package onnxgen
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nas-project/nas/onnxgen/onnxpb"
+)
+
+// DefaultBNEpsilon is the batch norm ε when Options.BNEpsilon is zero
+// (PyTorch's default).
+const DefaultBNEpsilon = 1e-5
+
+// Options configure Compile and InitParams. The zero value compiles a
+// network without batch norm, initialised from seed 0.
+type Options struct {
+	// BatchNorm puts a BatchNormalization (inference mode: running
+	// statistics) between every convolution and its ReLU, with the
+	// parameters l<i>.bn.scale, .bias, .mean, .var.
+	BatchNorm bool
+	// BNEpsilon is batch norm's ε; zero means DefaultBNEpsilon.
+	BNEpsilon float32
+	// Seed seeds the He initialisation of InitParams.
+	Seed uint64
+	// Params are the parameter values, in the order and with the names and
+	// shapes InitParams gives; nil means InitParams(a, in, classes, opts).
+	// The model shares their Data (no copy).
+	Params []Param
+}
+
+// Validate checks the options alone: BNEpsilon must be finite and not
+// negative. Compile checks Params against the architecture.
+func (o Options) Validate() error {
+	if e := float64(o.BNEpsilon); e < 0 || math.IsNaN(e) || math.IsInf(e, 0) {
+		return fmt.Errorf("onnxgen: batch norm epsilon %g (want ≥ 0, 0 for %g)", o.BNEpsilon, DefaultBNEpsilon)
+	}
+	return nil
+}
+
+func (o Options) epsilon() float32 {
+	if o.BNEpsilon == 0 {
+		return DefaultBNEpsilon
+	}
+	return o.BNEpsilon
+}
+
+// Compile writes the inference graph of a, a classifier of classes classes
+// for images of size in: input "image" float[N,C,H,W], output "logits"
+// float[N,classes], the parameters as initializers (opts.Params, or
+// InitParams). Each layer is Conv ('same' padding, its stride, with bias),
+// then BatchNormalization if opts.BatchNorm, then Relu; its input is the
+// image, or the zero-padded concatenation of its input layers. The layers no
+// later layer reads are concatenated the same way into the head:
+// GlobalAveragePool, Flatten, Gemm (transB) to "logits".
+func Compile(a Arch, in Input, classes int, opts Options) (*onnxpb.ModelProto, error) {
+	specs, shapes, head, err := specsFor(a, in, classes, opts)
+	if err != nil {
+		return nil, err
+	}
+	ps := opts.Params
+	if ps == nil {
+		if ps, err = InitParams(a, in, classes, opts); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkParams(ps, specs); err != nil {
+		return nil, err
+	}
+	b := NewBuilder("nas.infer")
+	img := b.Input("image", Float, Batch, int64(in.C), int64(in.H), int64(in.W))
+	w := make(map[string]Value, len(ps))
+	for _, p := range ps {
+		w[p.Name] = b.Initializer(p.Name, p.Shape, p.Data)
+	}
+	f, err := forwardPass(b, a, shapes, head, img, w, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	logits := f.logits
+	b.Output(logits)
+	return b.Model()
+}
+
+// forwardValues are the values of a forward pass that the training graph's
+// backward pass reads.
+type forwardValues struct {
+	in     []Value // per layer: its input (the image or the padded concatenation)
+	y      []Value // per layer: its output (after Relu)
+	head   Value   // the head's input
+	flat   Value   // the pooled features [N, C]
+	logits Value
+}
+
+// forwardPass emits the forward pass of a from img to "logits" into b, with
+// the parameters w (by name). A non-nil bn replaces the inference-mode
+// BatchNormalization of layer i (the training graph's batch statistics).
+func forwardPass(b *Builder, a Arch, shapes []LayerShape, head Input, img Value, w map[string]Value, opts Options,
+	bn func(i int, z Value) Value) (forwardValues, error) {
+	f := forwardValues{in: make([]Value, len(a.Layers)), y: make([]Value, len(a.Layers))}
+	for i, l := range a.Layers {
+		pre := fmt.Sprintf("l%d.", i)
+		s := shapes[i]
+		x := img
+		if len(l.Inputs) > 0 {
+			x = padConcat(b, pre+"in", f.y, l.Inputs, s.In)
+		}
+		f.in[i] = x
+		pt, pb, ho := samePadding(s.In.H, l.KH, l.SH)
+		pl, pr, wo := samePadding(s.In.W, l.KW, l.SW)
+		if ho != s.Out.H || wo != s.Out.W {
+			return f, fmt.Errorf("onnxgen: layer %d: padding gives %dx%d, shapes say %dx%d", i, ho, wo, s.Out.H, s.Out.W)
+		}
+		z := b.Conv(pre+"conv", x, w[pre+"conv.w"], w[pre+"conv.b"], ConvAttrs{
+			Strides: []int64{int64(l.SH), int64(l.SW)},
+			Pads:    []int64{int64(pt), int64(pl), int64(pb), int64(pr)},
+		})
+		switch {
+		case opts.BatchNorm && bn != nil:
+			z = bn(i, z)
+		case opts.BatchNorm:
+			z = b.BatchNormalization(pre+"bn", z, w[pre+"bn.scale"], w[pre+"bn.bias"], w[pre+"bn.mean"], w[pre+"bn.var"],
+				opts.epsilon(), 0.9)
+		}
+		f.y[i] = b.Relu(pre+"relu", z)
+	}
+	f.head = padConcat(b, "head.in", f.y, a.HeadInputs(), head)
+	gap := b.GlobalAveragePool("head.gap", f.head)
+	f.flat = b.Flatten("head.flat", gap, 1)
+	f.logits = b.Gemm("logits", f.flat, w["head.fc.w"], w["head.fc.b"], GemmAttrs{TransB: true})
+	return f, nil
+}
+
+// padConcat concatenates the outputs ys[j] of the layers js along channels,
+// each zero-padded at the bottom and right to size.H×size.W; the padded
+// pieces are called out.pad<j> and the concatenation out (a single unpadded
+// input is used as it is).
+func padConcat(b *Builder, out string, ys []Value, js []int, size Input) Value {
+	parts := make([]Value, 0, len(js))
+	for _, j := range js {
+		v := ys[j]
+		if len(v.Shape) == 4 && (v.Shape[2] < int64(size.H) || v.Shape[3] < int64(size.W)) {
+			v = b.Pad(fmt.Sprintf("%s.pad%d", out, j), v, 0, 0, 0, 0, 0, 0, int64(size.H)-v.Shape[2], int64(size.W)-v.Shape[3])
+		}
+		parts = append(parts, v)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return b.Concat(out, 1, parts...)
+}
