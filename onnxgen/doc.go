@@ -165,9 +165,9 @@
 // position: per layer i, "li.in" (the concatenation of its inputs, its padded
 // pieces "li.in.padj"), "li.conv", "li.bn", "li.relu"; the head "head.in",
 // "head.gap", "head.flat", then "logits" (Gemm, transB). Conv pads are the
-// 'same' padding of its kernel and stride: total max((out−1)·s + k − in, 0),
-// the smaller half before (for odd kernels at stride 1, (k−1)/2 each side),
-// identical to the training graph's so that one set of weights serves both.
+// 'same' padding of its (odd) kernel: (k−1)/2 on each side, as PyTorch's
+// padding=(k−1)//2, so the output is ceil(in/s); identical to the training
+// graph's so that one set of weights serves both.
 //
 // Parameters (InitParams, Param): in order, per layer li.conv.w
 // [F,Cin,KH,KW], li.conv.b [F], with batch norm li.bn.scale, li.bn.bias,

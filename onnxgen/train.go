@@ -90,12 +90,13 @@ func isRunningStat(n string) bool {
 	return strings.HasSuffix(n, ".bn.mean") || strings.HasSuffix(n, ".bn.var")
 }
 
-// samePadding: output = ceil(in/s), total padding max((out-1)·s + k - in, 0),
-// the smaller half before.
+// samePadding is the 'same' padding of an odd kernel (the spaces allow only
+// odd sizes): (k-1)/2 on each side, as PyTorch's padding=(k-1)//2, so the
+// output is floor((in-1)/s)+1 = ceil(in/s). Symmetric pads also keep the
+// models runnable by onnx-go, which rejects asymmetric ones.
 func samePadding(in, k, s int) (before, after, out int) {
-	out = (in + s - 1) / s
-	total := max((out-1)*s+k-in, 0)
-	return total / 2, total - total/2, out
+	p := (k - 1) / 2
+	return p, p, (in+2*p-k)/s + 1
 }
 
 // compileStep builds the training-step graph (train) or the evaluation graph.

@@ -1,0 +1,22 @@
+// Package gradcheck holds no code: its tests check onnxgen's training-step and
+// evaluation graphs, run by ONNX Runtime, against references outside onnxgen.
+//
+//   - fd_test.go: every parameter's gradient (one step with lr 1, momentum 0,
+//     weight decay 0: g = w − w.next) against central finite differences of
+//     an independent float64 forward pass (ref_test.go), on architectures
+//     covering 1×1, 7×7, 1×7 and 7×1 kernels, strides 2 and 3, zero-padded
+//     skips, several outputs concatenated into the head, and batch norm;
+//     tolerances are stated in the test.
+//   - sgd_test.go: two SGD steps (momentum, weight decay, Nesterov, batch norm
+//     running statistics) against PyTorch autograd + torch.optim.SGD, run by
+//     testdata/torch_step.py with Debian's /usr/bin/python3 in float64:
+//     max |w_onnx − w_torch| ≤ 1e-4·max |w_torch − w_init| + 1e-6 per tensor.
+//   - checker_test.go: ONNX's checker (full_check) on the graphs.
+//   - bench_test.go: the time of one training step (BenchmarkTrainStep).
+//
+// The tests need the ONNX Runtime library ($NAS_ORT_LIB, else
+// <module root>/.ort/libonnxruntime.so.1: `make ort`) and Debian's
+// python3-onnx and python3-torch (`make test-deps`); without them they fail
+// and say so. Only tests import onnxruntime_go here, so the rule that only
+// runner imports it holds for the code that ships.
+package gradcheck
