@@ -46,8 +46,9 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: test-deps ort ## benchmarks (compiler, controller, child training step vs PyTorch)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: test-deps ort ## benchmarks: compiler, controller, data; then child training beside PyTorch
+	$(GO) test -run '^$$' -bench . -benchmem ./onnxgen ./controller ./internal/...
+	bench/compare.sh
 
 fuzz: ## run each parser's fuzz target for 30 s
 	$(GO) test ./onnxgen -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s

@@ -1,0 +1,109 @@
+package runner_test
+
+import (
+	"bufio"
+	"os"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nas-project/nas/onnxgen"
+	"github.com/nas-project/nas/runner"
+)
+
+// benchArchs reads the benchmark architectures of issue 3 from
+// bench/archs.txt ("name: arch" lines), the file bench/torch_step.py times
+// with PyTorch, so both sides measure exactly the same networks.
+func benchArchs(b *testing.B) map[string]onnxgen.Arch {
+	b.Helper()
+	f, err := os.Open("../bench/archs.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	archs := map[string]onnxgen.Arch{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, s, ok := strings.Cut(line, ":")
+		if !ok {
+			b.Fatalf("bench/archs.txt: %q is not \"name: arch\"", line)
+		}
+		a, err := onnxgen.Parse(s)
+		if err != nil {
+			b.Fatalf("bench/archs.txt %s: %v", name, err)
+		}
+		archs[strings.TrimSpace(name)] = a
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return archs
+}
+
+// BenchmarkTrainStepArch times one training step (forward, loss, backward,
+// SGD momentum update) of the benchmark architectures at batch 64 on 3×32×32,
+// 10 classes, conv with bias, no batch norm, 2 intra-op threads: the numbers
+// `make bench` sets beside PyTorch's (bench/torch_step.py). It reports
+// images/s and GFLOP/s (3× the forward multiply-adds ×2 per image: forward,
+// input gradient and weight gradient).
+func BenchmarkTrainStepArch(b *testing.B) {
+	const batch = 64
+	in := onnxgen.Input{C: 3, H: 32, W: 32}
+	rt := newRuntime(b)
+	archs := benchArchs(b)
+	for _, name := range []string{"A", "B", "C"} {
+		a, ok := archs[name]
+		if !ok {
+			b.Fatalf("bench/archs.txt has no architecture %s", name)
+		}
+		b.Run(name, func(b *testing.B) {
+			opts := onnxgen.TrainOptions{Options: onnxgen.Options{Seed: 1}, Momentum: 0.9, WeightDecay: 1e-4}
+			m, err := onnxgen.CompileTrain(a, in, 10, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			train, err := proto.Marshal(m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			params, err := onnxgen.InitParams(a, in, 10, opts.Options)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cost, err := a.Cost(in, 10, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			child := runner.Child{Train: train, Eval: train}
+			for _, p := range params {
+				child.Params = append(child.Params, runner.Param{Name: p.Name, Shape: p.Shape, Data: p.Data})
+			}
+			set := blobs(1, batch, in.C, in.H, in.W, 10)
+			step, fill, free, err := rt.StepForTest(child, set, batch, 0.01)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer free()
+			fill()
+			for range 2 { // warm up: ORT plans its memory on the first runs
+				if err := step(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := step(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sec := b.Elapsed().Seconds()
+			b.ReportMetric(float64(b.N*batch)/sec, "images/s")
+			b.ReportMetric(float64(b.N*batch)*3*2*float64(cost.FLOPs)/sec/1e9, "GFLOP/s")
+		})
+	}
+}
