@@ -3,6 +3,9 @@ package onnxgen
 import (
 	"fmt"
 	"math"
+	"sort"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/nas-project/nas/onnxgen/onnxpb"
 )
@@ -26,6 +29,16 @@ type Options struct {
 	// shapes InitParams gives; nil means InitParams(a, in, classes, opts).
 	// The model shares their Data (no copy).
 	Params []Param
+	// InputMean and InputStd, when set (one value per image channel), fold
+	// the input normalisation into the inference graph: it then takes raw
+	// pixels and computes image.norm = (image − mean) / std first, so the
+	// exported model needs no preprocessing. Nil: the graph takes
+	// normalised images. Training and evaluation graphs ignore them (the
+	// runner feeds normalised batches).
+	InputMean, InputStd []float32
+	// Metadata is written into the inference model's metadata_props
+	// (sorted by key), e.g. the architecture, data set and accuracies.
+	Metadata map[string]string
 }
 
 // Validate checks the options alone: BNEpsilon must be finite and not
@@ -33,6 +46,14 @@ type Options struct {
 func (o Options) Validate() error {
 	if e := float64(o.BNEpsilon); e < 0 || math.IsNaN(e) || math.IsInf(e, 0) {
 		return fmt.Errorf("onnxgen: batch norm epsilon %g (want ≥ 0, 0 for %g)", o.BNEpsilon, DefaultBNEpsilon)
+	}
+	if len(o.InputMean) != len(o.InputStd) {
+		return fmt.Errorf("onnxgen: %d input means but %d standard deviations", len(o.InputMean), len(o.InputStd))
+	}
+	for c, sd := range o.InputStd {
+		if !(sd > 0) || math.IsInf(float64(sd), 0) || math.IsNaN(float64(o.InputMean[c])) || math.IsInf(float64(o.InputMean[c]), 0) {
+			return fmt.Errorf("onnxgen: channel %d: input mean %g, std %g (want finite, std > 0)", c, o.InputMean[c], sd)
+		}
 	}
 	return nil
 }
@@ -66,8 +87,16 @@ func Compile(a Arch, in Input, classes int, opts Options) (*onnxpb.ModelProto, e
 	if err := checkParams(ps, specs); err != nil {
 		return nil, err
 	}
+	if opts.InputMean != nil && len(opts.InputMean) != in.C {
+		return nil, fmt.Errorf("onnxgen: %d input means and standard deviations for %d image channels", len(opts.InputMean), in.C)
+	}
 	b := NewBuilder("nas.infer")
 	img := b.Input("image", Float, Batch, int64(in.C), int64(in.H), int64(in.W))
+	if opts.InputMean != nil {
+		mean := b.Initializer("image.mean", []int64{1, int64(in.C), 1, 1}, opts.InputMean)
+		std := b.Initializer("image.std", []int64{1, int64(in.C), 1, 1}, opts.InputStd)
+		img = b.Div("image.norm", b.Sub("image.centred", img, mean), std)
+	}
 	w := make(map[string]Value, len(ps))
 	for _, p := range ps {
 		w[p.Name] = b.Initializer(p.Name, p.Shape, p.Data)
@@ -76,9 +105,20 @@ func Compile(a Arch, in Input, classes int, opts Options) (*onnxpb.ModelProto, e
 	if err != nil {
 		return nil, err
 	}
-	logits := f.logits
-	b.Output(logits)
-	return b.Model()
+	b.Output(f.logits)
+	m, err := b.Model()
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(opts.Metadata))
+	for k := range opts.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m.MetadataProps = append(m.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(opts.Metadata[k])})
+	}
+	return m, nil
 }
 
 // forwardValues are the values of a forward pass that the training graph's

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nas-project/nas/onnxgen"
+	"github.com/nas-project/nas/onnxgen/onnxpb"
 )
 
 // goldenCase is one compiling case of onnxgen/testdata: its architecture,
@@ -117,4 +118,56 @@ func TestGoldenModelsRun(t *testing.T) {
 		t.Error("onnx-go ran none of the golden models: the cross-check compared nothing")
 	}
 	t.Logf("onnx-go agreed with ORT on %d golden models", compared)
+}
+
+// TestFoldedNormalisation: a model with the input normalisation folded in
+// (onnxgen.Options.InputMean/InputStd) gives on raw pixels the logits the
+// plain model gives on normalised ones, and carries its metadata.
+func TestFoldedNormalisation(t *testing.T) {
+	rt := newRuntime(t)
+	a, err := onnxgen.Parse("kh3 kw3 f4 | kh3 kw3 sh2 sw2 f6 in0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := onnxgen.Input{C: 3, H: 8, W: 8}
+	mean, std := []float32{120, 60, 10}, []float32{50, 20, 4}
+	plain, err := onnxgen.Compile(a, in, 5, onnxgen.Options{Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	folded, err := onnxgen.Compile(a, in, 5, onnxgen.Options{Seed: 2, InputMean: mean, InputStd: std,
+		Metadata: map[string]string{"nas.arch": onnxgen.Format(a)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := folded.GetMetadataProps(); len(md) != 1 || md[0].GetKey() != "nas.arch" || md[0].GetValue() != onnxgen.Format(a) {
+		t.Errorf("metadata_props %v, want nas.arch = %q", md, onnxgen.Format(a))
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	raw := make([]float32, 2*3*8*8)
+	norm := make([]float32, len(raw))
+	for i := range raw {
+		c := (i / 64) % 3
+		raw[i] = float32(r.IntN(256))
+		norm[i] = (raw[i] - mean[c]) / std[c]
+	}
+	shape := []int64{2, 3, 8, 8}
+	run := func(m *onnxpb.ModelProto, x []float32) []float32 {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, _, err := rt.Infer(b, x, shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y
+	}
+	want, got := run(plain, norm), run(folded, raw)
+	if d := maxAbsDiff(got, want); d > 1e-5 {
+		t.Errorf("folded model on raw pixels differs from the plain model on normalised ones by %g\ngot  %v\nwant %v", d, got, want)
+	}
+	if _, err := onnxgen.Compile(a, in, 5, onnxgen.Options{InputMean: mean[:2], InputStd: std[:2]}); err == nil {
+		t.Error("Compile accepted 2 input means for 3 channels")
+	}
 }
