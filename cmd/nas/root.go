@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // Exit statuses of nas.
@@ -63,6 +64,15 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.compileCmd())
+	root.AddCommand(a.compileCmd(), a.trainCmd())
 	return root
+}
+
+// version is written into exported models' metadata.
+const version = "0.1.0-dev"
+
+// isTerminal reports whether w is a terminal (progress bars only go there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -1,0 +1,249 @@
+package localeval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nas-project/nas/internal/dataset"
+	"github.com/nas-project/nas/onnxgen"
+	"github.com/nas-project/nas/onnxgen/onnxpb"
+	"github.com/nas-project/nas/runner"
+	"github.com/nas-project/nas/search"
+)
+
+// Config configures an Evaluator.
+type Config struct {
+	// Runtime trains the children. Required.
+	Runtime *runner.Runtime
+	// Train and Val are the normalised training and validation sets (see
+	// LoadData). Required; they are only read.
+	Train, Val *dataset.Set
+	// Norm is the normalisation the sets were given (LoadData's); it is
+	// folded into the trained models, which then take raw pixels.
+	Norm dataset.Norm
+	// Logger receives a line per trial; nil: discarded.
+	Logger *slog.Logger
+}
+
+// Evaluator trains children in this process. It implements search.Evaluator.
+type Evaluator struct {
+	cfg Config
+	in  onnxgen.Input
+}
+
+var _ search.Evaluator = (*Evaluator)(nil)
+
+// New checks cfg and returns an Evaluator.
+func New(cfg Config) (*Evaluator, error) {
+	switch {
+	case cfg.Runtime == nil:
+		return nil, fmt.Errorf("localeval: no runtime")
+	case cfg.Train == nil || cfg.Val == nil:
+		return nil, fmt.Errorf("localeval: no training or validation set")
+	}
+	if err := cfg.Train.Validate(); err != nil {
+		return nil, fmt.Errorf("localeval: training set: %w", err)
+	}
+	if err := cfg.Val.Validate(); err != nil {
+		return nil, fmt.Errorf("localeval: validation set: %w", err)
+	}
+	t, v := cfg.Train, cfg.Val
+	if t.C != v.C || t.H != v.H || t.W != v.W || t.Classes != v.Classes {
+		return nil, fmt.Errorf("localeval: training (%dx%dx%d, %d classes) and validation (%dx%dx%d, %d classes) sets differ",
+			t.C, t.H, t.W, t.Classes, v.C, v.H, v.W, v.Classes)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Evaluator{cfg: cfg, in: onnxgen.Input{C: t.C, H: t.H, W: t.W}}, nil
+}
+
+func failed(status search.Status, reason string, c onnxgen.Cost, t0 time.Time) search.Outcome {
+	return search.Outcome{Status: status, Reason: reason, Params: c.Params, FLOPs: c.FLOPs, Seconds: time.Since(t0).Seconds()}
+}
+
+// Evaluate trains and scores one trial; see the package doc.
+func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcome, error) {
+	t0 := time.Now()
+	co := t.Child.WithDefaults()
+	if err := co.Validate(); err != nil {
+		return search.Outcome{}, fmt.Errorf("localeval: trial %d: %w", t.Index, err)
+	}
+	classes := e.cfg.Train.Classes
+	a, err := onnxgen.Parse(t.Arch)
+	if err != nil {
+		return failed(search.Failed, err.Error(), onnxgen.Cost{}, t0), nil
+	}
+	cost, err := a.Cost(e.in, classes, co.BatchNorm)
+	if err != nil {
+		return failed(search.Failed, err.Error(), onnxgen.Cost{}, t0), nil
+	}
+	if co.MaxParams > 0 && cost.Params > co.MaxParams {
+		return failed(search.Oversized, fmt.Sprintf("%d parameters, more than the limit %d", cost.Params, co.MaxParams), cost, t0), nil
+	}
+	child, err := BuildChild(a, e.in, classes, co, t.Seed)
+	if err != nil {
+		return failed(search.Failed, err.Error(), cost, t0), nil
+	}
+	res, err := e.cfg.Runtime.Train(ctx, child, e.cfg.Train, e.cfg.Val, TrainOptions(co, t.Seed))
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return search.Outcome{}, err
+		}
+		return search.Outcome{}, fmt.Errorf("localeval: trial %d: %w", t.Index, err)
+	}
+	out := search.Outcome{Reason: res.Reason, ValAcc: res.ValAcc, Params: cost.Params, FLOPs: cost.FLOPs}
+	switch res.Status {
+	case runner.Done:
+		out.Status, out.Reward = search.Done, res.Reward
+		m, err := InferenceModel(a, e.in, classes, co, res.Params, e.cfg.Norm, nil)
+		if err != nil {
+			return search.Outcome{}, fmt.Errorf("localeval: trial %d: inference model: %w", t.Index, err)
+		}
+		if out.Model, err = (proto.MarshalOptions{Deterministic: true}).Marshal(m); err != nil {
+			return search.Outcome{}, fmt.Errorf("localeval: trial %d: inference model: %w", t.Index, err)
+		}
+	case runner.Diverged:
+		out.Status = search.Diverged
+	case runner.Oversized:
+		out.Status = search.Oversized
+	default:
+		out.Status = search.Failed
+	}
+	out.Seconds = time.Since(t0).Seconds()
+	e.cfg.Logger.Debug("trial", "index", t.Index, "status", out.Status.String(), "reward", out.Reward, "seconds", out.Seconds)
+	return out, nil
+}
+
+// TrainOptions maps a child's training options to the runner's.
+func TrainOptions(co search.ChildOptions, seed uint64) runner.TrainOptions {
+	return runner.TrainOptions{
+		Epochs:      co.Epochs,
+		Batch:       co.Batch,
+		LR:          float32(co.LR),
+		CosineLR:    co.CosineLR,
+		RewardK:     co.RewardK,
+		RewardP:     co.RewardP,
+		Seed:        seed,
+		MemoryLimit: co.MemoryLimit,
+	}
+}
+
+// InferenceModel is the inference graph of a with the trained params, the
+// input normalisation norm folded in (so it takes raw pixels), and the
+// metadata in its metadata_props.
+func InferenceModel(a onnxgen.Arch, in onnxgen.Input, classes int, co search.ChildOptions, params []runner.Param,
+	norm dataset.Norm, metadata map[string]string) (*onnxpb.ModelProto, error) {
+	ps := make([]onnxgen.Param, len(params))
+	for i, p := range params {
+		ps[i] = onnxgen.Param{Name: p.Name, Shape: p.Shape, Data: p.Data}
+	}
+	return onnxgen.Compile(a, in, classes, onnxgen.Options{BatchNorm: co.BatchNorm, Params: ps,
+		InputMean: norm.Mean, InputStd: norm.Std, Metadata: metadata})
+}
+
+// BuildChild builds the runner's child of a: initial parameters (from seed)
+// and the training-step and evaluation graphs.
+func BuildChild(a onnxgen.Arch, in onnxgen.Input, classes int, co search.ChildOptions, seed uint64) (runner.Child, error) {
+	opts := onnxgen.Options{BatchNorm: co.BatchNorm, Seed: seed}
+	ps, err := onnxgen.InitParams(a, in, classes, opts)
+	if err != nil {
+		return runner.Child{}, err
+	}
+	tm, err := onnxgen.CompileTrain(a, in, classes, onnxgen.TrainOptions{Options: opts,
+		Momentum: float32(co.Momentum), WeightDecay: float32(co.WeightDecay), Nesterov: co.Nesterov})
+	if err != nil {
+		return runner.Child{}, err
+	}
+	em, err := onnxgen.CompileEval(a, in, classes, opts)
+	if err != nil {
+		return runner.Child{}, err
+	}
+	mo := proto.MarshalOptions{Deterministic: true}
+	c := runner.Child{Params: make([]runner.Param, len(ps))}
+	if c.Train, err = mo.Marshal(tm); err != nil {
+		return runner.Child{}, fmt.Errorf("onnxgen: marshal training graph: %w", err)
+	}
+	if c.Eval, err = mo.Marshal(em); err != nil {
+		return runner.Child{}, fmt.Errorf("onnxgen: marshal evaluation graph: %w", err)
+	}
+	for i, p := range ps {
+		c.Params[i] = runner.Param{Name: p.Name, Shape: p.Shape, Data: p.Data}
+	}
+	c.ActivationFloats, err = activationFloats(a, in, co.BatchNorm)
+	return c, err
+}
+
+// activationFloats counts the forward values of the training graph per
+// image: each layer's (padded, concatenated) input unless it is the image,
+// its convolution output, batch norm output and ReLU output, and the head's
+// concatenation.
+func activationFloats(a onnxgen.Arch, in onnxgen.Input, bn bool) (int64, error) {
+	shapes, err := a.Shapes(in)
+	if err != nil {
+		return 0, err
+	}
+	size := func(x onnxgen.Input) int64 { return int64(x.C) * int64(x.H) * int64(x.W) }
+	per := int64(2)
+	if bn {
+		per = 3
+	}
+	var n int64
+	for i, l := range a.Layers {
+		if len(l.Inputs) > 0 {
+			n += size(shapes[i].In)
+		}
+		n += per * size(shapes[i].Out)
+	}
+	h, err := a.HeadShape(in)
+	if err != nil {
+		return 0, err
+	}
+	return n + size(h), nil
+}
+
+// Data is the prepared data of a search or of one training: normalised
+// training, validation and test sets, and the normalisation applied (the
+// training split's per-channel statistics).
+type Data struct {
+	Train, Val, Test *dataset.Set
+	Norm             dataset.Norm
+}
+
+// LoadData loads and prepares the data of a search (see the package doc):
+// the data set's training images are split into training and validation
+// sets from seed, the training set is cut to co.TrainSize, and every set,
+// the test set included, is normalised with the training set's statistics.
+func LoadData(root string, co search.ChildOptions, seed uint64) (Data, error) {
+	co = co.WithDefaults()
+	var d Data
+	all, test, err := dataset.Load(co.Dataset, root)
+	if err != nil {
+		return d, fmt.Errorf("localeval: %w", err)
+	}
+	vs := co.ValSize
+	if vs == 0 {
+		vs = min(5000, all.Len()/10)
+	}
+	if d.Train, d.Val, err = dataset.Split(all, vs, seed); err != nil {
+		return d, fmt.Errorf("localeval: %w", err)
+	}
+	if co.TrainSize > 0 && co.TrainSize < d.Train.Len() {
+		if d.Train, err = d.Train.Subset(co.TrainSize, seed^0x5851f42d4c957f2d); err != nil {
+			return d, fmt.Errorf("localeval: %w", err)
+		}
+	}
+	d.Test = test
+	d.Norm = dataset.Stats(d.Train)
+	for _, s := range []*dataset.Set{d.Train, d.Val, d.Test} {
+		if err := s.Normalize(d.Norm); err != nil {
+			return d, fmt.Errorf("localeval: %s: %w", s.Name, err)
+		}
+	}
+	return d, nil
+}

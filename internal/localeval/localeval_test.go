@@ -1,0 +1,196 @@
+package localeval
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nas-project/nas/internal/dataset"
+	"github.com/nas-project/nas/runner"
+	"github.com/nas-project/nas/search"
+)
+
+// ortLibrary finds the ORT library: $NAS_ORT_LIB, else <module
+// root>/.ort/libonnxruntime.so.1. Missing, the test fails.
+func ortLibrary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("NAS_ORT_LIB"); p != "" {
+		return p
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	p := filepath.Join(dir, ".ort", "libonnxruntime.so.1")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("ONNX Runtime library missing (%v): run make ort or set NAS_ORT_LIB", err)
+	}
+	return p
+}
+
+var (
+	rtOnce sync.Once
+	rt     *runner.Runtime
+	rtErr  error
+)
+
+func runtime(t testing.TB) *runner.Runtime {
+	t.Helper()
+	lib := ortLibrary(t)
+	rtOnce.Do(func() { rt, rtErr = runner.New(runner.Config{LibraryPath: lib, Threads: 1}) })
+	if rtErr != nil {
+		t.Fatal(rtErr)
+	}
+	return rt
+}
+
+// tinyChild trains on 256 digits for one epoch and validates on 100.
+func tinyChild() search.ChildOptions {
+	return search.ChildOptions{Dataset: "digits", Epochs: 1, Batch: 32, LR: 0.05, TrainSize: 256, ValSize: 100}
+}
+
+func evaluator(t testing.TB, co search.ChildOptions) *Evaluator {
+	t.Helper()
+	d, err := LoadData("", co, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Train.Len() != co.TrainSize || d.Val.Len() != co.ValSize {
+		t.Fatalf("LoadData: %d training and %d validation images, want %d and %d", d.Train.Len(), d.Val.Len(), co.TrainSize, co.ValSize)
+	}
+	ev, err := New(Config{Runtime: runtime(t), Train: d.Train, Val: d.Val, Norm: d.Norm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// TestEvaluate: a real child trains; the returned model is the trained
+// network (its accuracy on the validation set is the last epoch's).
+func TestEvaluate(t *testing.T) {
+	co := tinyChild()
+	co.Epochs, co.TrainSize, co.Batch = 4, 1000, 16
+	ev := evaluator(t, co)
+	tr := search.Trial{Index: 3, Arch: "kh3 kw3 f24 | kh3 kw3 sh2 sw2 f36 in0", Seed: 11, Child: co}
+	out, err := ev.Evaluate(context.Background(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("status %v reward %.4f val acc %v params %d flops %d %.2fs", out.Status, out.Reward, out.ValAcc, out.Params, out.FLOPs, out.Seconds)
+	if out.Status != search.Done || len(out.ValAcc) != 4 || len(out.Model) == 0 {
+		t.Fatalf("outcome %+v", out)
+	}
+	last := out.ValAcc[3]
+	if want := math.Pow(max(out.ValAcc[0], out.ValAcc[1], out.ValAcc[2], last), 3); math.Abs(out.Reward-want) > 1e-12 {
+		t.Errorf("reward %v, want %v", out.Reward, want)
+	}
+	if last < 0.5 {
+		t.Errorf("validation accuracy %.3f after 4 epochs on digits, want ≥ 0.5", last)
+	}
+	// Params: conv 24·1·9+24, conv 36·24·9+36, fc 10·36+10.
+	if out.Params != 24*9+24+36*24*9+36+10*36+10 {
+		t.Errorf("params %d", out.Params)
+	}
+	// The model's accuracy on the validation set: it folds the
+	// normalisation in, so it gets the raw pixels back.
+	val := ev.cfg.Val
+	raw := make([]float32, len(val.X))
+	for i, x := range val.X {
+		c := (i / (val.H * val.W)) % val.C
+		raw[i] = x*ev.cfg.Norm.Std[c] + ev.cfg.Norm.Mean[c]
+	}
+	logits, shape, err := runtime(t).Infer(out.Model, raw, []int64{int64(val.Len()), int64(val.C), int64(val.H), int64(val.W)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := 0
+	for i := range val.Len() {
+		row := logits[i*int(shape[1]) : (i+1)*int(shape[1])]
+		best := 0
+		for k, v := range row {
+			if v > row[best] {
+				best = k
+			}
+		}
+		if int64(best) == val.Y[i] {
+			hits++
+		}
+	}
+	if acc := float64(hits) / float64(val.Len()); math.Abs(acc-last) > 1.5/float64(val.Len()) {
+		t.Errorf("best model's accuracy %.3f, the trial's last validation accuracy %.3f", acc, last)
+	}
+	// Same trial, same seed: the same outcome.
+	again, err := ev.Evaluate(context.Background(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Reward != out.Reward {
+		t.Errorf("rerun reward %v, first %v", again.Reward, out.Reward)
+	}
+}
+
+// TestStatuses: the child's failures become statuses, not errors.
+func TestStatuses(t *testing.T) {
+	ev := evaluator(t, tinyChild())
+	cases := []struct {
+		name, arch string
+		child      func(*search.ChildOptions)
+		want       search.Status
+		reason     string
+	}{
+		{"stride beyond the map", "kh3 kw3 sh3 sw3 f24 | kh3 kw3 sh3 sw3 f24 in0 | kh3 kw3 sh3 sw3 f24 in1", nil, search.Failed, "stride 3x3 on a 1x1"},
+		{"not an architecture", "kh3 kw3", nil, search.Failed, "onnxgen:"},
+		{"max params", "kh7 kw7 f64 | kh7 kw7 f64 in0", func(c *search.ChildOptions) { c.MaxParams = 10000 }, search.Oversized, "more than the limit 10000"},
+		{"memory limit", "kh3 kw3 f64", func(c *search.ChildOptions) { c.MemoryLimit = 100000 }, search.Oversized, ""},
+		{"divergence", "kh3 kw3 f24", func(c *search.ChildOptions) { c.LR = 1e30 }, search.Diverged, ""},
+	}
+	for _, c := range cases {
+		co := tinyChild()
+		if c.child != nil {
+			c.child(&co)
+		}
+		out, err := ev.Evaluate(context.Background(), search.Trial{Arch: c.arch, Seed: 1, Child: co})
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if out.Status != c.want || !strings.Contains(out.Reason, c.reason) || out.Model != nil {
+			t.Errorf("%s: status %v reason %q model %d bytes; want %v with %q", c.name, out.Status, out.Reason, len(out.Model), c.want, c.reason)
+		}
+	}
+	// Options that do not fit the data are the caller's: an error.
+	co := tinyChild()
+	co.Batch = 1000
+	if _, err := ev.Evaluate(context.Background(), search.Trial{Arch: "kh3 kw3 f24", Child: co}); err == nil || !strings.HasPrefix(err.Error(), "localeval: ") {
+		t.Errorf("batch larger than the training set: err = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ev.Evaluate(ctx, search.Trial{Arch: "kh3 kw3 f24", Child: tinyChild()}); err != context.Canceled {
+		t.Errorf("cancelled: err = %v, want context.Canceled", err)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	set := &dataset.Set{X: make([]float32, 4), Y: []int64{0, 1}, C: 1, H: 1, W: 2, Classes: 2}
+	other := &dataset.Set{X: make([]float32, 2), Y: []int64{0}, C: 1, H: 1, W: 2, Classes: 3}
+	for _, c := range []Config{{}, {Runtime: &runner.Runtime{}}, {Runtime: &runner.Runtime{}, Train: set, Val: other}} {
+		if _, err := New(c); err == nil || !strings.HasPrefix(err.Error(), "localeval: ") {
+			t.Errorf("New(%+v): %v", c, err)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+// Package search runs Neural Architecture Search: a strategy proposes
+// architectures of an onnxgen search space, an Evaluator trains and scores
+// them, and every trial is recorded in a run directory that survives a
+// crash.
+//
+// # The loop
+//
+// A search proceeds in iterations of M trials (Options.M, default 8);
+// iteration k holds trials k·M … (k+1)·M−1. Every architecture of an
+// iteration has the same depth, from the paper's schedule: the iteration
+// whose first trial is s has min(MaxLayers, StartLayers +
+// LayerStep·⌊s/LayerEvery⌋) layers (defaults: start at min(6, MaxLayers),
+// +2 layers, and LayerEvery scaled to the budget, see Options.LayerEvery).
+// An iteration:
+//
+//  1. the strategy proposes M architectures (fewer when the trial budget
+//     ends inside the iteration); each is parsed by the space and written
+//     in canonical form (onnxgen.Format);
+//  2. each trial is evaluated by up to Parallel concurrent Evaluate calls,
+//     except a duplicate: a canonical architecture already evaluated (Done,
+//     Diverged or Oversized) by an earlier trial is not trained again, its
+//     outcome and reward are reused (status duplicate; an identical trial
+//     of the same iteration waits for the earlier one);
+//  3. every trial ends with a status; a trial that is not Done (failed to
+//     compile, rejected by ONNX Runtime, diverged, oversized, or an
+//     infrastructure error from Evaluate) gets the reward Options.Penalty,
+//     and the search goes on, unless the last MaxFailures trials (index
+//     order) all failed: then Run stops with ErrTooManyFailures;
+//  4. the strategy observes the iteration's rewards (only a complete
+//     iteration of M trials).
+//
+// Strategies (Options.Strategy), with the same budget, seeds and evaluator:
+//
+//   - rl (default): the controller (package controller), an LSTM policy.
+//     Step 4 is one REINFORCE update over the M episodes,
+//     ∇J = 1/M Σ_k Σ_t ∇ log p(a_t) (R_k − b), b an exponential moving average
+//     of rewards, Adam; then the controller checkpoint is written atomically.
+//     An incomplete last iteration makes no update: it waits for a resumed
+//     run with a larger budget to complete it.
+//   - random: every field uniform over its options, every anchor (skip
+//     connection) with probability 1/2; trial i draws from a PCG seeded by
+//     (Seed, i).
+//   - evolution: regularized evolution (Real et al., 2019), batched: the
+//     first Population trials are random; later, each trial's parent wins a
+//     tournament of Tournament trials drawn without replacement from the
+//     population, the Population trials before its iteration (older ones
+//     are gone: aging), and the child changes one decision of it (another
+//     value of one kh/kw/sh/sw/f field, or one anchor flipped, drawn
+//     uniformly over all such slots). Trial i draws from a PCG seeded by
+//     (Seed, i); the population comes from the trial table.
+//
+// Trial i is handed to the evaluator with Seed = TrialSeed(Options.Seed, i),
+// which seeds the child's initialisation and data order.
+//
+// # The run directory
+//
+//	nas.db           SQLite database (WAL mode, synchronous FULL)
+//	controller.ckpt  the rl controller after the last update (atomic)
+//	best.onnx        the best Done trial's trained inference model (atomic)
+//
+// nas.db's schema (SchemaVersion 1):
+//
+//	run(id = 1, version INTEGER, created TEXT (RFC 3339), config TEXT)
+//	    config is the JSON of Options with defaults resolved.
+//	trial(idx INTEGER PRIMARY KEY, iteration, arch TEXT, layers, strategy,
+//	      status ∈ {running, done, failed, diverged, oversized, duplicate},
+//	      reward REAL, val_acc TEXT (JSON array, per epoch), params, flops,
+//	      seconds REAL, error TEXT, dup_of INTEGER (NULL unless duplicate),
+//	      seed INTEGER (the trial's uint64 seed, bit-cast), started, finished)
+//	best_model(idx INTEGER PRIMARY KEY, onnx BLOB)
+//	    one row: the model of the best Done trial (highest reward, lowest
+//	    index on ties).
+//
+// A trial record is its row: a "running" row is written when it is handed
+// to the evaluator, and replaced by its final row when it ends; a new best
+// trial's row and its model are committed in one transaction, then
+// best.onnx is rewritten from it (temporary file, fsync, rename). Only the
+// best model is kept.
+//
+// # Resume
+//
+// Run with Config.Resume continues a run directory left by a finished,
+// cancelled (Ctrl-C) or killed (even SIGKILL, at any point) process: the
+// stored options apply (only the budget fields may change); "running" rows
+// are deleted and those trials evaluated again; completed trials are never
+// re-run or lost; the controller continues from its checkpoint. Every
+// proposal is a function of state saved at the start of its iteration (rl:
+// the checkpoint, which holds the weights, Adam moments, baseline and the
+// sampler's RNG state; random and evolution: the seed and the trial table),
+// so the resumed run re-proposes the interrupted iteration exactly, keeps
+// its finished trials (checking their architectures match), evaluates the
+// rest, and — with a deterministic evaluator — ends with exactly the trials
+// and controller weights of a run never interrupted. best.onnx is rewritten
+// from the database on resume.
+//
+// # Progress
+//
+// A Hook receives typed events (*TrialStarted, *TrialFinished,
+// *IterationDone, *BestChanged) from the search's goroutine; the log goes
+// to the injected *slog.Logger. Budget: Options.Trials and/or
+// Options.Duration (checked before each iteration). Cancelling ctx stops
+// the evaluations in flight (their rows stay "running") and Run returns
+// the context's error, the directory resumable.
+//
+// # Errors
+//
+// Errors start with "search: ". Run fails on invalid options, a directory
+// that already holds a run (new) or none (resume), a database error, an
+// inconsistent directory (ErrInconsistent), MaxFailures consecutive
+// failures (ErrTooManyFailures), and cancellation (wrapping ctx.Err()).
+// The Evaluator's errors never stop a search: they are recorded.
+//
+// search builds without cgo: it never imports runner; the in-process
+// evaluator that trains with ONNX Runtime is internal/localeval, wired by
+// cmd/nas.
+package search

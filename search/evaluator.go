@@ -1,0 +1,105 @@
+package search
+
+import (
+	"context"
+	"fmt"
+)
+
+// Status is the state of a trial, as the trial table records it.
+type Status int
+
+const (
+	// Running: the trial has started and not ended; a resumed run re-runs it.
+	Running Status = iota
+	// Done: the child trained; Reward is its reward.
+	Done
+	// Failed: the architecture did not compile, ONNX Runtime rejected it,
+	// or the evaluator returned an error (an infrastructure failure).
+	Failed
+	// Diverged: a training loss was not finite.
+	Diverged
+	// Oversized: the child exceeds the memory limit or the parameter cap.
+	Oversized
+	// Duplicate: an earlier trial evaluated the same canonical
+	// architecture; its outcome is reused and nothing is trained.
+	Duplicate
+)
+
+var statusNames = [...]string{"running", "done", "failed", "diverged", "oversized", "duplicate"}
+
+func (s Status) String() string {
+	if s >= 0 && int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// ParseStatus is the inverse of Status.String.
+func ParseStatus(s string) (Status, error) {
+	for i, n := range statusNames {
+		if n == s {
+			return Status(i), nil
+		}
+	}
+	return 0, fmt.Errorf("search: unknown trial status %q", s)
+}
+
+// failure reports whether an evaluated outcome counts toward
+// Options.MaxFailures and gets the penalty reward.
+func (s Status) failure() bool { return s == Failed || s == Diverged || s == Oversized }
+
+// Trial is one architecture to evaluate: everything an evaluator (local or
+// remote) needs.
+type Trial struct {
+	// Index numbers the trials of a run from 0; the trial table's key.
+	Index int
+	// Iteration is the batch the trial belongs to: trials
+	// [Iteration·M, (Iteration+1)·M).
+	Iteration int
+	// Arch is the canonical architecture string (onnxgen.Format).
+	Arch string
+	// Seed seeds everything random in the child's training (weight
+	// initialisation, shuffling); a function of the run's seed and Index.
+	Seed uint64
+	// Child says how to train the child.
+	Child ChildOptions
+}
+
+// Outcome is what an evaluator reports for a trial.
+type Outcome struct {
+	// Status is Done, Failed, Diverged or Oversized (anything else is
+	// recorded as Failed).
+	Status Status
+	// Reason says why a trial is not Done.
+	Reason string
+	// Reward is the reward of a Done trial (the search replaces it by
+	// Options.Penalty for any other status).
+	Reward float64
+	// ValAcc is the validation accuracy after each epoch.
+	ValAcc []float64
+	// Params and FLOPs are the child's size and work (onnxgen.Arch.Cost),
+	// when known.
+	Params, FLOPs int64
+	// Seconds is the evaluation's wall time.
+	Seconds float64
+	// Model is the trained inference model (ONNX, weights included) of a
+	// Done trial; nil otherwise. The search keeps the best one as best.onnx
+	// (empty when the evaluator returns none).
+	Model []byte
+}
+
+// Evaluator trains and scores children. Evaluate must be safe for
+// concurrent use: the search calls it from up to Options.Parallel
+// goroutines. An error means an infrastructure failure (the trial is
+// recorded as Failed and the search goes on); the child's own failures are
+// statuses. A cancelled ctx should make Evaluate return soon with ctx's
+// error; the trial then stays "running" and a resumed run re-runs it.
+type Evaluator interface {
+	Evaluate(ctx context.Context, t Trial) (Outcome, error)
+}
+
+// EvaluatorFunc adapts a function to Evaluator.
+type EvaluatorFunc func(ctx context.Context, t Trial) (Outcome, error)
+
+// Evaluate calls f.
+func (f EvaluatorFunc) Evaluate(ctx context.Context, t Trial) (Outcome, error) { return f(ctx, t) }

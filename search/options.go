@@ -1,0 +1,298 @@
+package search
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/nas-project/nas/controller"
+	"github.com/nas-project/nas/onnxgen"
+)
+
+// Strategy names.
+const (
+	StrategyRL        = "rl"
+	StrategyRandom    = "random"
+	StrategyEvolution = "evolution"
+)
+
+// Options configures a search. The zero value of every field selects the
+// documented default; Validate reports what is out of range. A run stores
+// its options (defaults resolved) in its database; a resumed run uses the
+// stored ones, except for the budget fields (see Config.Resume).
+type Options struct {
+	// Strategy is "rl" (the controller, REINFORCE), "random" or
+	// "evolution" (regularized evolution). Empty means "rl".
+	Strategy string `json:"strategy"`
+	// Space names an onnxgen preset space ("v1", "v2"). Empty means "v1".
+	Space string `json:"space"`
+
+	// M is the number of architectures per iteration (the controller's
+	// batch: one update per iteration). Zero means 8.
+	M int `json:"m"`
+	// Parallel is the number of children evaluated at once. Zero means 1.
+	// A budget field; it does not change results.
+	Parallel int `json:"parallel"`
+	// Trials is the number of trials to run (duplicates and failures
+	// included). Zero means no limit: Duration must then be set. A budget
+	// field.
+	Trials int `json:"trials"`
+	// Duration stops the search at the first iteration that would start
+	// after it has elapsed (the iteration in flight completes). Zero means
+	// no limit. A budget field.
+	Duration time.Duration `json:"duration"`
+	// MaxFailures stops the search with ErrTooManyFailures after that many
+	// consecutive failed, diverged or oversized trials (in index order,
+	// duplicates of such trials included). Zero means 20; negative never
+	// stops. A budget field.
+	MaxFailures int `json:"max_failures"`
+
+	// StartLayers is the depth of the first iteration's architectures.
+	// Zero means min(6, the space's MaxLayers) (the paper starts at 6).
+	StartLayers int `json:"start_layers"`
+	// LayerStep is the number of layers added at each stage of the depth
+	// schedule. Zero means 2 (the paper's).
+	LayerStep int `json:"layer_step"`
+	// LayerEvery is the number of trials per depth stage: an iteration
+	// whose first trial index is s has depth
+	//   min(MaxLayers, StartLayers + LayerStep·⌊s / LayerEvery⌋).
+	// Zero scales the paper's 1,600 to the budget: with stages =
+	// ⌊(MaxLayers − StartLayers) / LayerStep⌋ + 1 depths, LayerEvery =
+	// ⌈Trials / stages⌉ rounded up to a multiple of M (so every depth
+	// gets an equal share of the budget); 1,600 when Trials is zero.
+	LayerEvery int `json:"layer_every"`
+
+	// Penalty is the reward recorded (and fed to the strategy) for a
+	// failed, diverged or oversized trial. Zero means 0.
+	Penalty float64 `json:"penalty"`
+	// Seed seeds everything random: the controller, random and evolution
+	// proposals, and every trial's Seed. Zero is a seed like any other.
+	Seed uint64 `json:"seed"`
+	// Controller configures the rl strategy's controller. Its Seed is
+	// ignored: the controller is seeded from Seed.
+	Controller controller.Config `json:"controller"`
+	// Population is regularized evolution's population size P. Zero means
+	// 20.
+	Population int `json:"population"`
+	// Tournament is regularized evolution's sample size S. Zero means 5.
+	Tournament int `json:"tournament"`
+
+	// Child says how every child is trained; it is handed to the evaluator
+	// in each Trial.
+	Child ChildOptions `json:"child"`
+}
+
+// ChildOptions says how to train a child. They are plain data, passed to
+// the evaluator in each Trial; internal/localeval maps them to
+// runner.TrainOptions and onnxgen.TrainOptions.
+type ChildOptions struct {
+	// Dataset is the data set spec of dataset.Load ("digits",
+	// "fashion-mnist", "mnist", "cifar10" or a directory). Empty means
+	// "digits".
+	Dataset string `json:"dataset"`
+	// Epochs is the number of training epochs. Zero means 1.
+	Epochs int `json:"epochs"`
+	// Batch is the training batch size. Zero means 32.
+	Batch int `json:"batch"`
+	// LR is the SGD learning rate. Zero means 0.05.
+	LR float64 `json:"lr"`
+	// CosineLR anneals the learning rate to zero over the training.
+	CosineLR bool `json:"cosine_lr"`
+	// Momentum is SGD's momentum μ. Zero means 0.9; use a tiny positive
+	// value (e.g. 1e-9) for plain SGD.
+	Momentum float64 `json:"momentum"`
+	// Nesterov selects Nesterov momentum.
+	Nesterov bool `json:"nesterov"`
+	// WeightDecay is the L2 weight decay. Zero means none.
+	WeightDecay float64 `json:"weight_decay"`
+	// BatchNorm puts batch normalisation after every convolution.
+	BatchNorm bool `json:"batch_norm"`
+	// RewardK and RewardP: the reward is (max validation accuracy over the
+	// last RewardK epochs)^RewardP. Zero means 5 and 3 (the paper's).
+	RewardK int     `json:"reward_k"`
+	RewardP float64 `json:"reward_p"`
+	// TrainSize is the number of training images per child (a seeded
+	// subset of the training split). Zero means all of them.
+	TrainSize int `json:"train_size"`
+	// ValSize is the number of validation images, split off the data
+	// set's training images. Zero means a tenth of them, at most 5,000.
+	ValSize int `json:"val_size"`
+	// MemoryLimit refuses (Oversized) a child whose estimated training
+	// memory exceeds it, in bytes. Zero means no limit.
+	MemoryLimit int64 `json:"memory_limit"`
+	// MaxParams refuses (Oversized) a child with more parameters. Zero
+	// means no limit.
+	MaxParams int64 `json:"max_params"`
+}
+
+// Defaults.
+const (
+	DefaultM           = 8
+	DefaultMaxFailures = 20
+	DefaultStartLayers = 6
+	DefaultLayerStep   = 2
+	DefaultLayerEvery  = 1600
+	DefaultPopulation  = 20
+	DefaultTournament  = 5
+)
+
+// WithDefaults returns c with its zero fields replaced by the defaults.
+func (c ChildOptions) WithDefaults() ChildOptions {
+	if c.Dataset == "" {
+		c.Dataset = "digits"
+	}
+	if c.Epochs == 0 {
+		c.Epochs = 1
+	}
+	if c.Batch == 0 {
+		c.Batch = 32
+	}
+	if c.LR == 0 {
+		c.LR = 0.05
+	}
+	if c.Momentum == 0 {
+		c.Momentum = 0.9
+	}
+	if c.RewardK == 0 {
+		c.RewardK = 5
+	}
+	if c.RewardP == 0 {
+		c.RewardP = 3
+	}
+	return c
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// Validate reports the first field out of range (after defaults).
+func (c ChildOptions) Validate() error {
+	d := c.WithDefaults()
+	switch {
+	case d.Epochs < 0:
+		return fmt.Errorf("search: child: epochs %d: want >= 0", c.Epochs)
+	case d.Batch < 0:
+		return fmt.Errorf("search: child: batch %d: want >= 0", c.Batch)
+	case !finite(d.LR) || d.LR <= 0:
+		return fmt.Errorf("search: child: lr %v: want a finite value > 0", c.LR)
+	case !finite(d.Momentum) || d.Momentum < 0 || d.Momentum >= 1:
+		return fmt.Errorf("search: child: momentum %v: want [0, 1)", c.Momentum)
+	case !finite(d.WeightDecay) || d.WeightDecay < 0:
+		return fmt.Errorf("search: child: weight decay %v: want >= 0", c.WeightDecay)
+	case d.RewardK < 0:
+		return fmt.Errorf("search: child: reward k %d: want >= 0", c.RewardK)
+	case !finite(d.RewardP) || d.RewardP < 0:
+		return fmt.Errorf("search: child: reward p %v: want a finite value >= 0", c.RewardP)
+	case d.TrainSize < 0 || d.ValSize < 0:
+		return fmt.Errorf("search: child: train size %d / val size %d: want >= 0", c.TrainSize, c.ValSize)
+	case d.MemoryLimit < 0 || d.MaxParams < 0:
+		return fmt.Errorf("search: child: memory limit %d / max params %d: want >= 0", c.MemoryLimit, c.MaxParams)
+	}
+	return nil
+}
+
+// space returns the onnxgen space the options name.
+func (o Options) space() (onnxgen.Space, error) {
+	name := o.Space
+	if name == "" {
+		name = "v1"
+	}
+	sp, err := onnxgen.SpaceByName(name)
+	if err != nil {
+		return onnxgen.Space{}, fmt.Errorf("search: %w", err)
+	}
+	return sp, nil
+}
+
+// WithDefaults returns o with every zero field that has a default resolved,
+// the depth schedule included (it needs the space: an unknown space leaves
+// the schedule unresolved, and Validate reports it).
+func (o Options) WithDefaults() Options {
+	if o.Strategy == "" {
+		o.Strategy = StrategyRL
+	}
+	if o.Space == "" {
+		o.Space = "v1"
+	}
+	if o.M == 0 {
+		o.M = DefaultM
+	}
+	if o.Parallel == 0 {
+		o.Parallel = 1
+	}
+	if o.MaxFailures == 0 {
+		o.MaxFailures = DefaultMaxFailures
+	}
+	if o.LayerStep == 0 {
+		o.LayerStep = DefaultLayerStep
+	}
+	if o.Population == 0 {
+		o.Population = DefaultPopulation
+	}
+	if o.Tournament == 0 {
+		o.Tournament = DefaultTournament
+	}
+	o.Controller.Seed = 0
+	o.Child = o.Child.WithDefaults()
+	sp, err := o.space()
+	if err != nil {
+		return o
+	}
+	if o.StartLayers == 0 {
+		o.StartLayers = min(DefaultStartLayers, sp.MaxLayers)
+	}
+	if o.LayerEvery == 0 && o.M > 0 && o.LayerStep > 0 {
+		if o.Trials <= 0 {
+			o.LayerEvery = DefaultLayerEvery
+		} else {
+			stages := max(sp.MaxLayers-o.StartLayers, 0)/o.LayerStep + 1
+			every := (o.Trials + stages - 1) / stages
+			o.LayerEvery = max(o.M, (every+o.M-1)/o.M*o.M)
+		}
+	}
+	return o
+}
+
+// Validate reports the first field out of range (after defaults).
+func (o Options) Validate() error {
+	d := o.WithDefaults()
+	sp, err := d.space()
+	if err != nil {
+		return err
+	}
+	switch {
+	case d.Strategy != StrategyRL && d.Strategy != StrategyRandom && d.Strategy != StrategyEvolution:
+		return fmt.Errorf("search: unknown strategy %q (want rl, random or evolution)", o.Strategy)
+	case d.M < 1:
+		return fmt.Errorf("search: m %d: want >= 1", o.M)
+	case d.Parallel < 1:
+		return fmt.Errorf("search: parallel %d: want >= 1", o.Parallel)
+	case d.Trials < 0:
+		return fmt.Errorf("search: trials %d: want >= 0", o.Trials)
+	case d.Duration < 0:
+		return fmt.Errorf("search: duration %v: want >= 0", o.Duration)
+	case d.Trials == 0 && d.Duration == 0:
+		return fmt.Errorf("search: no budget: set the number of trials or a duration")
+	case d.StartLayers < 1 || d.StartLayers > sp.MaxLayers:
+		return fmt.Errorf("search: start layers %d: want 1..%d (space %s)", o.StartLayers, sp.MaxLayers, d.Space)
+	case d.LayerStep < 0:
+		return fmt.Errorf("search: layer step %d: want >= 0", o.LayerStep)
+	case d.LayerEvery < 1:
+		return fmt.Errorf("search: layer every %d: want >= 1", o.LayerEvery)
+	case !finite(d.Penalty):
+		return fmt.Errorf("search: penalty %v: want a finite value", o.Penalty)
+	case d.Population < 2:
+		return fmt.Errorf("search: population %d: want >= 2", o.Population)
+	case d.Tournament < 1 || d.Tournament > d.Population:
+		return fmt.Errorf("search: tournament %d: want 1..population (%d)", o.Tournament, d.Population)
+	}
+	if err := d.Controller.Validate(); err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	return d.Child.Validate()
+}
+
+// depth is the schedule's number of layers for an iteration whose first
+// trial is s.
+func (o Options) depth(s int, maxLayers int) int {
+	return min(maxLayers, o.StartLayers+o.LayerStep*(s/o.LayerEvery))
+}

@@ -1,0 +1,141 @@
+package search
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The helper process: a test binary re-executed with NAS_SEARCH_HELPER set
+// runs one search (new or resumed) with the fake evaluator and SIGKILLs
+// itself at the event NAS_SEARCH_KILL names ("finished:K" after the K-th
+// TrialFinished of this process, "started:K", "iteration:K" after the K-th
+// IterationDone), or runs to the end.
+const helperEnv = "NAS_SEARCH_HELPER"
+
+type helperSpec struct {
+	Dir     string
+	Resume  bool
+	Options Options
+	Kill    string
+	SleepMS int // per evaluation
+}
+
+func TestHelperProcess(t *testing.T) {
+	raw := os.Getenv(helperEnv)
+	if raw == "" {
+		return // not a helper: nothing to test here
+	}
+	var h helperSpec
+	if err := json.Unmarshal([]byte(raw), &h); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	kind, at, _ := strings.Cut(h.Kill, ":")
+	k, _ := strconv.Atoi(at)
+	counts := map[string]int{}
+	hook := func(e Event) {
+		var name string
+		switch e.(type) {
+		case *TrialStarted:
+			name = "started"
+		case *TrialFinished:
+			name = "finished"
+		case *IterationDone:
+			name = "iteration"
+		default:
+			return
+		}
+		counts[name]++
+		if name == kind && counts[name] == k {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // wait for the signal
+		}
+	}
+	fake := newFake()
+	ev := EvaluatorFunc(func(ctx context.Context, t Trial) (Outcome, error) {
+		time.Sleep(time.Duration(h.SleepMS) * time.Millisecond)
+		return fake.Evaluate(ctx, t)
+	})
+	_, err := Run(context.Background(), Config{Dir: h.Dir, Resume: h.Resume, Options: h.Options, Evaluator: ev, Hook: hook})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(4)
+	}
+	os.Exit(0)
+}
+
+// helper starts the helper process; it returns the command, started.
+func helper(t *testing.T, h helperSpec) *exec.Cmd {
+	t.Helper()
+	raw, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+func wantKilled(t *testing.T, cmd *exec.Cmd, what string) {
+	t.Helper()
+	err := cmd.Wait()
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if err == nil || !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("%s: helper ended with %v, want killed by SIGKILL", what, err)
+	}
+}
+
+// TestResumeAfterSIGKILL: a search SIGKILLed at several points (a trial
+// committed, a trial started with its row "running", an iteration ended
+// after the controller checkpoint, the last trial of an iteration committed
+// before the update) and resumed each time ends with exactly the trials and
+// controller weights of a search never interrupted.
+func TestResumeAfterSIGKILL(t *testing.T) {
+	for _, strategy := range []string{StrategyRL, StrategyEvolution} {
+		t.Run(strategy, func(t *testing.T) {
+			o := testOptions(strategy, 30)
+			o.Parallel = 2
+			o.Population = 8
+			o.StartLayers = 1 // duplicates too
+			o.Controller.LR = 0.01
+			ref := t.TempDir()
+			cmd := helper(t, helperSpec{Dir: ref, Options: o, SleepMS: 1})
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("uninterrupted helper: %v", err)
+			}
+			dir := t.TempDir()
+			kills := []string{"finished:5", "started:3", "iteration:1", "finished:4", "started:1"}
+			for k, kill := range kills {
+				cmd := helper(t, helperSpec{Dir: dir, Resume: k > 0, Options: o, Kill: kill, SleepMS: 1})
+				wantKilled(t, cmd, kill)
+				_, recs, err := ReadRun(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("after kill at %s: %d rows", kill, len(recs))
+			}
+			// One kill at a time chosen by the clock, not by an event.
+			cmd = helper(t, helperSpec{Dir: dir, Resume: true, Options: o, SleepMS: 5})
+			time.Sleep(40 * time.Millisecond)
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			cmd = helper(t, helperSpec{Dir: dir, Resume: true, SleepMS: 1})
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("final resume: %v", err)
+			}
+			compareRuns(t, ref, dir)
+		})
+	}
+}

@@ -1,0 +1,506 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nas-project/nas/onnxgen"
+)
+
+// ErrTooManyFailures is wrapped by the error of a search stopped by
+// Options.MaxFailures consecutive failures.
+var ErrTooManyFailures = errors.New("too many consecutive failed trials")
+
+// ErrInconsistent is wrapped when a run directory does not match what its
+// options and checkpoint reproduce (edited by hand, or another version).
+var ErrInconsistent = errors.New("run directory is inconsistent")
+
+// Config is one call of Run.
+type Config struct {
+	// Dir is the run directory. A new run creates it (it must not hold a
+	// nas.db yet); Resume needs an existing one.
+	Dir string
+	// Resume continues the run in Dir: its stored options apply, except
+	// for the budget fields Trials, Duration, MaxFailures and Parallel,
+	// which Options replaces where they are not zero (and the new values
+	// are stored). Every other field of Options is ignored: read the stored
+	// ones with ReadRun (e.g. to load the data the children train on).
+	Resume bool
+	// Options configures a new run (or the budget of a resumed one).
+	Options Options
+	// Evaluator trains the children. Required.
+	Evaluator Evaluator
+	// Hook receives progress events; nil: none.
+	Hook Hook
+	// Logger receives the search's log; nil: discarded.
+	Logger *slog.Logger
+}
+
+// Summary is what a search did.
+type Summary struct {
+	// Options are the run's options (defaults resolved, budget as run).
+	Options Options
+	// Trials is the number of final trials in the table; Ran the number
+	// evaluated or recorded by this call.
+	Trials, Ran int
+	// Best is the best Done trial (highest reward, lowest index on ties);
+	// nil when none is done.
+	Best *Record
+	// Stop says why the search stopped: "trials", "duration".
+	Stop string
+}
+
+// Run runs (or resumes) a search. It returns the summary and nil when the
+// budget is spent; ctx's error (wrapped) when ctx is cancelled, with the
+// directory left resumable; an error wrapping ErrTooManyFailures when
+// MaxFailures consecutive trials failed; other errors for invalid options,
+// an unusable directory or a database failure.
+func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
+	if cfg.Evaluator == nil {
+		return sum, fmt.Errorf("search: no evaluator")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	hook := cfg.Hook
+	if hook == nil {
+		hook = func(Event) {}
+	}
+	opts, st, err := openRun(cfg)
+	if err != nil {
+		return sum, err
+	}
+	defer func() {
+		if cerr := st.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("search: close database: %w", cerr)
+		}
+	}()
+	sum.Options = opts
+	sp, _ := opts.space()
+	r := &run{cfg: cfg, opts: opts, sp: sp, st: st, log: log, hook: hook, start: time.Now()}
+	if err := r.load(); err != nil {
+		return sum, err
+	}
+	err = r.loop(ctx)
+	sum.Trials, sum.Ran, sum.Stop = r.final, r.ran, r.stop
+	if r.best >= 0 {
+		b := r.recs[r.best]
+		sum.Best = &b
+	}
+	return sum, err
+}
+
+// openRun creates or opens the run directory and returns the options in
+// force.
+func openRun(cfg Config) (Options, *store, error) {
+	dbPath := filepath.Join(cfg.Dir, DBFile)
+	_, statErr := os.Stat(dbPath)
+	if !cfg.Resume {
+		if err := cfg.Options.Validate(); err != nil {
+			return Options{}, nil, err
+		}
+		if statErr == nil {
+			return Options{}, nil, fmt.Errorf("search: %s already holds a run (resume it, or choose another directory)", cfg.Dir)
+		}
+		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+			return Options{}, nil, fmt.Errorf("search: %w", err)
+		}
+		st, err := openStore(cfg.Dir)
+		if err != nil {
+			return Options{}, nil, err
+		}
+		opts := cfg.Options.WithDefaults()
+		if err := st.writeRun(opts, time.Now()); err != nil {
+			st.close()
+			return Options{}, nil, err
+		}
+		return opts, st, nil
+	}
+	if statErr != nil {
+		return Options{}, nil, fmt.Errorf("search: resume: %s is not a run directory: %w", cfg.Dir, statErr)
+	}
+	st, err := openStore(cfg.Dir)
+	if err != nil {
+		return Options{}, nil, err
+	}
+	opts, _, err := st.readRun()
+	if err != nil {
+		st.close()
+		return Options{}, nil, fmt.Errorf("search: resume %s: %w", cfg.Dir, err)
+	}
+	b := cfg.Options
+	if b.Trials != 0 {
+		opts.Trials = b.Trials
+	}
+	if b.Duration != 0 {
+		opts.Duration = b.Duration
+	}
+	if b.MaxFailures != 0 {
+		opts.MaxFailures = b.MaxFailures
+	}
+	if b.Parallel != 0 {
+		opts.Parallel = b.Parallel
+	}
+	if err := opts.Validate(); err != nil {
+		st.close()
+		return Options{}, nil, fmt.Errorf("search: resume %s: %w", cfg.Dir, err)
+	}
+	if err := st.updateRun(opts); err != nil {
+		st.close()
+		return Options{}, nil, err
+	}
+	return opts, st, nil
+}
+
+// run is the state of one Run call.
+type run struct {
+	cfg   Config
+	opts  Options
+	sp    onnxgen.Space
+	st    *store
+	log   *slog.Logger
+	hook  Hook
+	start time.Time
+	strat strategy
+
+	recs  []Record // by index; valid where have[i]
+	have  []bool
+	final int // number of final records
+	ran   int
+	best  int            // index of the best Done trial, or -1
+	first map[string]int // canonical arch -> first trial whose outcome duplicates reuse
+	stop  string
+}
+
+func (r *run) load() error {
+	n, err := r.st.deleteRunning()
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		r.log.Info("re-running interrupted trials", "count", n)
+	}
+	recs, err := r.st.trials()
+	if err != nil {
+		return err
+	}
+	r.best = -1
+	r.first = map[string]int{}
+	for _, rec := range recs {
+		r.put(rec)
+	}
+	switch r.opts.Strategy {
+	case StrategyRandom:
+		r.strat = &randomStrategy{sp: r.sp, seed: r.opts.Seed}
+	case StrategyEvolution:
+		r.strat = &evolution{sp: r.sp, seed: r.opts.Seed, pop: r.opts.Population, tour: r.opts.Tournament}
+	default:
+		s, err := newRL(r.cfg.Dir, r.opts, r.sp)
+		if err != nil {
+			return err
+		}
+		r.strat = s
+	}
+	// best.onnx is an export of best_model: rewrite it, so that a run
+	// killed between the commit and the rename ends consistent.
+	if idx, model, err := r.st.bestModel(); err != nil {
+		return err
+	} else if model != nil {
+		if idx != r.best {
+			return fmt.Errorf("search: %w: best model is trial %d, the table's best is %d", ErrInconsistent, idx, r.best)
+		}
+		if err := writeFileAtomic(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
+			return fmt.Errorf("search: write %s: %w", BestFile, err)
+		}
+	}
+	return nil
+}
+
+// put records a final trial in memory.
+func (r *run) put(rec Record) {
+	for len(r.recs) <= rec.Index {
+		r.recs = append(r.recs, Record{})
+		r.have = append(r.have, false)
+	}
+	if !r.have[rec.Index] {
+		r.final++
+	}
+	r.recs[rec.Index], r.have[rec.Index] = rec, true
+	if rec.Status == Done && (r.best < 0 || better(rec, r.recs[r.best])) {
+		r.best = rec.Index
+	}
+	if reusable(rec.Status) {
+		if j, ok := r.first[rec.Arch]; !ok || rec.Index < j {
+			r.first[rec.Arch] = rec.Index
+		}
+	}
+}
+
+func better(a, b Record) bool {
+	return a.Reward > b.Reward || (a.Reward == b.Reward && a.Index < b.Index)
+}
+
+// reusable: a trial whose outcome a later identical architecture reuses.
+// Failed trials are not (an infrastructure failure may not repeat).
+func reusable(s Status) bool { return s == Done || s == Diverged || s == Oversized }
+
+// isFailure says whether a final record counts as a failure.
+func (r *run) isFailure(rec Record) bool {
+	if rec.Status == Duplicate && rec.DupOf >= 0 && rec.DupOf < len(r.recs) {
+		return r.recs[rec.DupOf].Status.failure()
+	}
+	return rec.Status.failure()
+}
+
+func (r *run) loop(ctx context.Context) error {
+	m := r.opts.M
+	for iter := r.strat.firstIteration(); ; iter++ {
+		start := iter * m
+		if r.opts.Trials > 0 && start >= r.opts.Trials {
+			r.stop = "trials"
+			return nil
+		}
+		if r.opts.Duration > 0 && time.Since(r.start) >= r.opts.Duration {
+			r.stop = "duration"
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("search: interrupted before iteration %d: %w", iter, err)
+		}
+		n := m
+		if r.opts.Trials > 0 {
+			n = min(m, r.opts.Trials-start)
+		}
+		layers := r.opts.depth(start, r.sp.MaxLayers)
+		for i := 0; i < start; i++ {
+			if i >= len(r.recs) || !r.have[i] {
+				return fmt.Errorf("search: %w: trial %d is missing before iteration %d", ErrInconsistent, i, iter)
+			}
+		}
+		for i := start; i < start+n && i < len(r.recs); i++ {
+			if r.have[i] && r.recs[i].Iteration != iter {
+				return fmt.Errorf("search: %w: trial %d belongs to iteration %d, not %d", ErrInconsistent, i, r.recs[i].Iteration, iter)
+			}
+		}
+		props, err := r.strat.propose(iter, start, n, layers, r.recs[:min(start, len(r.recs))])
+		if err != nil {
+			return err
+		}
+		if err := r.evaluate(ctx, iter, start, props); err != nil {
+			return err
+		}
+		recs := r.recs[start : start+n]
+		if err := r.checkFailures(start + n); err != nil {
+			return err
+		}
+		ev := &IterationDone{}
+		if n == m {
+			done, err := r.strat.observe(iter, props, recs)
+			if err != nil {
+				return err
+			}
+			if done != nil {
+				ev = done
+			}
+		}
+		ev.Iteration, ev.Layers, ev.Trials = iter, layers, n
+		for _, rec := range recs {
+			ev.MeanReward += rec.Reward / float64(n)
+		}
+		r.log.Info("iteration", "iteration", iter, "layers", layers, "trials", n, "mean_reward", ev.MeanReward, "updated", ev.Updated)
+		r.hook(ev)
+	}
+}
+
+// checkFailures stops the search when the trials before end close with
+// MaxFailures consecutive failures.
+func (r *run) checkFailures(end int) error {
+	if r.opts.MaxFailures < 0 {
+		return nil
+	}
+	run := 0
+	for i := end - 1; i >= 0 && r.isFailure(r.recs[i]); i-- {
+		run++
+	}
+	if run >= r.opts.MaxFailures {
+		last := r.recs[end-1]
+		return fmt.Errorf("search: %w: the last %d trials failed (trial %d: %s: %s)", ErrTooManyFailures, run, last.Index, last.Status, last.Error)
+	}
+	return nil
+}
+
+// result is an evaluation's answer.
+type result struct {
+	i   int
+	out Outcome
+	err error
+}
+
+// evaluate brings every trial of the iteration to a final row: trials
+// already in the table are kept (their architecture must match the
+// proposal), duplicates reuse the first identical trial's outcome, the rest
+// go to up to Parallel evaluator calls.
+func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) error {
+	type pending struct {
+		i    int
+		p    proposal
+		busy bool
+	}
+	var todo []*pending
+	for k, p := range props {
+		i := start + k
+		if i < len(r.recs) && r.have[i] {
+			if r.recs[i].Arch != p.arch {
+				return fmt.Errorf("search: %w: trial %d is %q, the strategy proposes %q", ErrInconsistent, i, r.recs[i].Arch, p.arch)
+			}
+			continue
+		}
+		todo = append(todo, &pending{i: i, p: p})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan result)
+	inflight := map[string]bool{}
+	running := 0
+	for len(todo) > 0 || running > 0 {
+		// Start what can start, in index order.
+		var rest []*pending
+		for _, t := range todo {
+			if t.busy {
+				rest = append(rest, t)
+				continue
+			}
+			if ctx.Err() != nil {
+				rest = append(rest, t)
+				continue
+			}
+			rec := Record{Index: t.i, Iteration: iter, Arch: t.p.arch, Layers: t.p.layers, Strategy: r.opts.Strategy,
+				DupOf: -1, Seed: TrialSeed(r.opts.Seed, t.i)}
+			if t.p.err != nil {
+				rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, t.p.err.Error()
+				rec.Started = time.Now()
+				rec.Finished = rec.Started
+				if err := r.commit(rec, nil); err != nil {
+					return err
+				}
+				continue
+			}
+			if j, ok := r.first[t.p.arch]; ok {
+				src := r.recs[j]
+				rec.Status, rec.Reward, rec.ValAcc, rec.Params, rec.FLOPs, rec.DupOf = Duplicate, src.Reward, src.ValAcc, src.Params, src.FLOPs, j
+				rec.Error = src.Error
+				rec.Started = time.Now()
+				rec.Finished = rec.Started
+				if err := r.commit(rec, nil); err != nil {
+					return err
+				}
+				continue
+			}
+			if inflight[t.p.arch] || running >= r.opts.Parallel {
+				rest = append(rest, t) // wait for the identical earlier trial, or a free slot
+				continue
+			}
+			rec.Status, rec.Started = Running, time.Now()
+			if err := r.st.putTrial(rec, nil); err != nil {
+				return err
+			}
+			tr := Trial{Index: t.i, Iteration: iter, Arch: t.p.arch, Seed: rec.Seed, Child: r.opts.Child}
+			r.hook(&TrialStarted{Trial: tr})
+			t.busy = true
+			inflight[t.p.arch] = true
+			running++
+			go func(t *pending, started time.Time) {
+				out, err := r.cfg.Evaluator.Evaluate(ctx, tr)
+				if out.Seconds == 0 {
+					out.Seconds = time.Since(started).Seconds()
+				}
+				results <- result{i: t.i, out: out, err: err}
+			}(t, rec.Started)
+			rest = append(rest, t)
+		}
+		todo = rest
+		if running == 0 {
+			if len(todo) > 0 && ctx.Err() != nil {
+				return fmt.Errorf("search: interrupted in iteration %d: %w", iter, ctx.Err())
+			}
+			continue
+		}
+		res := <-results
+		running--
+		var t *pending
+		rest = todo[:0]
+		for _, x := range todo {
+			if x.i == res.i {
+				t = x
+				continue
+			}
+			rest = append(rest, x)
+		}
+		todo = rest
+		delete(inflight, t.p.arch)
+		if ctx.Err() != nil {
+			// Cancelled: the trial stays "running"; drain the others.
+			for running > 0 {
+				<-results
+				running--
+			}
+			return fmt.Errorf("search: interrupted in iteration %d: %w", iter, ctx.Err())
+		}
+		rec := Record{Index: t.i, Iteration: iter, Arch: t.p.arch, Layers: t.p.layers, Strategy: r.opts.Strategy,
+			DupOf: -1, Seed: TrialSeed(r.opts.Seed, t.i), Finished: time.Now()}
+		rec.Started = rec.Finished.Add(-time.Duration(res.out.Seconds * float64(time.Second)))
+		out := res.out
+		rec.ValAcc, rec.Params, rec.FLOPs, rec.Seconds = out.ValAcc, out.Params, out.FLOPs, out.Seconds
+		var model []byte
+		switch {
+		case res.err != nil:
+			rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, res.err.Error()
+		case out.Status == Done && finite(out.Reward):
+			rec.Status, rec.Reward = Done, out.Reward
+			if r.best < 0 || better(rec, r.recs[r.best]) {
+				model = out.Model
+				if model == nil {
+					model = []byte{}
+				}
+			}
+		case out.Status == Diverged || out.Status == Oversized || out.Status == Failed:
+			rec.Status, rec.Reward, rec.Error = out.Status, r.opts.Penalty, out.Reason
+		default:
+			rec.Status, rec.Reward = Failed, r.opts.Penalty
+			rec.Error = fmt.Sprintf("evaluator returned status %v, reward %v: %s", out.Status, out.Reward, out.Reason)
+		}
+		if err := r.commit(rec, model); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit writes a final row (and, for a new best, its model in the same
+// transaction, then best.onnx), records it in memory and reports it.
+func (r *run) commit(rec Record, model []byte) error {
+	if err := r.st.putTrial(rec, model); err != nil {
+		return err
+	}
+	prevBest := r.best
+	r.put(rec)
+	r.ran++
+	if model != nil {
+		if err := writeFileAtomic(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
+			return fmt.Errorf("search: write %s: %w", BestFile, err)
+		}
+	}
+	r.log.Debug("trial", "index", rec.Index, "status", rec.Status.String(), "reward", rec.Reward, "arch", rec.Arch)
+	r.hook(&TrialFinished{Record: rec, Done: r.final})
+	if r.best != prevBest {
+		r.hook(&BestChanged{Record: r.recs[r.best]})
+	}
+	return nil
+}
