@@ -64,7 +64,7 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.compileCmd(), a.trainCmd())
+	root.AddCommand(a.compileCmd(), a.trainCmd(), a.searchCmd())
 	return root
 }
 

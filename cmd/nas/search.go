@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/nas-project/nas/internal/dataset"
+	"github.com/nas-project/nas/internal/localeval"
+	"github.com/nas-project/nas/onnxgen"
+	"github.com/nas-project/nas/runner"
+	"github.com/nas-project/nas/search"
+)
+
+func (a *app) searchCmd() *cobra.Command {
+	var (
+		opts         search.Options
+		dir, resume  string
+		quiet, jsonl bool
+		rf           runtimeFlags
+		cf           childFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "search --dir DIR | --resume DIR",
+		Short: "Search for an architecture (the main job)",
+		Long: `Search the space for the architecture with the best reward: each iteration samples M architectures
+(strategy rl: the controller; or random; or evolution), trains each child with ONNX Runtime, records every
+trial in DIR/nas.db and updates the strategy. The best trial's trained model is DIR/best.onnx (it takes raw
+pixels). Ctrl-C stops cleanly; --resume DIR continues where the run stopped, without losing or repeating a
+completed trial.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (dir == "") == (resume == "") {
+				return usagef("search: give --dir DIR for a new run or --resume DIR to continue one")
+			}
+			cfg := search.Config{Dir: dir, Options: opts}
+			cfg.Options.Child = cf.co
+			co := cf.co
+			seed := opts.Seed
+			if resume != "" {
+				stored, _, err := search.ReadRun(resume)
+				if err != nil {
+					return err
+				}
+				cfg.Dir, cfg.Resume = resume, true
+				co, seed = stored.Child, stored.Seed
+			} else if err := cfg.Options.Validate(); err != nil {
+				return usageError{err}
+			}
+			out := cmd.OutOrStdout()
+			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			data, err := localeval.LoadData(cf.root(), co, seed)
+			if err != nil {
+				return err
+			}
+			rt, err := rf.runtime(log)
+			if err != nil {
+				return err
+			}
+			ev, err := localeval.New(localeval.Config{Runtime: rt, Train: data.Train, Val: data.Val, Norm: data.Norm, Logger: log})
+			if err != nil {
+				return err
+			}
+			cfg.Evaluator, cfg.Logger = ev, log
+			p := &searchProgress{w: out, quiet: quiet, json: jsonl, start: time.Now()}
+			if !quiet && !jsonl && isTerminal(a.stderr) {
+				p.barOut = a.stderr
+			}
+			cfg.Hook = p.hook
+			if !quiet && !jsonl {
+				o := cfg.Options.WithDefaults()
+				if cfg.Resume {
+					fmt.Fprintf(out, "resuming %s\n", cfg.Dir)
+				} else {
+					fmt.Fprintf(out, "searching %s space with %s: %s; M=%d, %d at once\n", o.Space, o.Strategy, budget(o), o.M, o.Parallel)
+					fmt.Fprintf(out, "depth schedule: %d layers, +%d every %d trials (max %d)\n", o.StartLayers, o.LayerStep, o.LayerEvery, maxLayers(o))
+				}
+				fmt.Fprintf(out, "children: %s, %d training / %d validation images, %d epoch(s), batch %d, lr %g\n",
+					co.WithDefaults().Dataset, data.Train.Len(), data.Val.Len(), co.WithDefaults().Epochs, co.WithDefaults().Batch, co.WithDefaults().LR)
+			}
+			p.total = cfg.Options.Trials
+			sum, err := search.Run(cmd.Context(), cfg)
+			p.finish()
+			if errors.Is(err, context.Canceled) {
+				fmt.Fprintf(a.stderr, "nas: search interrupted; completed trials are saved. Continue with:\n  nas search --resume %s\n", cfg.Dir)
+				return err
+			}
+			if err != nil {
+				return err
+			}
+			if jsonl {
+				return nil
+			}
+			fmt.Fprintf(out, "\n%d trials in %s (stopped by the %s budget)\n", sum.Trials, cfg.Dir, sum.Stop)
+			if sum.Best == nil {
+				fmt.Fprintln(out, "no trial trained successfully")
+				return nil
+			}
+			b := sum.Best
+			fmt.Fprintf(out, "best: trial %d, reward %.4f, validation accuracy %.4f, %d params\n  %s\n",
+				b.Index, b.Reward, bestOf(b.ValAcc), b.Params, b.Arch)
+			model, err := os.ReadFile(filepath.Join(cfg.Dir, search.BestFile))
+			if err != nil {
+				return err
+			}
+			_, test, err := dataset.Load(co.WithDefaults().Dataset, cf.root())
+			if err != nil {
+				return err
+			}
+			acc, err := modelAccuracy(rt, model, test, 256)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "  test accuracy %.4f on %d images (%s, trained as in the search; retrain it longer for the final number)\n",
+				acc, data.Test.Len(), filepath.Join(cfg.Dir, search.BestFile))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "the new run's directory")
+	f.StringVar(&resume, "resume", "", "continue the run in this directory (its stored options apply; budget flags may extend it)")
+	f.StringVar(&opts.Strategy, "strategy", "rl", "rl (the controller), random, or evolution (regularized evolution)")
+	f.StringVar(&opts.Space, "space", "v1", "search space: v1 (stride 1) or v2 (strides 1-3)")
+	f.IntVar(&opts.M, "m", 8, "architectures per iteration (the controller's batch)")
+	f.IntVar(&opts.Parallel, "parallel", 1, "children trained at once (each with --threads threads)")
+	f.IntVar(&opts.Trials, "trials", 0, "stop after this many trials (0: no limit; then --duration is needed)")
+	f.DurationVar(&opts.Duration, "duration", 0, "stop at the first iteration that would start after this much time (0: no limit)")
+	f.IntVar(&opts.MaxFailures, "max-failures", 20, "stop after this many consecutive failed trials (negative: never)")
+	f.IntVar(&opts.StartLayers, "start-layers", 0, "depth of the first architectures (0: min(6, the space's maximum))")
+	f.IntVar(&opts.LayerStep, "layer-step", 0, "layers added at each depth stage (0: 2, the paper's)")
+	f.IntVar(&opts.LayerEvery, "layer-every", 0, "trials per depth stage (0: the budget split evenly over the depths)")
+	f.Float64Var(&opts.Penalty, "penalty", 0, "reward of a failed, diverged or oversized trial")
+	f.Uint64Var(&opts.Seed, "seed", 1, "seed of everything random in the search")
+	f.IntVar(&opts.Population, "population", 0, "evolution: population size (0: 20)")
+	f.IntVar(&opts.Tournament, "tournament", 0, "evolution: tournament size (0: 5)")
+	f.Float64Var(&opts.Controller.EntropyWeight, "entropy", 0.001, "rl: entropy bonus weight")
+	f.Float64Var(&opts.Controller.LR, "controller-lr", 0, "rl: the controller's Adam learning rate (0: the paper's 0.0006)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the result")
+	f.BoolVar(&jsonl, "json", false, "print one JSON object per finished trial, nothing else")
+	rf.register(f)
+	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, Momentum: 0.9,
+		WeightDecay: 1e-4, TrainSize: 5000, ValSize: 1000})
+	return cmd
+}
+
+func budget(o search.Options) string {
+	switch {
+	case o.Trials > 0 && o.Duration > 0:
+		return fmt.Sprintf("%d trials or %s", o.Trials, o.Duration)
+	case o.Trials > 0:
+		return fmt.Sprintf("%d trials", o.Trials)
+	default:
+		return o.Duration.String()
+	}
+}
+
+func maxLayers(o search.Options) int {
+	sp, err := onnxgen.SpaceByName(o.Space)
+	if err != nil {
+		return 0
+	}
+	return sp.MaxLayers
+}
+
+// searchProgress prints the search's events: a line per finished trial and a
+// progress bar (trials done / budget, ETA, best reward, depth), or JSON.
+type searchProgress struct {
+	w, barOut   io.Writer
+	quiet, json bool
+	start       time.Time
+	total       int
+	bar         *progressbar.ProgressBar
+	best        float64
+	depth       int
+}
+
+func (p *searchProgress) hook(e search.Event) {
+	switch e := e.(type) {
+	case *search.TrialFinished:
+		r := e.Record
+		p.depth = r.Layers
+		if r.Status == search.Done || r.Status == search.Duplicate {
+			p.best = max(p.best, r.Reward)
+		}
+		switch {
+		case p.json:
+			_ = json.NewEncoder(p.w).Encode(trialJSON(r))
+		case !p.quiet:
+			if p.bar != nil {
+				_ = p.bar.Clear()
+			}
+			fmt.Fprintf(p.w, "trial %4d  %-9s reward %.4f  val %.4f  %5.1fs  %s\n", r.Index, r.Status, r.Reward, bestOf(r.ValAcc), r.Seconds, r.Arch)
+			if r.Error != "" && r.Status != search.Duplicate {
+				fmt.Fprintf(p.w, "            %s\n", r.Error)
+			}
+		}
+		if p.barOut != nil {
+			if p.bar == nil {
+				p.bar = progressbar.NewOptions(max(p.total, -1), progressbar.OptionSetWriter(p.barOut),
+					progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish())
+			}
+			p.bar.Describe(fmt.Sprintf("best %.4f  depth %d", p.best, p.depth))
+			_ = p.bar.Set(e.Done)
+		}
+	}
+}
+
+func (p *searchProgress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		fmt.Fprintln(p.barOut)
+	}
+}
+
+// trialJSON is the --json form of a trial record.
+func trialJSON(r search.Record) map[string]any {
+	return map[string]any{
+		"index": r.Index, "iteration": r.Iteration, "arch": r.Arch, "layers": r.Layers, "strategy": r.Strategy,
+		"status": r.Status.String(), "reward": r.Reward, "val_acc": r.ValAcc, "params": r.Params, "flops": r.FLOPs,
+		"seconds": r.Seconds, "error": r.Error, "dup_of": r.DupOf, "seed": r.Seed,
+	}
+}
+
+// modelAccuracy is the accuracy on set of an inference model run through
+// ONNX Runtime, batch images at a time. Models that nas writes take raw
+// pixels: give it a set as dataset.Load returns it.
+func modelAccuracy(rt *runner.Runtime, model []byte, set *dataset.Set, batch int) (float64, error) {
+	k := set.Classes
+	size := set.C * set.H * set.W
+	hits := 0
+	for i := 0; i < set.Len(); i += batch {
+		n := min(batch, set.Len()-i)
+		logits, _, err := rt.Infer(model, set.X[i*size:(i+n)*size], []int64{int64(n), int64(set.C), int64(set.H), int64(set.W)})
+		if err != nil {
+			return 0, err
+		}
+		for j := range n {
+			row, best := logits[j*k:(j+1)*k], 0
+			for c, v := range row {
+				if v > row[best] {
+					best = c
+				}
+			}
+			if int64(best) == set.Y[i+j] {
+				hits++
+			}
+		}
+	}
+	return float64(hits) / float64(set.Len()), nil
+}
