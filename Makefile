@@ -12,7 +12,7 @@ export NAS_ORT_LIB := $(ORT_LIB)
 export NAS_DATA := $(DATA_DIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build ort data test-deps test test-short golden lint bench proto fuzz clean
+.PHONY: help build ort data search compare test-deps test test-short golden lint bench proto fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,6 +29,17 @@ endif
 
 data: ## fetch Fashion-MNIST and MNIST into .data/ (checksums verified)
 	@scripts/fetch-data.sh $(DATA_DIR)
+
+# The main job: a real search on Fashion-MNIST that ends in about 12 minutes on 2 cores.
+RUN ?= runs/search-$(shell date +%Y%m%d-%H%M%S)
+SEARCH_FLAGS ?= --data fashion-mnist --space v2 --trials 200 --duration 12m --train-size 5000 --val-size 1000 \
+	--epochs 1 --start-layers 3 --layer-step 1 --layer-every 48
+
+search: build ort data ## the main job: a real search on Fashion-MNIST (about 12 min; RUN=dir, SEARCH_FLAGS=...)
+	bin/nas search --dir $(RUN) $(SEARCH_FLAGS)
+
+compare: build ort ## rl vs random vs evolution, same budget, 3 seeds, on the digits fixture (runs/compare/table.md)
+	scripts/compare.sh
 
 test-deps: ## install the test references (Debian python3-onnx, python3-torch)
 	@scripts/test-deps.sh

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -20,11 +21,18 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			// The ORT library and the data directory, as make provides them.
-			for _, k := range []string{"NAS_ORT_LIB", "NAS_DATA"} {
-				if v := os.Getenv(k); v != "" {
-					env.Setenv(k, v)
+			// The ORT library and the data directory, as make provides them
+			// (or where make puts them in this checkout).
+			for k, def := range map[string]string{"NAS_ORT_LIB": "../../.ort/libonnxruntime.so.1", "NAS_DATA": "../../.data"} {
+				v := os.Getenv(k)
+				if v == "" {
+					abs, err := filepath.Abs(def)
+					if err != nil {
+						return err
+					}
+					v = abs
 				}
+				env.Setenv(k, v)
 			}
 			return nil
 		},

@@ -53,8 +53,14 @@ completed trial.`,
 				}
 				cfg.Dir, cfg.Resume = resume, true
 				co, seed = stored.Child, stored.Seed
-			} else if err := cfg.Options.Validate(); err != nil {
-				return usageError{err}
+			} else {
+				if err := cfg.Options.Validate(); err != nil {
+					return usageError{err}
+				}
+				// Fail before loading data, not after.
+				if _, err := os.Stat(filepath.Join(dir, search.DBFile)); err == nil {
+					return usagef("search: %s already holds a run: continue it with --resume %s, or choose another directory", dir, dir)
+				}
 			}
 			out := cmd.OutOrStdout()
 			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
