@@ -66,9 +66,10 @@ fuzz: ## run each parser's fuzz target for 30 s
 	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzIDX$$' -fuzztime 30s
 	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzCIFAR10$$' -fuzztime 30s
 
-proto: ## regenerate onnxgen/onnxpb from Debian's onnx.proto (needs protoc, protoc-gen-go v1.36.12)
+proto: ## regenerate onnxgen/onnxpb from Debian's onnx.proto (needs protoc and libonnx-dev; protoc-gen-go from go.mod)
+	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
 	sed -e 's/^package onnx;/package nas.onnx;/' /usr/include/onnx/onnx.proto > onnxgen/onnxpb/onnx.proto
-	cd onnxgen/onnxpb && protoc --go_out=. --go_opt=paths=source_relative \
+	cd onnxgen/onnxpb && protoc --plugin=protoc-gen-go=$(CURDIR)/bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative \
 		--go_opt=Monnx.proto=github.com/nas-project/nas/onnxgen/onnxpb onnx.proto
 
 clean: ## remove built binaries (keeps .ort and .data)
