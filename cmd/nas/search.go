@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -68,6 +69,16 @@ completed trial.`,
 			if err != nil {
 				return err
 			}
+			// Children in parallel, one thread each, beat one child with
+			// every thread (measured on 2 cores: 28.3 s against 32.2 s for
+			// the same 16 Fashion-MNIST trials): by default P = min(M,
+			// cores) children of cores/P threads.
+			if cfg.Options.Parallel == 0 {
+				cfg.Options.Parallel = min(cfg.Options.WithDefaults().M, runtime.NumCPU())
+			}
+			if rf.threads == 0 {
+				rf.threads = max(1, runtime.NumCPU()/cfg.Options.Parallel)
+			}
 			rt, err := rf.runtime(log)
 			if err != nil {
 				return err
@@ -87,7 +98,7 @@ completed trial.`,
 				if cfg.Resume {
 					fmt.Fprintf(out, "resuming %s\n", cfg.Dir)
 				} else {
-					fmt.Fprintf(out, "searching %s space with %s: %s; M=%d, %d at once\n", o.Space, o.Strategy, budget(o), o.M, o.Parallel)
+					fmt.Fprintf(out, "searching %s space with %s: %s; M=%d, %d at once with %d thread(s) each\n", o.Space, o.Strategy, budget(o), o.M, o.Parallel, rf.threads)
 					fmt.Fprintf(out, "depth schedule: %d layers, +%d every %d trials (max %d)\n", o.StartLayers, o.LayerStep, o.LayerEvery, maxLayers(o))
 				}
 				fmt.Fprintf(out, "children: %s, %d training / %d validation images, %d epoch(s), batch %d, lr %g\n",
@@ -137,7 +148,7 @@ completed trial.`,
 	f.StringVar(&opts.Strategy, "strategy", "rl", "rl (the controller), random, or evolution (regularized evolution)")
 	f.StringVar(&opts.Space, "space", "v1", "search space: v1 (stride 1) or v2 (strides 1-3)")
 	f.IntVar(&opts.M, "m", 8, "architectures per iteration (the controller's batch)")
-	f.IntVar(&opts.Parallel, "parallel", 1, "children trained at once (each with --threads threads)")
+	f.IntVar(&opts.Parallel, "parallel", 0, "children trained at once, each with --threads threads (0: min(M, cores), and threads = cores/parallel)")
 	f.IntVar(&opts.Trials, "trials", 0, "stop after this many trials (0: no limit; then --duration is needed)")
 	f.DurationVar(&opts.Duration, "duration", 0, "stop at the first iteration that would start after this much time (0: no limit)")
 	f.IntVar(&opts.MaxFailures, "max-failures", 20, "stop after this many consecutive failed trials (negative: never)")
