@@ -110,15 +110,22 @@ func Compile(a Arch, in Input, classes int, opts Options) (*onnxpb.ModelProto, e
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]string, 0, len(opts.Metadata))
-	for k := range opts.Metadata {
+	SetMetadata(m, opts.Metadata)
+	return m, nil
+}
+
+// SetMetadata replaces m's metadata_props with meta, sorted by key (so the
+// model's bytes are deterministic).
+func SetMetadata(m *onnxpb.ModelProto, meta map[string]string) {
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	m.MetadataProps = nil
 	for _, k := range keys {
-		m.MetadataProps = append(m.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(opts.Metadata[k])})
+		m.MetadataProps = append(m.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(meta[k])})
 	}
-	return m, nil
 }
 
 // forwardValues are the values of a forward pass that the training graph's

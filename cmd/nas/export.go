@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nas-project/nas/internal/dataset"
+	"github.com/nas-project/nas/internal/localeval"
+	"github.com/nas-project/nas/onnxgen"
+	"github.com/nas-project/nas/onnxgen/onnxpb"
+	"github.com/nas-project/nas/search"
+)
+
+func (a *app) exportCmd() *cobra.Command {
+	var (
+		trial   int
+		out     string
+		dataDir string
+		rf      runtimeFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "export DIR -o model.onnx",
+		Short: "Export a trial's trained model as ONNX, with its accuracy",
+		Long: `Export the best trial of the run in DIR (or --trial N) as an ONNX inference model (IR 8, opset 17) with its
+trained weights and the input normalisation folded in: input "image" float [N,C,H,W] of raw pixels (0-255),
+output "logits" float [N,classes]. The model's test accuracy is measured through ONNX Runtime on the data set's
+test split and written with the architecture, data set, validation accuracy, seed and nas version into its
+metadata_props. The best trial's model is the one the search kept; any other trial is retrained from its seed,
+which gives the same weights (training is deterministic).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usagef("export: give -o FILE")
+			}
+			dir := args[0]
+			opts, recs, err := search.ReadRun(dir)
+			if err != nil {
+				return err
+			}
+			rec, err := chooseTrial(recs, trial)
+			if err != nil {
+				return usageError{err}
+			}
+			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			rt, err := rf.runtime(log)
+			if err != nil {
+				return err
+			}
+			root := dataDir
+			if root == "" {
+				root = dataset.DefaultRoot()
+			}
+			w := cmd.OutOrStdout()
+			var model []byte
+			if best, _ := chooseTrial(recs, -1); best.Index == rec.Index {
+				if model, err = os.ReadFile(filepath.Join(dir, search.BestFile)); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(w, "retraining trial %d from its seed\n", rec.Index)
+				data, err := localeval.LoadData(root, opts.Child, opts.Seed)
+				if err != nil {
+					return err
+				}
+				ev, err := localeval.New(localeval.Config{Runtime: rt, Train: data.Train, Val: data.Val, Norm: data.Norm, Logger: log})
+				if err != nil {
+					return err
+				}
+				o, err := ev.Evaluate(cmd.Context(), search.Trial{Index: rec.Index, Iteration: rec.Iteration, Arch: rec.Arch, Seed: rec.Seed, Child: opts.Child})
+				if err != nil {
+					return err
+				}
+				if o.Status != search.Done {
+					return fmt.Errorf("export: retraining trial %d: %s: %s", rec.Index, o.Status, o.Reason)
+				}
+				if o.Reward != rec.Reward {
+					return fmt.Errorf("export: retraining trial %d gave reward %v, the run recorded %v: the run's data or nas version differ", rec.Index, o.Reward, rec.Reward)
+				}
+				model = o.Model
+			}
+			_, test, err := dataset.Load(opts.Child.WithDefaults().Dataset, root)
+			if err != nil {
+				return err
+			}
+			acc, err := modelAccuracy(rt, model, test, 256)
+			if err != nil {
+				return err
+			}
+			var m onnxpb.ModelProto
+			if err := proto.Unmarshal(model, &m); err != nil {
+				return fmt.Errorf("export: trial %d's model: %w", rec.Index, err)
+			}
+			meta := map[string]string{
+				"nas.arch":                rec.Arch,
+				"nas.dataset":             opts.Child.WithDefaults().Dataset,
+				"nas.trial":               strconv.Itoa(rec.Index),
+				"nas.reward":              strconv.FormatFloat(rec.Reward, 'g', -1, 64),
+				"nas.validation_accuracy": strconv.FormatFloat(bestOf(rec.ValAcc), 'f', 4, 64),
+				"nas.test_accuracy":       strconv.FormatFloat(acc, 'f', 4, 64),
+				"nas.seed":                strconv.FormatUint(rec.Seed, 10),
+				"nas.version":             version,
+			}
+			onnxgen.SetMetadata(&m, meta)
+			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&m)
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			if err := writeFileAtomic(out, b); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "trial %d: %s\nvalidation accuracy %.4f, test accuracy %.4f on %d images\nwrote %s\n",
+				rec.Index, rec.Arch, bestOf(rec.ValAcc), acc, test.Len(), out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&trial, "trial", -1, "the trial to export (default: the best)")
+	f.StringVarP(&out, "output", "o", "", "write the model here")
+	f.StringVar(&dataDir, "data-dir", "", "where make data put the data sets (default: $NAS_DATA, else .data)")
+	rf.register(f)
+	return cmd
+}
+
+// chooseTrial is trial n of recs, or the best done trial when n < 0 (highest
+// reward, lowest index on ties). A duplicate stands for the trial it reuses.
+func chooseTrial(recs []search.Record, n int) (search.Record, error) {
+	if n < 0 {
+		best := -1
+		for i, r := range recs {
+			if r.Status == search.Done && (best < 0 || r.Reward > recs[best].Reward) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return search.Record{}, fmt.Errorf("export: the run has no done trial")
+		}
+		return recs[best], nil
+	}
+	for _, r := range recs {
+		if r.Index != n {
+			continue
+		}
+		if r.Status == search.Duplicate {
+			return chooseTrial(recs, r.DupOf)
+		}
+		if r.Status != search.Done {
+			return search.Record{}, fmt.Errorf("export: trial %d is %s, not done: %s", n, r.Status, r.Error)
+		}
+		return r, nil
+	}
+	return search.Record{}, fmt.Errorf("export: the run has no trial %d (it has %d)", n, len(recs))
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nas-project/nas/search"
+)
+
+func (a *app) showCmd() *cobra.Command {
+	var top int
+	cmd := &cobra.Command{
+		Use:   "show DIR",
+		Short: "Print a run's summary and its best trials",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, recs, err := search.ReadRun(args[0])
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			counts := map[search.Status]int{}
+			for _, r := range recs {
+				counts[r.Status]++
+			}
+			co := opts.Child.WithDefaults()
+			fmt.Fprintf(w, "run %s: strategy %s, space %s, seed %d, M=%d\n", args[0], opts.Strategy, opts.Space, opts.Seed, opts.M)
+			fmt.Fprintf(w, "children: %s, %d epoch(s), batch %d, lr %g, train size %d, validation size %d\n",
+				co.Dataset, co.Epochs, co.Batch, co.LR, co.TrainSize, co.ValSize)
+			fmt.Fprintf(w, "%d trials:", len(recs))
+			for s := search.Running; s <= search.Duplicate; s++ {
+				if counts[s] > 0 {
+					fmt.Fprintf(w, " %d %s", counts[s], s)
+				}
+			}
+			fmt.Fprintln(w)
+			done := make([]search.Record, 0, len(recs))
+			for _, r := range recs {
+				if r.Status == search.Done {
+					done = append(done, r)
+				}
+			}
+			sort.SliceStable(done, func(i, j int) bool { return done[i].Reward > done[j].Reward })
+			if len(done) == 0 {
+				fmt.Fprintln(w, "no trial is done yet")
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "rank\ttrial\treward\tval acc\tparams\tMFLOPs\tseconds\tarchitecture")
+			for i, r := range done[:min(top, len(done))] {
+				fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.4f\t%d\t%.1f\t%.1f\t%s\n", i+1, r.Index, r.Reward, bestOf(r.ValAcc), r.Params, float64(r.FLOPs)/1e6, r.Seconds, r.Arch)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVarP(&top, "top", "k", 10, "how many of the best trials to list")
+	return cmd
+}
