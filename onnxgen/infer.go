@@ -31,8 +31,8 @@ type Options struct {
 	Params []Param
 	// InputMean and InputStd, when set (one value per image channel), fold
 	// the input normalisation into the inference graph: it then takes raw
-	// pixels and computes image.norm = (image − mean) / std first, so the
-	// exported model needs no preprocessing. Nil: the graph takes
+	// pixels and computes image.norm = (image − mean) / std first (a 1×1
+	// convolution), so the exported model needs no preprocessing. Nil: the graph takes
 	// normalised images. Training and evaluation graphs ignore them (the
 	// runner feeds normalised batches).
 	InputMean, InputStd []float32
@@ -93,9 +93,16 @@ func Compile(a Arch, in Input, classes int, opts Options) (*onnxpb.ModelProto, e
 	b := NewBuilder("nas.infer")
 	img := b.Input("image", Float, Batch, int64(in.C), int64(in.H), int64(in.W))
 	if opts.InputMean != nil {
-		mean := b.Initializer("image.mean", []int64{1, int64(in.C), 1, 1}, opts.InputMean)
-		std := b.Initializer("image.std", []int64{1, int64(in.C), 1, 1}, opts.InputStd)
-		img = b.Div("image.norm", b.Sub("image.centred", img, mean), std)
+		// (x − mean)/std per channel, as a 1×1 convolution with a diagonal
+		// kernel: portable (onnx-go's Sub and Div do not broadcast).
+		c := in.C
+		kw, kb := make([]float32, c*c), make([]float32, c)
+		for i := range c {
+			kw[i*c+i] = 1 / opts.InputStd[i]
+			kb[i] = -opts.InputMean[i] / opts.InputStd[i]
+		}
+		img = b.Conv("image.norm", img, b.Initializer("image.norm.w", []int64{int64(c), int64(c), 1, 1}, kw),
+			b.Initializer("image.norm.b", []int64{int64(c)}, kb), ConvAttrs{})
 	}
 	w := make(map[string]Value, len(ps))
 	for _, p := range ps {

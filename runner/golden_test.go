@@ -167,6 +167,20 @@ func TestFoldedNormalisation(t *testing.T) {
 	if d := maxAbsDiff(got, want); d > 1e-5 {
 		t.Errorf("folded model on raw pixels differs from the plain model on normalised ones by %g\ngot  %v\nwant %v", d, got, want)
 	}
+	// The exported form (normalisation folded in) is portable: onnx-go's
+	// gorgonia backend agrees with ORT on it.
+	b, err := proto.Marshal(folded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	portable, err := runGorgonnx(b, raw, []int{2, 3, 8, 8})
+	if err != nil {
+		op, _ := unsupportedOp(err)
+		t.Fatalf("onnx-go cannot run the exported form: %v %s", err, op)
+	}
+	if d := maxAbsDiff(portable, got); d > 1e-4 {
+		t.Errorf("onnx-go and ORT differ by %g on the exported form", d)
+	}
 	if _, err := onnxgen.Compile(a, in, 5, onnxgen.Options{InputMean: mean[:2], InputStd: std[:2]}); err == nil {
 		t.Error("Compile accepted 2 input means for 3 channels")
 	}
