@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"strconv"
@@ -75,79 +76,22 @@ included: it takes raw pixels).`,
 			if err := co.Validate(); err != nil {
 				return usageError{err}
 			}
+			rt, err := rf.runtime(a.logger())
+			if err != nil {
+				return err
+			}
 			data, err := localeval.LoadData(cf.root(), co, seed)
 			if err != nil {
 				return err
 			}
-			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-			rt, err := rf.runtime(log)
+			tr, err := a.trainArch(cmd, rt, data, ar, co, seed, quiet)
 			if err != nil {
 				return err
 			}
-			in := onnxgen.Input{C: data.Train.C, H: data.Train.H, W: data.Train.W}
-			classes := data.Train.Classes
-			child, err := localeval.BuildChild(ar, in, classes, co, seed)
-			if err != nil {
-				return usageError{err}
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "training %s\non %s: %d training, %d validation images; %d epochs, batch %d, lr %g\n",
-				onnxgen.Format(ar), co.Dataset, data.Train.Len(), data.Val.Len(), co.Epochs, co.Batch, co.LR)
-			var bar *progressbar.ProgressBar
-			opts := localeval.TrainOptions(co, seed)
-			if !quiet && isTerminal(a.stderr) {
-				opts.Progress = func(p runner.Progress) {
-					if bar == nil || p.Batch == 0 {
-						bar = progressbar.NewOptions(p.Batches, progressbar.OptionSetWriter(a.stderr),
-							progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", p.Epoch+1, co.Epochs)),
-							progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(200e6))
-					}
-					bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.4f  %.0f images/s", p.Epoch+1, co.Epochs, p.Loss, p.ImagesPerSec))
-					_ = bar.Set(p.Batch + 1)
-				}
-			}
-			res, err := rt.Train(cmd.Context(), child, data.Train, data.Val, opts)
-			if bar != nil {
-				_ = bar.Finish()
-			}
-			if err != nil {
-				return err
-			}
-			for i, acc := range res.ValAcc {
-				fmt.Fprintf(w, "epoch %d: validation accuracy %.4f\n", i+1, acc)
-			}
-			if res.Status != runner.Done {
-				return fmt.Errorf("train: the child %s: %s", res.Status, res.Reason)
-			}
-			testAcc, _, err := rt.Evaluate(cmd.Context(), child.Eval, res.Params, data.Test, co.Batch)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "reward %.4f  (max validation accuracy over the last %d epochs)^%g\n", res.Reward, co.RewardK, co.RewardP)
-			fmt.Fprintf(w, "test accuracy %.4f on %d images  (%.1f s, %.0f images/s)\n", testAcc, data.Test.Len(), res.Seconds, res.ImagesPerSec)
 			if out == "" {
 				return nil
 			}
-			m, err := localeval.InferenceModel(ar, in, classes, co, res.Params, data.Norm, map[string]string{
-				"nas.arch":                onnxgen.Format(ar),
-				"nas.dataset":             co.Dataset,
-				"nas.validation_accuracy": strconv.FormatFloat(bestOf(res.ValAcc), 'f', 4, 64),
-				"nas.test_accuracy":       strconv.FormatFloat(testAcc, 'f', 4, 64),
-				"nas.seed":                strconv.FormatUint(seed, 10),
-				"nas.version":             version,
-			})
-			if err != nil {
-				return err
-			}
-			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-			if err != nil {
-				return fmt.Errorf("train: %w", err)
-			}
-			if err := writeFileAtomic(out, b); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "wrote %s (takes raw pixels, 0-255, as float [N,%d,%d,%d])\n", out, in.C, in.H, in.W)
-			return nil
+			return tr.write(cmd.OutOrStdout(), out, co, seed)
 		},
 	}
 	f := cmd.Flags()
@@ -160,6 +104,90 @@ included: it takes raw pixels).`,
 		WeightDecay: 1e-4, TrainSize: 10000, ValSize: 2000})
 	_ = cmd.MarkFlagRequired("arch")
 	return cmd
+}
+
+func (a *app) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// trained is one architecture trained by trainArch.
+type trained struct {
+	arch    onnxgen.Arch
+	data    localeval.Data
+	res     runner.Result
+	testAcc float64
+}
+
+// trainArch trains ar on data with co, printing the progress, each epoch's
+// validation accuracy, the reward and the test accuracy.
+func (a *app) trainArch(cmd *cobra.Command, rt *runner.Runtime, data localeval.Data, ar onnxgen.Arch, co search.ChildOptions,
+	seed uint64, quiet bool) (trained, error) {
+	tr := trained{arch: ar, data: data}
+	in := onnxgen.Input{C: data.Train.C, H: data.Train.H, W: data.Train.W}
+	child, err := localeval.BuildChild(ar, in, data.Train.Classes, co, seed)
+	if err != nil {
+		return tr, usageError{err}
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "training %s\non %s: %d training, %d validation images; %d epochs, batch %d, lr %g, weight decay %g\n",
+		onnxgen.Format(ar), co.Dataset, data.Train.Len(), data.Val.Len(), co.Epochs, co.Batch, co.LR, co.WeightDecay)
+	var bar *progressbar.ProgressBar
+	opts := localeval.TrainOptions(co, seed)
+	if !quiet && isTerminal(a.stderr) {
+		opts.Progress = func(p runner.Progress) {
+			if bar == nil || p.Batch == 0 {
+				bar = progressbar.NewOptions(p.Batches, progressbar.OptionSetWriter(a.stderr),
+					progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(200e6))
+			}
+			bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.4f  %.0f images/s", p.Epoch+1, co.Epochs, p.Loss, p.ImagesPerSec))
+			_ = bar.Set(p.Batch + 1)
+		}
+	}
+	tr.res, err = rt.Train(cmd.Context(), child, data.Train, data.Val, opts)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return tr, err
+	}
+	for i, acc := range tr.res.ValAcc {
+		fmt.Fprintf(w, "epoch %d: validation accuracy %.4f\n", i+1, acc)
+	}
+	if tr.res.Status != runner.Done {
+		return tr, fmt.Errorf("train: the child %s: %s", tr.res.Status, tr.res.Reason)
+	}
+	if tr.testAcc, _, err = rt.Evaluate(cmd.Context(), child.Eval, tr.res.Params, data.Test, co.Batch); err != nil {
+		return tr, err
+	}
+	fmt.Fprintf(w, "reward %.4f  (max validation accuracy over the last %d epochs)^%g\n", tr.res.Reward, co.RewardK, co.RewardP)
+	fmt.Fprintf(w, "test accuracy %.4f on %d images  (%.1f s, %.0f images/s)\n", tr.testAcc, data.Test.Len(), tr.res.Seconds, tr.res.ImagesPerSec)
+	return tr, nil
+}
+
+// write writes the trained inference model to path, with the input
+// normalisation folded in and the metadata.
+func (tr trained) write(w io.Writer, path string, co search.ChildOptions, seed uint64) error {
+	in := onnxgen.Input{C: tr.data.Train.C, H: tr.data.Train.H, W: tr.data.Train.W}
+	m, err := localeval.InferenceModel(tr.arch, in, tr.data.Train.Classes, co, tr.res.Params, tr.data.Norm, map[string]string{
+		"nas.arch":                onnxgen.Format(tr.arch),
+		"nas.dataset":             co.Dataset,
+		"nas.validation_accuracy": strconv.FormatFloat(bestOf(tr.res.ValAcc), 'f', 4, 64),
+		"nas.test_accuracy":       strconv.FormatFloat(tr.testAcc, 'f', 4, 64),
+		"nas.seed":                strconv.FormatUint(seed, 10),
+		"nas.version":             version,
+	})
+	if err != nil {
+		return err
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := writeFileAtomic(path, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s (takes raw pixels, 0-255, as float [N,%d,%d,%d])\n", path, in.C, in.H, in.W)
+	return nil
 }
 
 // bestOf is the largest of xs (NaN when there is none).
