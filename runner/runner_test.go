@@ -16,40 +16,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nas-project/nas/internal/testenv"
+
 	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/runner"
 )
-
-// ortLibrary is the library the tests load: $NAS_ORT_LIB, else
-// <module root>/.ort/libonnxruntime.so.1. Neither: the test fails.
-func ortLibrary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv(runner.EnvLibrary); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%s=%s: %v: run make ort", runner.EnvLibrary, p, err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, ".ort", "libonnxruntime.so.1")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("no onnx runtime library at %s and %s unset: run make ort", p, runner.EnvLibrary)
-	}
-	return p
-}
 
 var shared struct {
 	once sync.Once
@@ -60,7 +31,7 @@ var shared struct {
 // newRuntime returns the tests' CPU runtime (2 threads at most).
 func newRuntime(t testing.TB) *runner.Runtime {
 	t.Helper()
-	lib := ortLibrary(t)
+	lib := testenv.ORTLibrary(t)
 	shared.once.Do(func() {
 		shared.rt, shared.err = runner.New(runner.Config{LibraryPath: lib, Threads: min(2, runtime.NumCPU())})
 	})
@@ -619,7 +590,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestNewLibraryErrors(t *testing.T) {
-	lib := ortLibrary(t)
+	lib := testenv.ORTLibrary(t)
 	newRuntime(t)
 	missing := filepath.Join(t.TempDir(), "libonnxruntime.so.1")
 	_, err := runner.New(runner.Config{LibraryPath: missing})
@@ -684,7 +655,7 @@ func TestNewWrongLibrary(t *testing.T) {
 // TestDeviceCUDAUnavailable: the test library is ORT's CPU build, so "cuda"
 // fails clearly and "auto" falls back to the CPU with a warning.
 func TestDeviceCUDAUnavailable(t *testing.T) {
-	lib := ortLibrary(t)
+	lib := testenv.ORTLibrary(t)
 	newRuntime(t)
 	_, err := runner.New(runner.Config{LibraryPath: lib, Device: "cuda"})
 	if err == nil || !strings.Contains(err.Error(), "CUDA execution provider") {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nas-project/nas/internal/testenv"
+
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -18,22 +20,18 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI scripts in testdata/script: each is a txtar
 // archive whose comment is a testscript (exit codes, output, files).
 func TestScripts(t *testing.T) {
+	// The ORT library and the data directory, as make provides them (or
+	// where make puts them in this checkout).
+	lib := testenv.ORTLibrary(t)
+	data := os.Getenv("NAS_DATA")
+	if data == "" {
+		data = filepath.Join(testenv.ModuleRoot(t), ".data")
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			// The ORT library and the data directory, as make provides them
-			// (or where make puts them in this checkout).
-			for k, def := range map[string]string{"NAS_ORT_LIB": "../../.ort/libonnxruntime.so.1", "NAS_DATA": "../../.data"} {
-				v := os.Getenv(k)
-				if v == "" {
-					abs, err := filepath.Abs(def)
-					if err != nil {
-						return err
-					}
-					v = abs
-				}
-				env.Setenv(k, v)
-			}
+			env.Setenv("NAS_ORT_LIB", lib)
+			env.Setenv("NAS_DATA", data)
 			return nil
 		},
 	})

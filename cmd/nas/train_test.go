@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/nas-project/nas/internal/testenv"
+
 	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/runner"
 )
@@ -17,7 +19,8 @@ import (
 func trainOut(t *testing.T, args ...string) (val, test float64) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if code := Main(append([]string{"train", "-q"}, args...), &out, &errb); code != 0 {
+	args = append([]string{"train", "-q", "--ort-lib", testenv.ORTLibrary(t)}, args...)
+	if code := Main(args, &out, &errb); code != 0 {
 		t.Fatalf("nas train %q: status %d\n%s%s", args, code, out.String(), errb.String())
 	}
 	t.Logf("nas train %q:\n%s", args, out.String())
@@ -74,7 +77,7 @@ func TestTrainLearnsFashionMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := runner.New(runner.Config{})
+	rt, err := runner.New(runner.Config{LibraryPath: testenv.ORTLibrary(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

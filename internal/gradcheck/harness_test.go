@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nas-project/nas/internal/testenv"
+
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
 	ort "github.com/yalue/onnxruntime_go"
@@ -50,43 +52,17 @@ type specParam struct {
 	Shape []int64 `json:"shape"`
 }
 
-// moduleRoot is the directory holding go.mod, above the test's directory.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("gradcheck: go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 var (
 	ortOnce sync.Once
 	ortErr  error
 )
 
-// initORT loads the ONNX Runtime library from $NAS_ORT_LIB or
-// <module root>/.ort/libonnxruntime.so.1 and fails the test when it is missing.
+// initORT loads the ONNX Runtime library (testenv.ORTLibrary) and fails the
+// test when it is missing.
 func initORT(t testing.TB) {
 	t.Helper()
-	lib := os.Getenv("NAS_ORT_LIB")
-	if lib == "" {
-		lib = filepath.Join(moduleRoot(t), ".ort", "libonnxruntime.so.1")
-	}
+	lib := testenv.ORTLibrary(t)
 	ortOnce.Do(func() {
-		if _, err := os.Stat(lib); err != nil {
-			ortErr = fmt.Errorf("ONNX Runtime library missing (%v): run make ort", err)
-			return
-		}
 		ort.SetSharedLibraryPath(lib)
 		ortErr = ort.InitializeEnvironment()
 	})

@@ -3,44 +3,16 @@ package localeval
 import (
 	"context"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nas-project/nas/internal/testenv"
 
 	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/runner"
 	"github.com/nas-project/nas/search"
 )
-
-// ortLibrary finds the ORT library: $NAS_ORT_LIB, else <module
-// root>/.ort/libonnxruntime.so.1. Missing, the test fails.
-func ortLibrary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("NAS_ORT_LIB"); p != "" {
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, ".ort", "libonnxruntime.so.1")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("ONNX Runtime library missing (%v): run make ort or set NAS_ORT_LIB", err)
-	}
-	return p
-}
 
 var (
 	rtOnce sync.Once
@@ -50,7 +22,7 @@ var (
 
 func runtime(t testing.TB) *runner.Runtime {
 	t.Helper()
-	lib := ortLibrary(t)
+	lib := testenv.ORTLibrary(t)
 	rtOnce.Do(func() { rt, rtErr = runner.New(runner.Config{LibraryPath: lib, Threads: 1}) })
 	if rtErr != nil {
 		t.Fatal(rtErr)
