@@ -64,7 +64,7 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.searchCmd(), a.trainCmd(), a.compileCmd(), a.exportCmd(), a.retrainCmd(), a.showCmd())
+	root.AddCommand(a.searchCmd(), a.trainCmd(), a.compileCmd(), a.exportCmd(), a.retrainCmd(), a.showCmd(), a.plotCmd(), a.graphCmd())
 	return root
 }
 

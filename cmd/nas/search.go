@@ -114,6 +114,19 @@ completed trial.`,
 			if err != nil {
 				return err
 			}
+			pics := io.Discard
+			if !jsonl && !quiet {
+				pics = out
+			}
+			if err := writePlot(cfg.Dir, filepath.Join(cfg.Dir, "rewards.png"), "status"); err != nil {
+				return err
+			}
+			fmt.Fprintf(pics, "wrote %s\n", filepath.Join(cfg.Dir, "rewards.png"))
+			if sum.Best != nil {
+				if err := writeGraph(pics, a.stderr, cfg.Dir, *sum.Best, filepath.Join(cfg.Dir, "best.dot")); err != nil {
+					return err
+				}
+			}
 			if jsonl {
 				return nil
 			}

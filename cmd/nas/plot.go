@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/nas-project/nas/internal/viz"
+	"github.com/nas-project/nas/onnxgen"
+	"github.com/nas-project/nas/onnxgen/onnxpb"
+	"github.com/nas-project/nas/search"
+)
+
+func (a *app) plotCmd() *cobra.Command {
+	var out, by string
+	cmd := &cobra.Command{
+		Use:   "plot DIR [-o rewards.png] [--by status|strategy]",
+		Short: "Plot the reward of every trial of a run, with the best so far and a moving average",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if by != "status" && by != "strategy" {
+				return usagef("plot: --by %q: want status or strategy", by)
+			}
+			if out == "" {
+				out = filepath.Join(args[0], "rewards.png")
+			}
+			if err := writePlot(args[0], out, by); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "the PNG to write (default DIR/rewards.png)")
+	cmd.Flags().StringVar(&by, "by", "status", "colour the points by status or strategy")
+	return cmd
+}
+
+// writePlot writes the reward plot of the run in dir to path.
+func writePlot(dir, path, by string) error {
+	opts, recs, err := search.ReadRun(dir)
+	if err != nil {
+		return err
+	}
+	pts := make([]viz.Point, 0, len(recs))
+	for _, r := range recs {
+		if r.Status == search.Running {
+			continue
+		}
+		g := r.Status.String()
+		if by == "strategy" {
+			g = r.Strategy
+		}
+		pts = append(pts, viz.Point{Index: r.Index, Reward: r.Reward, Group: g})
+	}
+	var buf bytes.Buffer
+	title := fmt.Sprintf("%s: %s on %s, space %s", filepath.Base(dir), opts.Strategy, opts.Child.WithDefaults().Dataset, opts.Space)
+	if err := viz.PlotRewards(pts, title, &buf); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, buf.Bytes())
+}
+
+func (a *app) graphCmd() *cobra.Command {
+	var (
+		trial int
+		out   string
+	)
+	cmd := &cobra.Command{
+		Use:   "graph DIR [--trial N] [-o FILE.dot]",
+		Short: "Draw a trial's architecture (default: the best) as Graphviz DOT, and SVG when dot is installed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, recs, err := search.ReadRun(args[0])
+			if err != nil {
+				return err
+			}
+			rec, err := chooseTrial(recs, trial)
+			if err != nil {
+				return usageError{err}
+			}
+			if out == "" {
+				out = filepath.Join(args[0], fmt.Sprintf("trial%d.dot", rec.Index))
+			}
+			return writeGraph(cmd.OutOrStdout(), a.stderr, args[0], rec, out)
+		},
+	}
+	cmd.Flags().IntVar(&trial, "trial", -1, "the trial to draw (default: the best)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "the DOT file to write (default DIR/trialN.dot); the SVG goes beside it")
+	return cmd
+}
+
+// writeGraph writes the picture of rec's architecture as DOT to path, and as
+// SVG beside it when Graphviz is installed (saying so on stderr when not).
+// The input size and classes are those of the run's best.onnx.
+func writeGraph(w, stderr io.Writer, dir string, rec search.Record, path string) error {
+	ar, err := onnxgen.Parse(rec.Arch)
+	if err != nil {
+		return err
+	}
+	in, classes, err := modelShape(filepath.Join(dir, search.BestFile))
+	if err != nil {
+		return err
+	}
+	dot, err := viz.Dot(ar, in, classes, fmt.Sprintf("trial %d: reward %.4f, validation accuracy %.4f", rec.Index, rec.Reward, bestOf(rec.ValAcc)))
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, []byte(dot)); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s\n", path)
+	svg, err := viz.RenderSVG(dot)
+	if errors.Is(err, viz.ErrNoGraphviz) {
+		fmt.Fprintf(stderr, "nas: %v: wrote only the DOT file\n", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	svgPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".svg"
+	if err := writeFileAtomic(svgPath, svg); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s\n", svgPath)
+	return nil
+}
+
+// modelShape reads the input size and the number of classes of a model nas
+// wrote (input image [N,C,H,W], output logits [N,classes]).
+func modelShape(path string) (onnxgen.Input, int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return onnxgen.Input{}, 0, err
+	}
+	var m onnxpb.ModelProto
+	if err := proto.Unmarshal(b, &m); err != nil {
+		return onnxgen.Input{}, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	dims := func(v *onnxpb.ValueInfoProto) []int64 {
+		var d []int64
+		for _, x := range v.GetType().GetTensorType().GetShape().GetDim() {
+			d = append(d, x.GetDimValue())
+		}
+		return d
+	}
+	g := m.GetGraph()
+	if len(g.GetInput()) != 1 || len(g.GetOutput()) != 1 {
+		return onnxgen.Input{}, 0, fmt.Errorf("%s: not a model nas wrote (want one input and one output)", path)
+	}
+	in, out := dims(g.GetInput()[0]), dims(g.GetOutput()[0])
+	if len(in) != 4 || len(out) != 2 {
+		return onnxgen.Input{}, 0, fmt.Errorf("%s: input shape %v, output shape %v: want [N,C,H,W] and [N,classes]", path, in, out)
+	}
+	return onnxgen.Input{C: int(in[1]), H: int(in[2]), W: int(in[3])}, int(out[1]), nil
+}
