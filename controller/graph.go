@@ -193,15 +193,20 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 		// k at j·m+k), the softplus terms computed on the whole vector.
 		// (No Reshape: gorgonia's reshape shares memory with its input,
 		// which the tape machine may then reuse.)
+		// All i pairs in one (m·i)×H block: the kept projections stacked
+		// (row j·m+k is layer j of episode k) plus i copies of curr, so
+		// one tanh and one product give every logit.
 		curr := b.mul(top, b.param(w.attCurr))
-		zs := make([]*G.Node, i)
-		for j := range zs {
-			zs[j] = b.mul(b.tanh(b.add(prev[j], curr)), b.param(w.attV))
-		}
-		z := zs[0]
+		pre, cur := prev[0], curr
 		if i > 1 {
-			z = b.op(func() (*G.Node, error) { return G.Concat(0, zs...) })
+			reps := make(G.Nodes, i)
+			for j := range reps {
+				reps[j] = curr
+			}
+			pre = b.op(func() (*G.Node, error) { return G.Concat(0, prev[:i]...) })
+			cur = b.op(func() (*G.Node, error) { return G.Concat(0, reps...) })
 		}
+		z := b.mul(b.tanh(b.add(pre, cur)), b.param(w.attV))
 		a, aT := b.input(fmt.Sprintf("l%d.anchors.a", i), m*i)
 		na, naT := b.input(fmt.Sprintf("l%d.anchors.na", i), m*i)
 		gr.steps = append(gr.steps, gstep{a: aT, na: naT})
