@@ -1,9 +1,6 @@
 package runner_test
 
 import (
-	"bufio"
-	"os"
-	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -11,39 +8,6 @@ import (
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/runner"
 )
-
-// benchArchs reads the benchmark architectures of issue 3 from
-// bench/archs.txt ("name: arch" lines), the file bench/torch_step.py times
-// with PyTorch, so both sides measure exactly the same networks.
-func benchArchs(b *testing.B) map[string]onnxgen.Arch {
-	b.Helper()
-	f, err := os.Open("../bench/archs.txt")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	archs := map[string]onnxgen.Arch{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, s, ok := strings.Cut(line, ":")
-		if !ok {
-			b.Fatalf("bench/archs.txt: %q is not \"name: arch\"", line)
-		}
-		a, err := onnxgen.Parse(s)
-		if err != nil {
-			b.Fatalf("bench/archs.txt %s: %v", name, err)
-		}
-		archs[strings.TrimSpace(name)] = a
-	}
-	if err := sc.Err(); err != nil {
-		b.Fatal(err)
-	}
-	return archs
-}
 
 // BenchmarkTrainStepArch times one training step (forward, loss, backward,
 // SGD momentum update) of the benchmark architectures at batch 64 on 3×32×32,
@@ -55,7 +19,7 @@ func BenchmarkTrainStepArch(b *testing.B) {
 	const batch = 64
 	in := onnxgen.Input{C: 3, H: 32, W: 32}
 	rt := newRuntime(b)
-	archs := benchArchs(b)
+	archs := readArchs(b) // bench/archs.txt, which bench/torch_step.py times too
 	for _, name := range []string{"A", "B", "C"} {
 		a, ok := archs[name]
 		if !ok {
