@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,7 +46,7 @@ which gives the same weights (training is deterministic).`,
 			if err != nil {
 				return usageError{err}
 			}
-			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			log := a.logger()
 			rt, err := rf.runtime(log)
 			if err != nil {
 				return err

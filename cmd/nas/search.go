@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -64,7 +63,7 @@ completed trial.`,
 				}
 			}
 			out := cmd.OutOrStdout()
-			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			log := a.logger()
 			data, err := localeval.LoadData(cf.root(), co, seed)
 			if err != nil {
 				return err

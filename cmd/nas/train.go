@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"strconv"
 
@@ -104,10 +103,6 @@ included: it takes raw pixels).`,
 		WeightDecay: 1e-4, TrainSize: 10000, ValSize: 2000})
 	_ = cmd.MarkFlagRequired("arch")
 	return cmd
-}
-
-func (a *app) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // trained is one architecture trained by trainArch.
