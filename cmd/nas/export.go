@@ -38,23 +38,16 @@ which gives the same weights (training is deterministic).`,
 				return usagef("export: give -o FILE")
 			}
 			dir := args[0]
-			opts, recs, err := search.ReadRun(dir)
+			opts, recs, rec, err := readTrial(dir, trial)
 			if err != nil {
 				return err
-			}
-			rec, err := chooseTrial(recs, trial)
-			if err != nil {
-				return usageError{err}
 			}
 			log := a.logger()
 			rt, err := rf.runtime(log)
 			if err != nil {
 				return err
 			}
-			root := dataDir
-			if root == "" {
-				root = dataset.DefaultRoot()
-			}
+			root := dataRoot(dataDir)
 			w := cmd.OutOrStdout()
 			var model []byte
 			if best, _ := chooseTrial(recs, -1); best.Index == rec.Index {
@@ -124,6 +117,20 @@ which gives the same weights (training is deterministic).`,
 	f.StringVar(&dataDir, "data-dir", "", "where make data put the data sets (default: $NAS_DATA, else .data)")
 	rf.register(f)
 	return cmd
+}
+
+// readTrial reads the run in dir and chooses trial n of it (chooseTrial);
+// an unknown or unfinished trial is a usage error.
+func readTrial(dir string, n int) (search.Options, []search.Record, search.Record, error) {
+	opts, recs, err := search.ReadRun(dir)
+	if err != nil {
+		return opts, nil, search.Record{}, err
+	}
+	rec, err := chooseTrial(recs, n)
+	if err != nil {
+		return opts, recs, rec, usageError{err}
+	}
+	return opts, recs, rec, nil
 }
 
 // chooseTrial is trial n of recs, or the best done trial when n < 0 (highest

@@ -78,13 +78,9 @@ func (a *app) graphCmd() *cobra.Command {
 		Short: "Draw a trial's architecture (default: the best) as Graphviz DOT, and SVG when dot is installed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, recs, err := search.ReadRun(args[0])
+			_, _, rec, err := readTrial(args[0], trial)
 			if err != nil {
 				return err
-			}
-			rec, err := chooseTrial(recs, trial)
-			if err != nil {
-				return usageError{err}
 			}
 			if out == "" {
 				out = filepath.Join(args[0], fmt.Sprintf("trial%d.dot", rec.Index))

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/internal/localeval"
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/search"
@@ -33,21 +32,15 @@ accuracy, report its test accuracy and write its model (default DIR/retrained.on
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
-			opts, recs, err := search.ReadRun(dir)
+			opts, _, rec, err := readTrial(dir, trial)
 			if err != nil {
 				return err
-			}
-			rec, err := chooseTrial(recs, trial)
-			if err != nil {
-				return usageError{err}
 			}
 			ar, err := onnxgen.Parse(rec.Arch)
 			if err != nil {
 				return err
 			}
-			if root == "" {
-				root = dataset.DefaultRoot()
-			}
+			root = dataRoot(root)
 			co := opts.Child.WithDefaults()
 			co.Epochs, co.TrainSize, co.CosineLR = epochs, trainSize, cosine
 			rt, err := rf.runtime(a.logger())

@@ -44,9 +44,13 @@ func (c *childFlags) register(f *pflag.FlagSet, d search.ChildOptions) {
 	f.Int64Var(&c.co.MaxParams, "max-params", d.MaxParams, "refuse children with more parameters (0: no limit)")
 }
 
-func (c *childFlags) root() string {
-	if c.dataDir != "" {
-		return c.dataDir
+func (c *childFlags) root() string { return dataRoot(c.dataDir) }
+
+// dataRoot is the data directory a --data-dir flag names, else
+// dataset.DefaultRoot ($NAS_DATA, else the checkout's .data).
+func dataRoot(flag string) string {
+	if flag != "" {
+		return flag
 	}
 	return dataset.DefaultRoot()
 }
