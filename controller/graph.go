@@ -16,32 +16,35 @@ type graph struct {
 	vm        G.VM
 
 	// inputs, written in place before each run
-	steps []gstep       // one per choice, in choice order
-	adv   *tensor.Dense // (m): (R_k − b)/M, M the whole batch's size
-	entw  *tensor.Dense // (m): β/M
+	steps []gstep         // one per softmax decision, in choice order
+	oh    []*tensor.Dense // per decision kind: (layers·m)×K one-hots, row i·m+k for layer i of episode k
+	a, na *tensor.Dense   // (pairs·m): anchor choice a and 1−a, row p·m+k for pair p of episode k
+	adv   *tensor.Dense   // (m): (R_k − b)/M, M the whole batch's size
+	entw  *tensor.Dense   // (m): β/M
 
 	// outputs, read after each run
 	used     []int     // indices into weights.all of the params in the graph
 	gradVals []G.Value // d loss / d param, parallel to used
+	gemms    []*gemm   // the weights whose gradients are one product after the run
 	lossVal  G.Value   // the loss of this group
 	lpVal    G.Value   // (m): Σ_t log p(a_t) per episode
 	entVal   G.Value   // (m): Σ_t entropy per episode; nil without entropy bonus
 	entropy  bool
 }
 
-// gstep is the input of one softmax decision, a one-hot (m×K), or of the
-// i anchor decisions of layer i, a and 1−a (each (m·i), pair j of episode k
-// at j·m+k).
+// gstep is the one-hot (m×K) of one softmax decision's chosen options,
+// which the next step's input embeds; nil where nothing reads it (the last
+// decision of a depth).
 type gstep struct {
-	oh    *tensor.Dense
-	a, na *tensor.Dense
+	oh *tensor.Dense
 }
 
 // gbuilder keeps the first error so each op stays one line (sticky error).
 type gbuilder struct {
-	g     *G.ExprGraph
-	err   error
-	nodes map[*param]*G.Node
+	g      *G.ExprGraph
+	err    error
+	nodes  map[*param]*G.Node
+	consts map[*param]*G.Node // see frozen
 }
 
 func (b *gbuilder) op(f func() (*G.Node, error)) *G.Node {
@@ -111,16 +114,27 @@ func (b *gbuilder) param(p *param) *G.Node {
 
 // buildGraph unrolls the policy for m episodes of the given depth, exactly
 // as rollout does in plain Go, with the chosen options fed in as inputs.
+//
+// Only the recurrence is unrolled step by step. Everything that reads a
+// hidden state without feeding the next step is batched over the steps, so
+// the graph has few nodes (each costs a few µs to run whatever its size):
+// the top hidden states of all the steps of one decision kind are stacked,
+// (layers·m)×H, and go through one head product, one log-softmax and one
+// entropy; the anchor logits of every (j, i) pair of every layer go through
+// one tanh, one product with v and one log-sigmoid.
 func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 	defer recoverTo(&err)
 	w, sp, H := c.w, c.sp, c.cfg.Hidden
 	gr = &graph{m: m, layers: layers, g: G.NewGraph(), entropy: c.cfg.EntropyWeight > 0}
-	b := &gbuilder{g: gr.g, nodes: map[*param]*G.Node{}}
+	b := &gbuilder{g: gr.g, nodes: map[*param]*G.Node{}, consts: map[*param]*G.Node{}}
+	fill := func(t *tensor.Dense) {
+		for i := range t.Data().([]float64) {
+			t.Data().([]float64)[i] = 1
+		}
+	}
 
 	ones, onesT := b.input("ones", m, 1)
-	for i := range onesT.Data().([]float64) {
-		onesT.Data().([]float64)[i] = 1
-	}
+	fill(onesT)
 	zero, _ := b.input("zero", m, H)
 	hs := make([]*G.Node, c.cfg.LSTMLayers)
 	cs := make([]*G.Node, c.cfg.LSTMLayers)
@@ -129,13 +143,28 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 	}
 
 	// The input of the next LSTM step is made lazily, so that the last
-	// token's embedding, which feeds nothing, never enters the graph.
+	// token's one-hot, whose embedding feeds nothing, never enters the graph.
+	lstmG := make([]*gemm, len(w.lstm))
+	for l, gates := range w.lstm {
+		lstmG[l] = newGemm(w, gates[:]...)
+	}
+	embG := make([]*gemm, len(w.emb))
+	for d, p := range w.emb {
+		embG[d] = newGemm(w, p)
+	}
+	var prevG, currG *gemm
+	if sp.Anchors {
+		prevG, currG = newGemm(w, w.attPrev), newGemm(w, w.attCurr)
+	}
+	gemms := append(append(lstmG, embG...), prevG, currG)
 	var goIn *G.Node
-	pendingOH, pendingEmb := (*G.Node)(nil), (*param)(nil)
+	pending, pendingD := -1, 0 // the step (index into gr.steps) and its decision kind
 	nextInput := func() *G.Node {
-		if pendingOH != nil {
-			x := b.mul(pendingOH, b.param(pendingEmb))
-			pendingOH, pendingEmb = nil, nil
+		if pending >= 0 {
+			oh, ohT := b.input(fmt.Sprintf("step%d.onehot", pending), m, len(sp.Decisions[pendingD].Tokens))
+			gr.steps[pending].oh = ohT
+			x := b.gemmMul(embG[pendingD], oh)[0]
+			pending = -1
 			return x
 		}
 		if goIn == nil {
@@ -143,73 +172,79 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 		}
 		return goIn
 	}
-	lstm := func() {
+	lstm := func() *G.Node {
 		x := nextInput()
-		for l, gates := range w.lstm {
-			z := b.concat(x, hs[l], ones)
-			ig := b.sig(b.mul(z, b.param(gates[0])))
-			fg := b.sig(b.mul(z, b.param(gates[1])))
-			gg := b.tanh(b.mul(z, b.param(gates[2])))
-			og := b.sig(b.mul(z, b.param(gates[3])))
+		for l := range w.lstm {
+			pre := b.gemmMul(lstmG[l], b.concat(x, hs[l], ones))
+			ig, fg, gg, og := b.sig(pre[0]), b.sig(pre[1]), b.tanh(pre[2]), b.sig(pre[3])
 			cs[l] = b.add(b.had(fg, cs[l]), b.had(ig, gg))
 			hs[l] = b.had(og, b.tanh(cs[l]))
 			x = hs[l]
 		}
+		return x
+	}
+	// stack concatenates along the rows; one node is its own stack.
+	stack := func(xs G.Nodes) *G.Node {
+		if len(xs) == 1 {
+			return xs[0]
+		}
+		return b.op(func() (*G.Node, error) { return G.Concat(0, xs...) })
 	}
 
-	// Per-step terms (vectors of m, or m·i for the anchors of layer i,
-	// episode k at offset k within each block of m) are collected and
-	// summed per episode at the end by one constant 0/1 matrix.
-	var lpParts, entParts G.Nodes
+	// The recurrence: the top hidden state of every softmax step, per
+	// decision kind, and, with anchors, the projections of the anchor
+	// steps' hidden states in pair order (pair (j, i), j < i, ordered by i
+	// then j).
+	tops := make([]G.Nodes, len(sp.Decisions))
+	var pairPrev, pairCurr G.Nodes
 	prev := make([]*G.Node, layers)
 	for i := 0; i < layers; i++ {
-		for d, dec := range sp.Decisions {
-			K := len(dec.Tokens)
-			lstm()
-			top := hs[len(hs)-1]
-			logits := b.add(b.mul(top, b.param(w.headW[d])), b.mul(ones, b.param(w.headB[d])))
-			oh, ohT := b.input(fmt.Sprintf("l%d.%s.onehot", i, dec.Name), m, K)
-			gr.steps = append(gr.steps, gstep{oh: ohT})
-			ls := b.op(func() (*G.Node, error) { return G.LogSoftMax(logits, 1) })
-			lpParts = append(lpParts, b.sum(b.had(oh, ls), 1))
-			if gr.entropy {
-				entParts = append(entParts, b.neg(b.sum(b.had(b.exp(ls), ls), 1)))
-			}
-			pendingOH, pendingEmb = oh, w.emb[d]
+		for d := range sp.Decisions {
+			tops[d] = append(tops[d], lstm())
+			gr.steps = append(gr.steps, gstep{})
+			pending, pendingD = len(gr.steps)-1, d
 		}
 		if !sp.Anchors || layers == 1 {
 			continue
 		}
-		lstm()
-		pendingOH, pendingEmb = nil, nil // after an anchor step the input is go
-		top := hs[len(hs)-1]
+		top := lstm()
+		pending = -1 // after an anchor step the input is go
 		if i < layers-1 {
-			prev[i] = b.mul(top, b.param(w.attPrev))
+			prev[i] = b.gemmMul(prevG, top)[0]
 		}
 		if i == 0 {
 			continue
 		}
-		// The i anchor logits of layer i side by side (pair j of episode
-		// k at j·m+k), the softplus terms computed on the whole vector.
+		curr := b.gemmMul(currG, top)[0]
+		for j := 0; j < i; j++ {
+			pairPrev = append(pairPrev, prev[j])
+			pairCurr = append(pairCurr, curr)
+		}
+	}
+
+	// Per-step terms (vectors with episode k at every index ≡ k mod m) are
+	// summed per episode at the end by one constant 0/1 matrix.
+	var lpParts, entParts G.Nodes
+	onesL, onesLT := b.input("ones.layers", layers*m, 1)
+	fill(onesLT)
+	for d, dec := range sp.Decisions {
+		logits := b.add(b.mul(stack(tops[d]), b.param(w.headW[d])), b.mul(onesL, b.param(w.headB[d])))
+		oh, ohT := b.input(dec.Name+".onehot", layers*m, len(dec.Tokens))
+		gr.oh = append(gr.oh, ohT)
+		ls := b.op(func() (*G.Node, error) { return G.LogSoftMax(logits, 1) })
+		lpParts = append(lpParts, b.sum(b.had(oh, ls), 1))
+		if gr.entropy {
+			entParts = append(entParts, b.neg(b.sum(b.had(b.exp(ls), ls), 1)))
+		}
+	}
+	if len(pairPrev) > 0 {
 		// (No Reshape: gorgonia's reshape shares memory with its input,
 		// which the tape machine may then reuse.)
-		// All i pairs in one (m·i)×H block: the kept projections stacked
-		// (row j·m+k is layer j of episode k) plus i copies of curr, so
-		// one tanh and one product give every logit.
-		curr := b.mul(top, b.param(w.attCurr))
-		pre, cur := prev[0], curr
-		if i > 1 {
-			reps := make(G.Nodes, i)
-			for j := range reps {
-				reps[j] = curr
-			}
-			pre = b.op(func() (*G.Node, error) { return G.Concat(0, prev[:i]...) })
-			cur = b.op(func() (*G.Node, error) { return G.Concat(0, reps...) })
-		}
-		z := b.mul(b.tanh(b.add(pre, cur)), b.param(w.attV))
-		a, aT := b.input(fmt.Sprintf("l%d.anchors.a", i), m*i)
-		na, naT := b.input(fmt.Sprintf("l%d.anchors.na", i), m*i)
-		gr.steps = append(gr.steps, gstep{a: aT, na: naT})
+		z := b.mul(b.tanh(b.add(stack(pairPrev), stack(pairCurr))), b.param(w.attV))
+		n := len(pairPrev) * m
+		a, aT := b.input("anchors.a", n)
+		na, naT := b.input("anchors.na", n)
+		gr.a, gr.na = aT, naT
 		spNeg, spPos := b.splus(b.neg(z)), b.splus(z)
 		lpParts = append(lpParts, b.neg(b.add(b.had(a, spNeg), b.had(na, spPos))))
 		if gr.entropy {
@@ -253,20 +288,39 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 			wrt = append(wrt, n)
 		}
 	}
-	grads, err := G.Grad(cost, wrt...)
+	nParams := len(wrt)
+	for _, g := range gemms {
+		if g != nil && len(g.xs) > 0 {
+			gr.gemms = append(gr.gemms, g)
+			wrt = append(wrt, g.wrt()...)
+		}
+	}
+	// G.Grad only differentiates with respect to inputs; the gemm outputs
+	// are not, so call what it calls.
+	one := gr.g.AddNode(G.NewConstant(1.0))
+	grads, err := G.Backpropagate(G.Nodes{cost}, G.Nodes{one}, wrt)
 	if err != nil {
 		return nil, fmt.Errorf("controller: build graph (m=%d, layers=%d): gradient: %w", m, layers, err)
 	}
-	gr.gradVals = make([]G.Value, len(grads))
-	for k, gn := range grads {
-		G.Read(gn, &gr.gradVals[k])
+	var reads G.Nodes
+	gr.gradVals = make([]G.Value, nParams)
+	for k, gn := range grads[:nParams] {
+		reads = append(reads, G.Read(gn, &gr.gradVals[k]))
 	}
-	G.Read(cost, &gr.lossVal)
-	G.Read(lpTot, &gr.lpVal)
+	rest := grads[nParams:]
+	for _, g := range gr.gemms {
+		n := len(g.wrt())
+		reads = append(reads, g.read(rest[:n])...)
+		rest = rest[n:]
+	}
+	reads = append(reads, G.Read(cost, &gr.lossVal), G.Read(lpTot, &gr.lpVal))
 	if gr.entropy {
-		G.Read(entTot, &gr.entVal)
+		reads = append(reads, G.Read(entTot, &gr.entVal))
 	}
-	gr.vm = G.NewTapeMachine(gr.g)
+	// Backpropagation makes the gradient of every operand of an op, wanted
+	// or not (the frozen weights of a gemm); the machine runs only what the
+	// reads need.
+	gr.vm = G.NewTapeMachine(gr.g.ExactSubgraphRoots(reads...))
 	return gr, nil
 }
 
@@ -274,31 +328,37 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 // graph forward and backward, and adds the gradients into grad.
 func (gr *graph) run(c *Controller, eps []*Episode, adv, entw []float64, grad [][]float64) (loss float64, lp, ent []float64, err error) {
 	defer recoverTo(&err)
-	sp := c.sp
+	sp, m := c.sp, len(eps)
 	for _, s := range gr.steps {
 		if s.oh != nil {
 			clear(s.oh.Data().([]float64))
 		}
 	}
+	for _, oh := range gr.oh {
+		clear(oh.Data().([]float64))
+	}
 	for k, e := range eps {
-		t, st := 0, 0
+		t, st, p := 0, 0, 0
 		for i := 0; i < gr.layers; i++ {
 			for d := range sp.Decisions {
 				K := len(sp.Decisions[d].Tokens)
-				gr.steps[st].oh.Data().([]float64)[k*K+e.Choices[t]] = 1
+				a := e.Choices[t]
+				gr.oh[d].Data().([]float64)[(i*m+k)*K+a] = 1
+				if s := gr.steps[st]; s.oh != nil {
+					s.oh.Data().([]float64)[k*K+a] = 1
+				}
 				t++
 				st++
 			}
 			if !sp.Anchors || i == 0 {
 				continue
 			}
-			s := gr.steps[st]
-			st++
 			for j := 0; j < i; j++ {
 				a := float64(e.Choices[t])
-				s.a.Data().([]float64)[j*len(eps)+k] = a
-				s.na.Data().([]float64)[j*len(eps)+k] = 1 - a
+				gr.a.Data().([]float64)[p*m+k] = a
+				gr.na.Data().([]float64)[p*m+k] = 1 - a
 				t++
+				p++
 			}
 		}
 	}
@@ -318,6 +378,11 @@ func (gr *graph) run(c *Controller, eps []*Episode, adv, entw []float64, grad []
 		}
 		for i, v := range g {
 			dst[i] += v
+		}
+	}
+	for _, g := range gr.gemms {
+		if err := g.accumulate(grad); err != nil {
+			return 0, nil, nil, err
 		}
 	}
 	loss = gr.lossVal.Data().(float64)
