@@ -43,10 +43,20 @@ func TestGradientFiniteDifferences(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			grad := make([][]float64, len(c.grad))
-			for i := range grad {
-				grad[i] = make([]float64, len(c.grad[i]))
+			newGrad := func() [][]float64 {
+				grad := make([][]float64, len(c.grad))
+				for i := range grad {
+					grad[i] = make([]float64, len(c.grad[i]))
+				}
+				return grad
 			}
+			// Run the graph once on other episodes first: the gradient
+			// must come from the second run alone (buffers are reused).
+			other := sampleEpisodes(t, c, []int{layers, layers}, func(Sample) float64 { return 0 })
+			if _, _, _, err := gr.run(c, []*Episode{&other[0], &other[1]}, []float64{-2, 3}, entw, newGrad()); err != nil {
+				t.Fatal(err)
+			}
+			grad := newGrad()
 			loss, _, _, err := gr.run(c, []*Episode{&eps[0], &eps[1]}, adv, entw, grad)
 			if err != nil {
 				t.Fatal(err)
