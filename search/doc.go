@@ -25,7 +25,9 @@
 //     compile, rejected by ONNX Runtime, diverged, oversized, or an
 //     infrastructure error from Evaluate) gets the reward Options.Penalty,
 //     and the search goes on, unless the last MaxFailures trials (index
-//     order) all failed: then Run stops with ErrTooManyFailures;
+//     order) all failed: then Run stops with ErrTooManyFailures; with a
+//     cost objective (Options.Cost, MnasNet's) a Done trial's reward is
+//     the evaluator's times (cost/target)^w;
 //  4. the strategy observes the iteration's rewards (only a complete
 //     iteration of M trials).
 //

@@ -77,6 +77,10 @@ type Options struct {
 	// Tournament is regularized evolution's sample size S. Zero means 5.
 	Tournament int `json:"tournament"`
 
+	// Cost trades accuracy for size (MnasNet's objective); the zero value
+	// is off. See CostObjective.
+	Cost CostObjective `json:"cost,omitzero"`
+
 	// Child says how every child is trained; it is handed to the evaluator
 	// in each Trial.
 	Child ChildOptions `json:"child"`
@@ -232,6 +236,7 @@ func (o Options) WithDefaults() Options {
 		o.Tournament = DefaultTournament
 	}
 	o.Controller.Seed = 0
+	o.Cost = o.Cost.WithDefaults()
 	o.Child = o.Child.WithDefaults()
 	sp, err := o.space()
 	if err != nil {
@@ -287,6 +292,9 @@ func (o Options) Validate() error {
 	}
 	if err := d.Controller.Validate(); err != nil {
 		return fmt.Errorf("search: %w", err)
+	}
+	if err := o.Cost.Validate(); err != nil {
+		return err
 	}
 	return d.Child.Validate()
 }

@@ -463,7 +463,12 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 		case res.err != nil:
 			rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, res.err.Error()
 		case out.Status == Done && finite(out.Reward):
-			rec.Status, rec.Reward = Done, out.Reward
+			obj, err := r.opts.Cost.apply(out.Reward, out.FLOPs, out.Params)
+			if err != nil {
+				rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, err.Error()
+				break
+			}
+			rec.Status, rec.Reward = Done, obj
 			if r.best < 0 || better(rec, r.recs[r.best]) {
 				model = out.Model
 				if model == nil {

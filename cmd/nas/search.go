@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -100,6 +103,9 @@ completed trial.`,
 					fmt.Fprintf(out, "searching %s space with %s: %s; M=%d, %d at once with %d thread(s) each\n", o.Space, o.Strategy, budget(o), o.M, o.Parallel, rf.threads)
 					fmt.Fprintf(out, "depth schedule: %d layers, +%d every %d trials (max %d)\n", o.StartLayers, o.LayerStep, o.LayerEvery, maxLayers(o))
 				}
+				if o.Cost.On() {
+					fmt.Fprintln(out, objective(o.Cost))
+				}
 				fmt.Fprintf(out, "children: %s, %d training / %d validation images, %d epoch(s), batch %d, lr %g\n",
 					co.WithDefaults().Dataset, data.Train.Len(), data.Val.Len(), co.WithDefaults().Epochs, co.WithDefaults().Batch, co.WithDefaults().LR)
 			}
@@ -135,8 +141,8 @@ completed trial.`,
 				return nil
 			}
 			b := sum.Best
-			fmt.Fprintf(out, "best: trial %d, reward %.4f, validation accuracy %.4f, %d params\n  %s\n",
-				b.Index, b.Reward, bestOf(b.ValAcc), b.Params, b.Arch)
+			fmt.Fprintf(out, "best: trial %d, reward %.4f, validation accuracy %.4f, %s params, %s multiply-adds\n  %s\n",
+				b.Index, b.Reward, bestOf(b.ValAcc), countFlag(b.Params), countFlag(b.FLOPs), b.Arch)
 			model, err := os.ReadFile(filepath.Join(cfg.Dir, search.BestFile))
 			if err != nil {
 				return err
@@ -173,6 +179,10 @@ completed trial.`,
 	f.IntVar(&opts.Tournament, "tournament", 0, "evolution: tournament size (0: 5)")
 	f.Float64Var(&opts.Controller.EntropyWeight, "entropy", 0.001, "rl: entropy bonus weight")
 	f.Float64Var(&opts.Controller.LR, "controller-lr", 0, "rl: the controller's Adam learning rate (0: the paper's 0.0006)")
+	f.Var((*countFlag)(&opts.Cost.Target), "cost-target", "trade accuracy for size (MnasNet): the cost a child is aimed at, e.g. 20M (0: accuracy alone)")
+	f.StringVar(&opts.Cost.Metric, "cost-metric", "", "what --cost-target counts: flops (multiply-adds per image) or params (default flops)")
+	f.Float64Var(&opts.Cost.Weight, "cost-weight", 0, "reward × (cost/target)^w: w (0: -0.07, MnasNet's soft objective; -1 with --cost-hard)")
+	f.BoolVar(&opts.Cost.Hard, "cost-hard", false, "no reward change at or under the target (MnasNet's hard constraint)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the result")
 	f.BoolVar(&jsonl, "json", false, "print one JSON object per finished trial, nothing else")
 	rf.register(f)
@@ -286,3 +296,52 @@ func modelAccuracy(rt *runner.Runtime, model []byte, set *dataset.Set, batch int
 	}
 	return float64(hits) / float64(set.Len()), nil
 }
+
+// objective describes a cost objective (after defaults) in one line.
+func objective(c search.CostObjective) string {
+	s := fmt.Sprintf("objective: reward × (%s / %s)^%g", c.Metric, countFlag(c.Target), c.Weight)
+	if c.Hard {
+		s += " above the target"
+	}
+	return s
+}
+
+// countFlag is a count with an optional decimal suffix: 20M, 1.5G, 300k.
+type countFlag int64
+
+func (c countFlag) String() string {
+	v := int64(c)
+	for _, u := range []struct {
+		s string
+		n int64
+	}{{"G", 1e9}, {"M", 1e6}, {"k", 1e3}} {
+		if v >= u.n && v%(u.n/100) == 0 {
+			return strconv.FormatFloat(float64(v)/float64(u.n), 'f', -1, 64) + u.s
+		}
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+func (c *countFlag) Set(s string) error {
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(s, "k"):
+		mult = 1e3
+	case strings.HasSuffix(s, "M"):
+		mult = 1e6
+	case strings.HasSuffix(s, "G"):
+		mult = 1e9
+	}
+	num := s
+	if mult != 1 {
+		num = s[:len(s)-1]
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 || v*mult > math.MaxInt64 || v*mult != math.Trunc(v*mult) {
+		return fmt.Errorf("%q is not a count (e.g. 20M, 1.5G, 300k, 12000)", s)
+	}
+	*c = countFlag(v * mult)
+	return nil
+}
+
+func (c *countFlag) Type() string { return "count" }

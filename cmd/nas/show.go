@@ -30,6 +30,9 @@ func (a *app) showCmd() *cobra.Command {
 			fmt.Fprintf(w, "run %s: strategy %s, space %s, seed %d, M=%d\n", args[0], opts.Strategy, opts.Space, opts.Seed, opts.M)
 			fmt.Fprintf(w, "children: %s, %d epoch(s), batch %d, lr %g, train size %d, validation size %d\n",
 				co.Dataset, co.Epochs, co.Batch, co.LR, co.TrainSize, co.ValSize)
+			if opts.Cost.On() {
+				fmt.Fprintln(w, objective(opts.Cost))
+			}
 			fmt.Fprintf(w, "%d trials:", len(recs))
 			for s := search.Running; s <= search.Duplicate; s++ {
 				if counts[s] > 0 {
