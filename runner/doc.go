@@ -80,6 +80,9 @@
 //     infinite; reward 0.
 //   - Failed: ORT rejected a graph (parse, type check, a parameter name the
 //     graph lacks) or a run failed; Reason holds ORT's message; reward 0.
+//   - Stopped: after an epoch, the best validation accuracy so far was below
+//     TrainOptions.StopBelow's threshold for it (early stopping); the reward
+//     comes from the epochs that ran; no weights.
 //
 // A missing or wrong ORT library is reported by New, once, with the path
 // tried and "run make ort or set NAS_ORT_LIB" (errors.Is ErrLibrary).

@@ -31,6 +31,11 @@ type TrainOptions struct {
 	MemoryLimit int64
 	// Progress, if set, is called after every training batch.
 	Progress func(Progress)
+	// StopBelow stops training early (status Stopped) after epoch e when
+	// the best validation accuracy so far is below StopBelow[e] (the median
+	// stopping rule's threshold; search computes it). Zero, or an epoch
+	// past its end, sets no threshold; the last epoch is never cut.
+	StopBelow []float64
 }
 
 // Progress reports one training batch.
@@ -58,6 +63,11 @@ func (o TrainOptions) Validate() error {
 		return fmt.Errorf("runner: train options: reward p %v: want a finite value >= 0", o.RewardP)
 	case o.MemoryLimit < 0:
 		return fmt.Errorf("runner: train options: memory limit %d: want >= 0", o.MemoryLimit)
+	}
+	for e, v := range o.StopBelow {
+		if !(v >= 0 && v <= 1) {
+			return fmt.Errorf("runner: train options: stop threshold %v after epoch %d: want an accuracy in [0, 1]", v, e+1)
+		}
 	}
 	return nil
 }
@@ -88,6 +98,9 @@ const (
 	// Failed: ONNX Runtime rejected a graph or a run failed; Reason holds
 	// its message and Reward is 0.
 	Failed
+	// Stopped: training stopped early (TrainOptions.StopBelow); ValAcc
+	// has the epochs that ran and Reward is computed from them.
+	Stopped
 )
 
 func (s Status) String() string {
@@ -100,6 +113,8 @@ func (s Status) String() string {
 		return "oversized"
 	case Failed:
 		return "failed"
+	case Stopped:
+		return "stopped"
 	}
 	return fmt.Sprintf("Status(%d)", int(s))
 }
@@ -111,8 +126,8 @@ type Result struct {
 	// ValAcc and ValLoss hold the validation accuracy and mean loss after
 	// each completed epoch.
 	ValAcc, ValLoss []float64
-	// Reward is (max ValAcc over the last RewardK epochs)^RewardP for Done,
-	// else 0.
+	// Reward is (max ValAcc over the last RewardK epochs)^RewardP for Done
+	// and Stopped, else 0.
 	Reward float64
 	// Params are the trained weights (Done, and Diverged: the last finite
 	// ones are not kept, so nil there).

@@ -377,6 +377,44 @@ func TestTrainDeterministic(t *testing.T) {
 	}
 }
 
+// TestTrainStopsEarly: a threshold above the reachable accuracy stops the
+// child after that epoch with the epochs run and their reward; a threshold
+// of zero, or one for the last epoch, stops nothing; the stopped run's
+// first epoch equals the full run's (same seed).
+func TestTrainStopsEarly(t *testing.T) {
+	rt := newRuntime(t)
+	ch := zeroChild(t, 0.9, 1e-4)
+	train, val := blobs(1, 256, tc, th, tw, tk), blobs(2, 64, tc, th, tw, tk)
+	for i := range val.Y { // labels the child cannot learn: accuracy stays below 1
+		val.Y[i] = int64(i % tk)
+	}
+	run := func(stop []float64) runner.Result {
+		res, err := rt.Train(context.Background(), ch.child, train, val,
+			runner.TrainOptions{Epochs: 3, Batch: 16, LR: 0.05, Seed: 5, RewardK: 5, RewardP: 1, StopBelow: stop})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	full := run(nil)
+	if full.Status != runner.Done || len(full.ValAcc) != 3 {
+		t.Fatalf("no thresholds: %v after %d epochs", full.Status, len(full.ValAcc))
+	}
+	for _, stop := range [][]float64{{0, 0}, {0, 0, 1}} {
+		if res := run(stop); res.Status != runner.Done || !slicesEqual(res.ValAcc, full.ValAcc) {
+			t.Errorf("thresholds %v: %v %v, want done %v", stop, res.Status, res.ValAcc, full.ValAcc)
+		}
+	}
+	res := run([]float64{0, 1})
+	if res.Status != runner.Stopped || len(res.ValAcc) != 2 || !slicesEqual(res.ValAcc, full.ValAcc[:2]) ||
+		res.Reward != max(res.ValAcc[0], res.ValAcc[1]) || res.Params != nil || !strings.Contains(res.Reason, "stopped after epoch 2 of 3") {
+		t.Errorf("threshold 1 after epoch 2: %v %v reward %v params %d reason %q", res.Status, res.ValAcc, res.Reward, len(res.Params), res.Reason)
+	}
+	if _, err := rt.Train(context.Background(), ch.child, train, val, runner.TrainOptions{Epochs: 2, Batch: 16, LR: 0.05, StopBelow: []float64{math.NaN()}}); err == nil || !strings.Contains(err.Error(), "stop threshold NaN after epoch 1") {
+		t.Errorf("NaN threshold: %v", err)
+	}
+}
+
 func equalParams(a, b []runner.Param) bool {
 	if len(a) != len(b) {
 		return false

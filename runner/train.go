@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/nas-project/nas/internal/dataset"
@@ -113,6 +114,15 @@ func (rt *Runtime) Train(ctx context.Context, c Child, train, val *dataset.Set, 
 		res.ValAcc = append(res.ValAcc, acc)
 		res.ValLoss = append(res.ValLoss, vloss)
 		rt.log.Debug("runner: epoch", "epoch", epoch, "val_acc", acc, "val_loss", vloss)
+		if epoch < opts.Epochs-1 && epoch < len(opts.StopBelow) {
+			if best := slices.Max(res.ValAcc); best < opts.StopBelow[epoch] {
+				res.Status, res.Reason = Stopped, fmt.Sprintf("stopped after epoch %d of %d: best validation accuracy %.4f below the threshold %.4f",
+					epoch+1, opts.Epochs, best, opts.StopBelow[epoch])
+				res.Reward = reward(res.ValAcc, opts.RewardK, opts.RewardP)
+				res.Seconds = time.Since(t0).Seconds()
+				return res, nil
+			}
+		}
 	}
 	res.Status = Done
 	res.Reward = reward(res.ValAcc, opts.RewardK, opts.RewardP)

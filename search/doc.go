@@ -18,7 +18,7 @@
 //     in canonical form (onnxgen.Format);
 //  2. each trial is evaluated by up to Parallel concurrent Evaluate calls,
 //     except a duplicate: a canonical architecture already evaluated (Done,
-//     Diverged or Oversized) by an earlier trial is not trained again, its
+//     Stopped, Diverged or Oversized) by an earlier trial is not trained again, its
 //     outcome and reward are reused (status duplicate; an identical trial
 //     of the same iteration waits for the earlier one);
 //  3. every trial ends with a status; a trial that is not Done (failed to
@@ -27,7 +27,10 @@
 //     and the search goes on, unless the last MaxFailures trials (index
 //     order) all failed: then Run stops with ErrTooManyFailures; with a
 //     cost objective (Options.Cost, MnasNet's) a Done trial's reward is
-//     the evaluator's times (cost/target)^w;
+//     the evaluator's times (cost/target)^w; with early stopping
+//     (Options.EarlyStop, the median stopping rule) a child below the
+//     median of earlier trials after an epoch ends Stopped, with the reward
+//     of the epochs it ran;
 //  4. the strategy observes the iteration's rewards (only a complete
 //     iteration of M trials).
 //
@@ -60,12 +63,14 @@
 //	controller.ckpt  the rl controller after the last update (atomic)
 //	best.onnx        the best Done trial's trained inference model (atomic)
 //
-// nas.db's schema (SchemaVersion 1):
+// nas.db's schema (SchemaVersion 2; version 1 lacked the status stopped
+// and is still read and continued):
 //
 //	run(id = 1, version INTEGER, created TEXT (RFC 3339), config TEXT)
 //	    config is the JSON of Options with defaults resolved.
 //	trial(idx INTEGER PRIMARY KEY, iteration, arch TEXT, layers, strategy,
-//	      status ∈ {running, done, failed, diverged, oversized, duplicate},
+//	      status ∈ {running, done, failed, diverged, oversized, duplicate,
+//	      stopped},
 //	      reward REAL, val_acc TEXT (JSON array, per epoch), params, flops,
 //	      seconds REAL, error TEXT, dup_of INTEGER (NULL unless duplicate),
 //	      seed INTEGER (the trial's uint64 seed, bit-cast), started, finished)

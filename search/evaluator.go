@@ -23,9 +23,13 @@ const (
 	// Duplicate: an earlier trial evaluated the same canonical
 	// architecture; its outcome is reused and nothing is trained.
 	Duplicate
+	// Stopped: the child's training was stopped early by the median
+	// stopping rule (Options.EarlyStop); Reward comes from the epochs that
+	// ran. It is not a failure, and never the best model.
+	Stopped
 )
 
-var statusNames = [...]string{"running", "done", "failed", "diverged", "oversized", "duplicate"}
+var statusNames = [...]string{"running", "done", "failed", "diverged", "oversized", "duplicate", "stopped"}
 
 func (s Status) String() string {
 	if s >= 0 && int(s) < len(statusNames) {
@@ -63,17 +67,22 @@ type Trial struct {
 	Seed uint64
 	// Child says how to train the child.
 	Child ChildOptions
+	// StopBelow are the early-stopping thresholds (Options.EarlyStop): after
+	// epoch e the evaluator stops the child, as Stopped, when its best
+	// validation accuracy so far is below StopBelow[e] (0, or past the end:
+	// no threshold; the last epoch always completes).
+	StopBelow []float64
 }
 
 // Outcome is what an evaluator reports for a trial.
 type Outcome struct {
-	// Status is Done, Failed, Diverged or Oversized (anything else is
-	// recorded as Failed).
+	// Status is Done, Stopped, Failed, Diverged or Oversized (anything
+	// else is recorded as Failed).
 	Status Status
 	// Reason says why a trial is not Done.
 	Reason string
-	// Reward is the reward of a Done trial (the search replaces it by
-	// Options.Penalty for any other status).
+	// Reward is the reward of a Done or Stopped trial (the search
+	// replaces it by Options.Penalty for any other status).
 	Reward float64
 	// ValAcc is the validation accuracy after each epoch.
 	ValAcc []float64

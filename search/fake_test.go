@@ -78,6 +78,11 @@ func (f *fakeEval) Evaluate(ctx context.Context, t Trial) (Outcome, error) {
 		}
 	}
 	r := targetReward(a)
+	// Two epochs: r/2, then r; the first may be cut by early stopping.
+	if len(t.StopBelow) > 0 && r/2 < t.StopBelow[0] {
+		return Outcome{Status: Stopped, Reward: r / 2, ValAcc: []float64{r / 2}, Params: int64(len(t.Arch)), FLOPs: int64(t.Index),
+			Reason: "below the median"}, nil
+	}
 	return Outcome{Status: Done, Reward: r, ValAcc: []float64{r / 2, r}, Params: int64(len(t.Arch)), FLOPs: int64(t.Index),
 		Model: []byte("model of " + t.Arch)}, nil
 }

@@ -80,6 +80,9 @@ type Options struct {
 	// Cost trades accuracy for size (MnasNet's objective); the zero value
 	// is off. See CostObjective.
 	Cost CostObjective `json:"cost,omitzero"`
+	// EarlyStop stops children that train for several epochs early, by the
+	// median stopping rule; the zero value is off. See EarlyStop.
+	EarlyStop EarlyStop `json:"early_stop,omitzero"`
 
 	// Child says how every child is trained; it is handed to the evaluator
 	// in each Trial.
@@ -237,6 +240,7 @@ func (o Options) WithDefaults() Options {
 	}
 	o.Controller.Seed = 0
 	o.Cost = o.Cost.WithDefaults()
+	o.EarlyStop = o.EarlyStop.WithDefaults()
 	o.Child = o.Child.WithDefaults()
 	sp, err := o.space()
 	if err != nil {
@@ -294,6 +298,9 @@ func (o Options) Validate() error {
 		return fmt.Errorf("search: %w", err)
 	}
 	if err := o.Cost.Validate(); err != nil {
+		return err
+	}
+	if err := o.EarlyStop.Validate(); err != nil {
 		return err
 	}
 	return d.Child.Validate()

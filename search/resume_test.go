@@ -110,6 +110,8 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 			o.Population = 8
 			o.StartLayers = 1 // duplicates too
 			o.Controller.LR = 0.01
+			o.Child.Epochs = 2 // the fake's two epochs, with early stopping
+			o.EarlyStop = EarlyStop{On: true, MinTrials: 3}
 			ref := t.TempDir()
 			cmd := helper(t, helperSpec{Dir: ref, Options: o, SleepMS: 1})
 			if err := cmd.Wait(); err != nil {

@@ -249,7 +249,7 @@ func better(a, b Record) bool {
 
 // reusable: a trial whose outcome a later identical architecture reuses.
 // Failed trials are not (an infrastructure failure may not repeat).
-func reusable(s Status) bool { return s == Done || s == Diverged || s == Oversized }
+func reusable(s Status) bool { return s == Done || s == Stopped || s == Diverged || s == Oversized }
 
 // isFailure says whether a final record counts as a failure.
 func (r *run) isFailure(rec Record) bool {
@@ -364,6 +364,7 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 		}
 		todo = append(todo, &pending{i: i, p: p})
 	}
+	stop := r.opts.EarlyStop.thresholds(r.recs[:min(start, len(r.recs))], start, r.opts.Child.Epochs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan result)
@@ -411,7 +412,7 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 			if err := r.st.putTrial(rec, nil); err != nil {
 				return err
 			}
-			tr := Trial{Index: t.i, Iteration: iter, Arch: t.p.arch, Seed: rec.Seed, Child: r.opts.Child}
+			tr := Trial{Index: t.i, Iteration: iter, Arch: t.p.arch, Seed: rec.Seed, Child: r.opts.Child, StopBelow: stop}
 			r.hook(&TrialStarted{Trial: tr})
 			t.busy = true
 			inflight[t.p.arch] = true
@@ -475,6 +476,13 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 					model = []byte{}
 				}
 			}
+		case out.Status == Stopped && finite(out.Reward):
+			obj, err := r.opts.Cost.apply(out.Reward, out.FLOPs, out.Params)
+			if err != nil {
+				rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, err.Error()
+				break
+			}
+			rec.Status, rec.Reward, rec.Error = Stopped, obj, out.Reason
 		case out.Status == Diverged || out.Status == Oversized || out.Status == Failed:
 			rec.Status, rec.Reward, rec.Error = out.Status, r.opts.Penalty, out.Reason
 		default:

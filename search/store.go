@@ -21,7 +21,10 @@ const (
 )
 
 // SchemaVersion is the version of nas.db's schema, stored in run.version.
-const SchemaVersion = 1
+// Version 2 added the trial status 'stopped' (early stopping). A version-1
+// database is still read and continued: its run predates early stopping, so
+// it never records a stopped trial.
+const SchemaVersion = 2
 
 const schema = `
 CREATE TABLE IF NOT EXISTS run (
@@ -36,7 +39,7 @@ CREATE TABLE IF NOT EXISTS trial (
 	arch      TEXT    NOT NULL,
 	layers    INTEGER NOT NULL,
 	strategy  TEXT    NOT NULL,
-	status    TEXT    NOT NULL CHECK (status IN ('running','done','failed','diverged','oversized','duplicate')),
+	status    TEXT    NOT NULL CHECK (status IN ('running','done','failed','diverged','oversized','duplicate','stopped')),
 	reward    REAL,
 	val_acc   TEXT,
 	params    INTEGER,
@@ -112,8 +115,8 @@ func (s *store) readRun() (Options, time.Time, error) {
 	if err != nil {
 		return Options{}, time.Time{}, fmt.Errorf("search: read run: %w", err)
 	}
-	if version != SchemaVersion {
-		return Options{}, time.Time{}, fmt.Errorf("search: run database version %d, this nas reads %d", version, SchemaVersion)
+	if version < 1 || version > SchemaVersion {
+		return Options{}, time.Time{}, fmt.Errorf("search: run database version %d, this nas reads 1 to %d", version, SchemaVersion)
 	}
 	var o Options
 	if err := json.Unmarshal([]byte(cfg), &o); err != nil {

@@ -106,6 +106,9 @@ completed trial.`,
 				if o.Cost.On() {
 					fmt.Fprintln(out, objective(o.Cost))
 				}
+				if o.EarlyStop.On {
+					fmt.Fprintln(out, earlyStop(o.EarlyStop))
+				}
 				fmt.Fprintf(out, "children: %s, %d training / %d validation images, %d epoch(s), batch %d, lr %g\n",
 					co.WithDefaults().Dataset, data.Train.Len(), data.Val.Len(), co.WithDefaults().Epochs, co.WithDefaults().Batch, co.WithDefaults().LR)
 			}
@@ -183,6 +186,8 @@ completed trial.`,
 	f.StringVar(&opts.Cost.Metric, "cost-metric", "", "what --cost-target counts: flops (multiply-adds per image) or params (default flops)")
 	f.Float64Var(&opts.Cost.Weight, "cost-weight", 0, "reward × (cost/target)^w: w (0: -0.07, MnasNet's soft objective; -1 with --cost-hard)")
 	f.BoolVar(&opts.Cost.Hard, "cost-hard", false, "no reward change at or under the target (MnasNet's hard constraint)")
+	f.BoolVar(&opts.EarlyStop.On, "early-stop", false, "stop children below the median of earlier trials after an epoch (the median stopping rule; needs --epochs 2 or more)")
+	f.IntVar(&opts.EarlyStop.MinTrials, "early-stop-min", 0, "early stop: earlier trials needed at an epoch before the rule applies there (0: 5)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the result")
 	f.BoolVar(&jsonl, "json", false, "print one JSON object per finished trial, nothing else")
 	rf.register(f)
@@ -304,6 +309,11 @@ func objective(c search.CostObjective) string {
 		s += " above the target"
 	}
 	return s
+}
+
+// earlyStop describes the early-stopping rule (after defaults) in one line.
+func earlyStop(e search.EarlyStop) string {
+	return fmt.Sprintf("early stopping: the median rule, once %d earlier trials reached an epoch", e.MinTrials)
 }
 
 // countFlag is a count with an optional decimal suffix: 20M, 1.5G, 300k.

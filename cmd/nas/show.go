@@ -33,8 +33,11 @@ func (a *app) showCmd() *cobra.Command {
 			if opts.Cost.On() {
 				fmt.Fprintln(w, objective(opts.Cost))
 			}
+			if opts.EarlyStop.On {
+				fmt.Fprintln(w, earlyStop(opts.EarlyStop))
+			}
 			fmt.Fprintf(w, "%d trials:", len(recs))
-			for s := search.Running; s <= search.Duplicate; s++ {
+			for s := search.Running; s <= search.Stopped; s++ {
 				if counts[s] > 0 {
 					fmt.Fprintf(w, " %d %s", counts[s], s)
 				}

@@ -90,7 +90,9 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 	if err != nil {
 		return failed(search.Failed, err.Error(), cost, t0), nil
 	}
-	res, err := e.cfg.Runtime.Train(ctx, child, e.cfg.Train, e.cfg.Val, TrainOptions(co, t.Seed))
+	opts := TrainOptions(co, t.Seed)
+	opts.StopBelow = t.StopBelow
+	res, err := e.cfg.Runtime.Train(ctx, child, e.cfg.Train, e.cfg.Val, opts)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return search.Outcome{}, err
@@ -108,6 +110,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 		if out.Model, err = (proto.MarshalOptions{Deterministic: true}).Marshal(m); err != nil {
 			return search.Outcome{}, fmt.Errorf("localeval: trial %d: inference model: %w", t.Index, err)
 		}
+	case runner.Stopped:
+		out.Status, out.Reward = search.Stopped, res.Reward
 	case runner.Diverged:
 		out.Status = search.Diverged
 	case runner.Oversized:

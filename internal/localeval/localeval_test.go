@@ -123,25 +123,30 @@ func TestStatuses(t *testing.T) {
 		child      func(*search.ChildOptions)
 		want       search.Status
 		reason     string
+		stop       []float64
 	}{
-		{"stride beyond the map", "kh3 kw3 sh3 sw3 f24 | kh3 kw3 sh3 sw3 f24 in0 | kh3 kw3 sh3 sw3 f24 in1", nil, search.Failed, "stride 3x3 on a 1x1"},
-		{"not an architecture", "kh3 kw3", nil, search.Failed, "onnxgen:"},
-		{"max params", "kh7 kw7 f64 | kh7 kw7 f64 in0", func(c *search.ChildOptions) { c.MaxParams = 10000 }, search.Oversized, "more than the limit 10000"},
-		{"memory limit", "kh3 kw3 f64", func(c *search.ChildOptions) { c.MemoryLimit = 100000 }, search.Oversized, ""},
-		{"divergence", "kh3 kw3 f24", func(c *search.ChildOptions) { c.LR = 1e30 }, search.Diverged, ""},
+		{"stride beyond the map", "kh3 kw3 sh3 sw3 f24 | kh3 kw3 sh3 sw3 f24 in0 | kh3 kw3 sh3 sw3 f24 in1", nil, search.Failed, "stride 3x3 on a 1x1", nil},
+		{"not an architecture", "kh3 kw3", nil, search.Failed, "onnxgen:", nil},
+		{"max params", "kh7 kw7 f64 | kh7 kw7 f64 in0", func(c *search.ChildOptions) { c.MaxParams = 10000 }, search.Oversized, "more than the limit 10000", nil},
+		{"memory limit", "kh3 kw3 f64", func(c *search.ChildOptions) { c.MemoryLimit = 100000 }, search.Oversized, "", nil},
+		{"divergence", "kh3 kw3 f24", func(c *search.ChildOptions) { c.LR = 1e30 }, search.Diverged, "", nil},
+		{"early stop", "kh3 kw3 f24", func(c *search.ChildOptions) { c.Epochs = 3 }, search.Stopped, "stopped after epoch 1 of 3", []float64{1}},
 	}
 	for _, c := range cases {
 		co := tinyChild()
 		if c.child != nil {
 			c.child(&co)
 		}
-		out, err := ev.Evaluate(context.Background(), search.Trial{Arch: c.arch, Seed: 1, Child: co})
+		out, err := ev.Evaluate(context.Background(), search.Trial{Arch: c.arch, Seed: 1, Child: co, StopBelow: c.stop})
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
 		if out.Status != c.want || !strings.Contains(out.Reason, c.reason) || out.Model != nil {
 			t.Errorf("%s: status %v reason %q model %d bytes; want %v with %q", c.name, out.Status, out.Reason, len(out.Model), c.want, c.reason)
+		}
+		if c.want == search.Stopped && (len(out.ValAcc) != 1 || out.Reward != math.Pow(out.ValAcc[0], 3)) {
+			t.Errorf("%s: validation accuracies %v, reward %v; want one epoch and its reward", c.name, out.ValAcc, out.Reward)
 		}
 	}
 	// Options that do not fit the data are the caller's: an error.
