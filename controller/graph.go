@@ -142,8 +142,7 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 		hs[l], cs[l] = zero, zero
 	}
 
-	// The input of the next LSTM step is made lazily, so that the last
-	// token's one-hot, whose embedding feeds nothing, never enters the graph.
+	// The weights used at every step: gradients by gemm.
 	lstmG := make([]*gemm, len(w.lstm))
 	for l, gates := range w.lstm {
 		lstmG[l] = newGemm(w, gates[:]...)
@@ -157,6 +156,9 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 		prevG, currG = newGemm(w, w.attPrev), newGemm(w, w.attCurr)
 	}
 	gemms := append(append(lstmG, embG...), prevG, currG)
+
+	// The input of the next LSTM step is made lazily, so that the last
+	// token's one-hot, whose embedding feeds nothing, never enters the graph.
 	var goIn *G.Node
 	pending, pendingD := -1, 0 // the step (index into gr.steps) and its decision kind
 	nextInput := func() *G.Node {
@@ -238,8 +240,9 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 		}
 	}
 	if len(pairPrev) > 0 {
-		// (No Reshape: gorgonia's reshape shares memory with its input,
-		// which the tape machine may then reuse.)
+		// Every pair's logit vᵀ tanh(W_prev·h_j + W_curr·h_i) at once, from
+		// the stacked projections (no Reshape anywhere: gorgonia's reshape
+		// shares memory with its input, which the tape machine may reuse).
 		z := b.mul(b.tanh(b.add(stack(pairPrev), stack(pairCurr))), b.param(w.attV))
 		n := len(pairPrev) * m
 		a, aT := b.input("anchors.a", n)
