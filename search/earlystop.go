@@ -49,17 +49,17 @@ func (e EarlyStop) Validate() error {
 }
 
 // thresholds returns the per-epoch thresholds for the trials of an
-// iteration whose first trial is start, computed from recs[:start] (all
-// final), for children of the given number of epochs; nil when the rule is
+// iteration, computed from the final records of the earlier iterations
+// (prior), for children of the given number of epochs; nil when the rule is
 // off or no epoch has enough trials.
-func (e EarlyStop) thresholds(recs []Record, start, epochs int) []float64 {
+func (e EarlyStop) thresholds(prior []Record, epochs int) []float64 {
 	if !e.On || epochs < 2 {
 		return nil
 	}
 	var out []float64
 	for ep := 0; ep < epochs-1; ep++ {
 		var means []float64
-		for _, r := range recs[:start] {
+		for _, r := range prior {
 			if (r.Status != Done && r.Status != Stopped) || len(r.ValAcc) <= ep {
 				continue
 			}

@@ -19,27 +19,26 @@ func TestEarlyStopThresholds(t *testing.T) {
 		{Status: Duplicate, ValAcc: []float64{0.9, 0.9, 0.9}},
 		{Status: Failed},
 		done(0.6, 0.8, 1.0),
-		done(0.0, 0.0, 0.0), // index 6: from the iteration being run, never counted
 	}
 	e := EarlyStop{On: true, MinTrials: 3}
 	// Epoch 1: the first accuracies of trials 0, 1, 2 (stopped) and 5:
 	// median of 0.2, 0.4, 0.1, 0.6 = 0.3. Epoch 2: running means 0.3, 0.5,
 	// 0.7 (trial 2 stopped before it): median 0.5.
-	if got, want := e.thresholds(recs, 6, 3), []float64{0.3, 0.5}; !approxEqual(got, want) {
+	if got, want := e.thresholds(recs, 3), []float64{0.3, 0.5}; !approxEqual(got, want) {
 		t.Errorf("thresholds %v, want %v", got, want)
 	}
 	// Four epochs: epoch 3 had three trials (means 0.4, 0.6, 0.8).
-	if got, want := e.thresholds(recs, 6, 4), []float64{0.3, 0.5, 0.6}; !approxEqual(got, want) {
+	if got, want := e.thresholds(recs, 4), []float64{0.3, 0.5, 0.6}; !approxEqual(got, want) {
 		t.Errorf("4 epochs: thresholds %v, want %v", got, want)
 	}
 	// Too few trials at epoch 2 with MinTrials 4: no threshold there.
-	if got, want := (EarlyStop{On: true, MinTrials: 4}).thresholds(recs, 6, 3), []float64{0.3, 0}; !approxEqual(got, want) {
+	if got, want := (EarlyStop{On: true, MinTrials: 4}).thresholds(recs, 3), []float64{0.3, 0}; !approxEqual(got, want) {
 		t.Errorf("min 4: thresholds %v, want %v", got, want)
 	}
 	for name, got := range map[string][]float64{
-		"off":            EarlyStop{}.thresholds(recs, 6, 3),
-		"one epoch":      e.thresholds(recs, 6, 1),
-		"too few trials": e.thresholds(recs, 2, 3),
+		"off":            EarlyStop{}.thresholds(recs, 3),
+		"one epoch":      e.thresholds(recs, 1),
+		"too few trials": e.thresholds(recs[:2], 3),
 	} {
 		if got != nil {
 			t.Errorf("%s: thresholds %v, want none", name, got)

@@ -364,7 +364,7 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 		}
 		todo = append(todo, &pending{i: i, p: p})
 	}
-	stop := r.opts.EarlyStop.thresholds(r.recs[:min(start, len(r.recs))], start, r.opts.Child.Epochs)
+	stop := r.opts.EarlyStop.thresholds(r.recs[:min(start, len(r.recs))], r.opts.Child.Epochs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan result)
@@ -463,26 +463,23 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 		switch {
 		case res.err != nil:
 			rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, res.err.Error()
-		case out.Status == Done && finite(out.Reward):
+		case (out.Status == Done || out.Status == Stopped) && finite(out.Reward):
 			obj, err := r.opts.Cost.apply(out.Reward, out.FLOPs, out.Params)
 			if err != nil {
 				rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, err.Error()
 				break
 			}
-			rec.Status, rec.Reward = Done, obj
+			rec.Status, rec.Reward = out.Status, obj
+			if out.Status == Stopped {
+				rec.Error = out.Reason
+				break
+			}
 			if r.best < 0 || better(rec, r.recs[r.best]) {
 				model = out.Model
 				if model == nil {
 					model = []byte{}
 				}
 			}
-		case out.Status == Stopped && finite(out.Reward):
-			obj, err := r.opts.Cost.apply(out.Reward, out.FLOPs, out.Params)
-			if err != nil {
-				rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, err.Error()
-				break
-			}
-			rec.Status, rec.Reward, rec.Error = Stopped, obj, out.Reason
 		case out.Status == Diverged || out.Status == Oversized || out.Status == Failed:
 			rec.Status, rec.Reward, rec.Error = out.Status, r.opts.Penalty, out.Reason
 		default:
