@@ -145,7 +145,7 @@ completed trial.`,
 			}
 			b := sum.Best
 			fmt.Fprintf(out, "best: trial %d, reward %.4f, validation accuracy %.4f, %s params, %s multiply-adds\n  %s\n",
-				b.Index, b.Reward, bestOf(b.ValAcc), countFlag(b.Params), countFlag(b.FLOPs), b.Arch)
+				b.Index, b.Reward, bestOf(b.ValAcc), humanCount(b.Params), humanCount(b.FLOPs), b.Arch)
 			model, err := os.ReadFile(filepath.Join(cfg.Dir, search.BestFile))
 			if err != nil {
 				return err
@@ -316,6 +316,20 @@ func earlyStop(e search.EarlyStop) string {
 	return fmt.Sprintf("early stopping: the median rule, once %d earlier trials reached an epoch", e.MinTrials)
 }
 
+// humanCount writes a count to three significant digits: 7.53M, 104k, 96.
+func humanCount(v int64) string {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(v), 'g', 3, 64), 64)
+	for _, u := range []struct {
+		s string
+		n float64
+	}{{"G", 1e9}, {"M", 1e6}, {"k", 1e3}} {
+		if f >= u.n {
+			return strconv.FormatFloat(f/u.n, 'f', -1, 64) + u.s
+		}
+	}
+	return strconv.FormatInt(v, 10)
+}
+
 // countFlag is a count with an optional decimal suffix: 20M, 1.5G, 300k.
 type countFlag int64
 
@@ -325,7 +339,7 @@ func (c countFlag) String() string {
 		s string
 		n int64
 	}{{"G", 1e9}, {"M", 1e6}, {"k", 1e3}} {
-		if v >= u.n && v%(u.n/100) == 0 {
+		if v >= u.n && v < 1000*u.n && v%(u.n/100) == 0 {
 			return strconv.FormatFloat(float64(v)/float64(u.n), 'f', -1, 64) + u.s
 		}
 	}
