@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
+	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/internal/testenv"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -34,5 +40,36 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NAS_DATA", data)
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"digits-images": digitsImages},
 	})
+}
+
+// digitsImages is the script command "digits-images DIR N": the first N
+// training and N/4 test images of the digits fixture as PNG files in an
+// image folder, DIR/{train,test}/<label>/<index>.png.
+func digitsImages(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: digits-images DIR N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	train, test, err := dataset.Load("digits", "")
+	ts.Check(err)
+	for _, sp := range []struct {
+		name string
+		s    *dataset.Set
+		n    int
+	}{{"train", train, n}, {"test", test, n / 4}} {
+		for i := range sp.n {
+			img := image.NewGray(image.Rect(0, 0, sp.s.W, sp.s.H))
+			for k, v := range sp.s.X[i*sp.s.ImageSize() : (i+1)*sp.s.ImageSize()] {
+				img.Pix[k] = uint8(v)
+			}
+			var buf bytes.Buffer
+			ts.Check(png.Encode(&buf, img))
+			dir := ts.MkAbs(filepath.Join(args[0], sp.name, strconv.FormatInt(sp.s.Y[i], 10)))
+			ts.Check(os.MkdirAll(dir, 0o755))
+			ts.Check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("%04d.png", i)), buf.Bytes(), 0o644))
+		}
+	}
 }

@@ -8,7 +8,8 @@
 // "fashion-mnist" or "mnist" (the IDX files `make data` puts under
 // root/fashion-mnist and root/mnist), "cifar10" (root/cifar-10-batches-bin,
 // which the user downloads), "digits" (embedded in the binary, no download)
-// or a directory holding either the four IDX files or the CIFAR-10 batches.
+// or a directory holding the four IDX files, the CIFAR-10 batches, or an
+// image folder (train/<class>/ and test/<class>/ of PNG, JPEG or GIF files).
 // root "" means [DefaultRoot]: $NAS_DATA, else the .data folder of the
 // enclosing checkout. Loaders return raw pixel values 0..255; nothing is
 // normalised or shuffled on load.
@@ -29,7 +30,16 @@
 // row-major. That is already CHW, so image i of a Set is X[i*3072:], with red
 // at offset 0, green at 1024 and blue at 2048.
 //
-// Any file that starts with the gzip magic bytes 1f 8b is decompressed first.
+// Image folder ([LoadImageFolder]): dir/train/<class>/<image> and
+// dir/test/<class>/<image>, as torchvision's ImageFolder. The classes are the
+// training split's class directories in sorted order (labels 0, 1, …); the
+// test split may not have a class of its own. Files ending in .png, .jpg,
+// .jpeg or .gif are read in sorted order (others are skipped); all images
+// must have the same size (the error names two that differ). C = 1 when
+// every image is grayscale, else 3 (RGB planes; gray values in all three).
+//
+// Any IDX or CIFAR-10 file that starts with the gzip magic bytes 1f 8b is
+// decompressed first.
 //
 // The digits fixture is scikit-learn's copy of the UCI optical digits test set
 // (1,797 images 8×8, BSD-3-Clause), pixels 0..16 scaled to round(v·255/16) so

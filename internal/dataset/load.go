@@ -80,9 +80,10 @@ func isModuleRoot(dir string) bool {
 //   - "digits": scikit-learn's 8×8 digits, embedded in the binary (1,497
 //     train, 300 test), 10 classes;
 //   - a directory path holding either the four IDX files (gzipped as
-//     NAME.gz or raw as NAME; classes = largest training label + 1) or the
+//     NAME.gz or raw as NAME; classes = largest training label + 1), the
 //     CIFAR-10 batches data_batch_1.bin .. data_batch_5.bin and
-//     test_batch.bin.
+//     test_batch.bin, or an image folder: train/<class>/*.png|jpg|gif and
+//     test/<class>/… (LoadImageFolder).
 //
 // root "" means DefaultRoot(). A missing file is reported by name, with an
 // error that wraps fs.ErrNotExist.
@@ -103,18 +104,28 @@ func Load(spec, root string) (train, test *Set, err error) {
 	fi, err := os.Stat(spec)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("dataset: unknown data set %q: want fashion-mnist, mnist, cifar10, digits or a directory: %w", spec, err)
+			return nil, nil, fmt.Errorf("dataset: unknown data set %q: want fashion-mnist, mnist, cifar10, digits or a directory (IDX files, CIFAR-10 batches or train/ and test/ image folders): %w", spec, err)
 		}
 		return nil, nil, fmt.Errorf("dataset: %w", err)
 	}
 	if !fi.IsDir() {
 		return nil, nil, fmt.Errorf("dataset: %s is not a directory", spec)
 	}
+	if isImageFolder(spec) {
+		return LoadImageFolder(spec)
+	}
 	name := filepath.Base(filepath.Clean(spec))
 	if exists(filepath.Join(spec, cifarTestFiles[0])) || exists(filepath.Join(spec, cifarTrainFiles[0])) {
 		return loadCIFARDir(name, spec, "")
 	}
-	return loadIDXDir(name, spec, 0, "")
+	for _, b := range []string{idxTrainImages, idxTrainLabels, idxTestImages, idxTestLabels} {
+		if exists(filepath.Join(spec, b)) || exists(filepath.Join(spec, b+".gz")) {
+			return loadIDXDir(name, spec, 0, "")
+		}
+	}
+	return nil, nil, fmt.Errorf("dataset: %s holds no data set: want the IDX files %s[.gz], %s[.gz], %s[.gz] and %s[.gz]; "+
+		"the CIFAR-10 batches %s … %s and %s; or an image folder, train/<class>/*.png|jpg|gif and test/<class>/…: %w",
+		spec, idxTrainImages, idxTrainLabels, idxTestImages, idxTestLabels, cifarTrainFiles[0], cifarTrainFiles[len(cifarTrainFiles)-1], cifarTestFiles[0], fs.ErrNotExist)
 }
 
 func exists(path string) bool {
