@@ -26,7 +26,7 @@ type childFlags struct {
 
 func (c *childFlags) register(f *pflag.FlagSet, d search.ChildOptions) {
 	c.co = d
-	f.StringVar(&c.co.Dataset, "data", d.Dataset, "data set: fashion-mnist, mnist, digits, cifar10, or a directory of IDX files or CIFAR-10 batches")
+	f.StringVar(&c.co.Dataset, "data", d.Dataset, "data set: fashion-mnist, mnist, digits, cifar10, or a directory: IDX files, CIFAR-10 batches, or train/<class>/*.png and test/<class>/*.png")
 	f.StringVar(&c.dataDir, "data-dir", "", "where make data put the data sets (default: $NAS_DATA, else .data)")
 	f.IntVar(&c.co.Epochs, "epochs", d.Epochs, "training epochs per child")
 	f.IntVar(&c.co.Batch, "batch", d.Batch, "training batch size")
