@@ -98,7 +98,7 @@ which gives the same weights (training is deterministic).`,
 				"nas.seed":                strconv.FormatUint(rec.Seed, 10),
 				"nas.version":             version,
 			}
-			onnxgen.SetMetadata(&m, meta)
+			onnxgen.SetMetadata(&m, localeval.WithLabels(meta, test.Labels))
 			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&m)
 			if err != nil {
 				return fmt.Errorf("export: %w", err)

@@ -167,14 +167,14 @@ func (a *app) trainArch(cmd *cobra.Command, rt *runner.Runtime, data localeval.D
 // normalisation folded in and the metadata.
 func (tr trained) write(w io.Writer, path string, co search.ChildOptions, seed uint64) error {
 	in := onnxgen.Input{C: tr.data.Train.C, H: tr.data.Train.H, W: tr.data.Train.W}
-	m, err := localeval.InferenceModel(tr.arch, in, tr.data.Train.Classes, co, tr.res.Params, tr.data.Norm, map[string]string{
+	m, err := localeval.InferenceModel(tr.arch, in, tr.data.Train.Classes, co, tr.res.Params, tr.data.Norm, localeval.WithLabels(map[string]string{
 		"nas.arch":                onnxgen.Format(tr.arch),
 		"nas.dataset":             co.Dataset,
 		"nas.validation_accuracy": strconv.FormatFloat(bestOf(tr.res.ValAcc), 'f', 4, 64),
 		"nas.test_accuracy":       strconv.FormatFloat(tr.testAcc, 'f', 4, 64),
 		"nas.seed":                strconv.FormatUint(seed, 10),
 		"nas.version":             version,
-	})
+	}, tr.data.Train.Labels))
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func LoadImageFolder(dir string) (train, test *Set, err error) {
 		c = 1
 	}
 	set := func(split string, files []string, y []int64) (*Set, error) {
-		s := &Set{Name: name + "/" + split, C: c, H: size.Y, W: size.X, Classes: len(classes), Y: y}
+		s := &Set{Name: name + "/" + split, C: c, H: size.Y, W: size.X, Classes: len(classes), Y: y, Labels: classes}
 		s.X = make([]float32, 0, len(files)*s.ImageSize())
 		for _, f := range files {
 			img, err := readImage(f)

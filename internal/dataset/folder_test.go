@@ -75,6 +75,9 @@ func TestImageFolderRoundTrip(t *testing.T) {
 			t.Errorf("%s: %dx%dx%d, %d classes, %d images; want the %d images written", c.got.Name, c.got.C, c.got.H, c.got.W, c.got.Classes, c.got.Len(), c.want.Len())
 		}
 	}
+	if train.Labels[3] != "3" || gotTrain.Labels[3] != "3" {
+		t.Errorf("labels %q and %q", train.Labels, gotTrain.Labels)
+	}
 	if gotTrain.Name != filepath.Base(dir)+"/train" {
 		t.Errorf("name %q", gotTrain.Name)
 	}
@@ -105,6 +108,9 @@ func TestImageFolderRGB(t *testing.T) {
 	}
 	if train.C != 3 || train.H != 2 || train.W != 3 || !slices.Equal(train.X, want) || !slices.Equal(train.Y, []int64{0, 1}) {
 		t.Errorf("train %dx%dx%d X %v Y %v", train.C, train.H, train.W, train.X, train.Y)
+	}
+	if !slices.Equal(train.Labels, []string{"cat", "dog"}) || !slices.Equal(test.Labels, train.Labels) {
+		t.Errorf("labels %q and %q, want the class folders' names", train.Labels, test.Labels)
 	}
 	if test.C != 3 || !slices.Equal(test.X, want[18:]) || !slices.Equal(test.Y, []int64{1}) || test.Classes != 2 {
 		t.Errorf("test %dx%dx%d X %v Y %v classes %d", test.C, test.H, test.W, test.X, test.Y, test.Classes)

@@ -26,6 +26,14 @@ var known = map[string]string{
 	"cifar10":       "cifar-10-batches-bin",
 }
 
+// classNames are the class names of the named data sets.
+var classNames = map[string][]string{
+	"fashion-mnist": {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"},
+	"mnist":         {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"},
+	"digits":        {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"},
+	"cifar10":       {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"},
+}
+
 //go:embed testdata/digits/*.gz
 var digitsFS embed.FS
 
@@ -88,6 +96,13 @@ func isModuleRoot(dir string) bool {
 // root "" means DefaultRoot(). A missing file is reported by name, with an
 // error that wraps fs.ErrNotExist.
 func Load(spec, root string) (train, test *Set, err error) {
+	defer func() {
+		if err == nil && train.Labels == nil {
+			if names := classNames[spec]; len(names) == train.Classes {
+				train.Labels, test.Labels = names, names
+			}
+		}
+	}()
 	if spec == "digits" {
 		return loadDigits()
 	}

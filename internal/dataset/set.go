@@ -11,6 +11,9 @@ type Set struct {
 	Classes int       // number of classes; labels are in [0, Classes)
 	X       []float32 // Len()*C*H*W values, image i at X[i*C*H*W:]
 	Y       []int64   // Len() labels
+	// Labels names the classes, Labels[k] class k; nil when the data set
+	// names none.
+	Labels []string
 }
 
 // Len is the number of images in s.
@@ -35,6 +38,9 @@ func (s *Set) Validate() error {
 		return fmt.Errorf("dataset: %s: %d pixel values for %d images of %dx%dx%d, want %d",
 			s.Name, len(s.X), len(s.Y), s.C, s.H, s.W, want)
 	}
+	if s.Labels != nil && len(s.Labels) != s.Classes {
+		return fmt.Errorf("dataset: %s: %d class names for %d classes", s.Name, len(s.Labels), s.Classes)
+	}
 	for i, y := range s.Y {
 		if y < 0 || y >= int64(s.Classes) {
 			return fmt.Errorf("dataset: %s: label %d of image %d is outside [0, %d)", s.Name, y, i, s.Classes)
@@ -47,7 +53,7 @@ func (s *Set) Validate() error {
 // that order.
 func (s *Set) pick(name string, idx []int) *Set {
 	sz := s.ImageSize()
-	out := &Set{Name: name, C: s.C, H: s.H, W: s.W, Classes: s.Classes,
+	out := &Set{Name: name, C: s.C, H: s.H, W: s.W, Classes: s.Classes, Labels: s.Labels,
 		X: make([]float32, len(idx)*sz), Y: make([]int64, len(idx))}
 	for j, i := range idx {
 		copy(out.X[j*sz:(j+1)*sz], s.X[i*sz:(i+1)*sz])

@@ -2,6 +2,7 @@ package localeval
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,7 +104,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 	switch res.Status {
 	case runner.Done:
 		out.Status, out.Reward = search.Done, res.Reward
-		m, err := InferenceModel(a, e.in, classes, co, res.Params, e.cfg.Norm, nil)
+		m, err := InferenceModel(a, e.in, classes, co, res.Params, e.cfg.Norm, WithLabels(map[string]string{}, e.cfg.Train.Labels))
 		if err != nil {
 			return search.Outcome{}, fmt.Errorf("localeval: trial %d: inference model: %w", t.Index, err)
 		}
@@ -136,6 +137,16 @@ func TrainOptions(co search.ChildOptions, seed uint64) runner.TrainOptions {
 		Seed:        seed,
 		MemoryLimit: co.MemoryLimit,
 	}
+}
+
+// WithLabels adds the class names, when the data set has them, to a
+// model's metadata as "nas.labels": a JSON array, logit k's class at k.
+func WithLabels(meta map[string]string, labels []string) map[string]string {
+	if labels != nil {
+		b, _ := json.Marshal(labels) // strings always encode
+		meta["nas.labels"] = string(b)
+	}
+	return meta
 }
 
 // InferenceModel is the inference graph of a with the trained params, the
