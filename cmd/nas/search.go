@@ -316,49 +316,44 @@ func earlyStop(e search.EarlyStop) string {
 	return fmt.Sprintf("early stopping: the median rule, once %d earlier trials reached an epoch", e.MinTrials)
 }
 
+// countUnits are the decimal suffixes of counts, largest first.
+var countUnits = []struct {
+	suffix string
+	n      int64
+}{{"G", 1e9}, {"M", 1e6}, {"k", 1e3}}
+
 // humanCount writes a count to three significant digits: 7.53M, 104k, 96.
 func humanCount(v int64) string {
 	f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(v), 'g', 3, 64), 64)
-	for _, u := range []struct {
-		s string
-		n float64
-	}{{"G", 1e9}, {"M", 1e6}, {"k", 1e3}} {
-		if f >= u.n {
-			return strconv.FormatFloat(f/u.n, 'f', -1, 64) + u.s
+	for _, u := range countUnits {
+		if f >= float64(u.n) {
+			return strconv.FormatFloat(f/float64(u.n), 'f', -1, 64) + u.suffix
 		}
 	}
 	return strconv.FormatInt(v, 10)
 }
 
 // countFlag is a count with an optional decimal suffix: 20M, 1.5G, 300k.
+// String writes it exactly: with a suffix only when that takes at most
+// two decimals and three digits before the point.
 type countFlag int64
 
 func (c countFlag) String() string {
 	v := int64(c)
-	for _, u := range []struct {
-		s string
-		n int64
-	}{{"G", 1e9}, {"M", 1e6}, {"k", 1e3}} {
+	for _, u := range countUnits {
 		if v >= u.n && v < 1000*u.n && v%(u.n/100) == 0 {
-			return strconv.FormatFloat(float64(v)/float64(u.n), 'f', -1, 64) + u.s
+			return strconv.FormatFloat(float64(v)/float64(u.n), 'f', -1, 64) + u.suffix
 		}
 	}
 	return strconv.FormatInt(v, 10)
 }
 
 func (c *countFlag) Set(s string) error {
-	mult := 1.0
-	switch {
-	case strings.HasSuffix(s, "k"):
-		mult = 1e3
-	case strings.HasSuffix(s, "M"):
-		mult = 1e6
-	case strings.HasSuffix(s, "G"):
-		mult = 1e9
-	}
-	num := s
-	if mult != 1 {
-		num = s[:len(s)-1]
+	num, mult := s, 1.0
+	for _, u := range countUnits {
+		if strings.HasSuffix(s, u.suffix) {
+			num, mult = strings.TrimSuffix(s, u.suffix), float64(u.n)
+		}
 	}
 	v, err := strconv.ParseFloat(num, 64)
 	if err != nil || v < 0 || v*mult > math.MaxInt64 || v*mult != math.Trunc(v*mult) {
