@@ -16,11 +16,11 @@ type graph struct {
 	vm        G.VM
 
 	// inputs, written in place before each run
-	steps []gstep         // one per softmax decision, in choice order
-	oh    []*tensor.Dense // per decision kind: (layers·m)×K one-hots, row i·m+k for layer i of episode k
-	a, na *tensor.Dense   // (pairs·m): anchor choice a and 1−a, row p·m+k for pair p of episode k
-	adv   *tensor.Dense   // (m): (R_k − b)/M, M the whole batch's size
-	entw  *tensor.Dense   // (m): β/M
+	stepOH []*tensor.Dense // per softmax decision, in choice order: the m×K one-hot the next step embeds (nil for the last)
+	oh     []*tensor.Dense // per decision kind: (layers·m)×K one-hots, row i·m+k for layer i of episode k
+	a, na  *tensor.Dense   // (pairs·m): anchor choice a and 1−a, row p·m+k for pair p of episode k
+	adv    *tensor.Dense   // (m): (R_k − b)/M, M the whole batch's size
+	entw   *tensor.Dense   // (m): β/M
 
 	// outputs, read after each run
 	used     []int     // indices into weights.all of the params in the graph
@@ -30,13 +30,6 @@ type graph struct {
 	lpVal    G.Value   // (m): Σ_t log p(a_t) per episode
 	entVal   G.Value   // (m): Σ_t entropy per episode; nil without entropy bonus
 	entropy  bool
-}
-
-// gstep is the one-hot (m×K) of one softmax decision's chosen options,
-// which the next step's input embeds; nil where nothing reads it (the last
-// decision of a depth).
-type gstep struct {
-	oh *tensor.Dense
 }
 
 // gbuilder keeps the first error so each op stays one line (sticky error).
@@ -160,11 +153,11 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 	// The input of the next LSTM step is made lazily, so that the last
 	// token's one-hot, whose embedding feeds nothing, never enters the graph.
 	var goIn *G.Node
-	pending, pendingD := -1, 0 // the step (index into gr.steps) and its decision kind
+	pending, pendingD := -1, 0 // the step (index into gr.stepOH) and its decision kind
 	nextInput := func() *G.Node {
 		if pending >= 0 {
 			oh, ohT := b.input(fmt.Sprintf("step%d.onehot", pending), m, len(sp.Decisions[pendingD].Tokens))
-			gr.steps[pending].oh = ohT
+			gr.stepOH[pending] = ohT
 			x := b.gemmMul(embG[pendingD], oh)[0]
 			pending = -1
 			return x
@@ -203,8 +196,8 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 	for i := 0; i < layers; i++ {
 		for d := range sp.Decisions {
 			tops[d] = append(tops[d], lstm())
-			gr.steps = append(gr.steps, gstep{})
-			pending, pendingD = len(gr.steps)-1, d
+			gr.stepOH = append(gr.stepOH, nil)
+			pending, pendingD = len(gr.stepOH)-1, d
 		}
 		if !sp.Anchors || layers == 1 {
 			continue
@@ -332,9 +325,9 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 func (gr *graph) run(c *Controller, eps []*Episode, adv, entw []float64, grad [][]float64) (loss float64, lp, ent []float64, err error) {
 	defer recoverTo(&err)
 	sp, m := c.sp, len(eps)
-	for _, s := range gr.steps {
-		if s.oh != nil {
-			clear(s.oh.Data().([]float64))
+	for _, oh := range gr.stepOH {
+		if oh != nil {
+			clear(oh.Data().([]float64))
 		}
 	}
 	for _, oh := range gr.oh {
@@ -347,8 +340,8 @@ func (gr *graph) run(c *Controller, eps []*Episode, adv, entw []float64, grad []
 				K := len(sp.Decisions[d].Tokens)
 				a := e.Choices[t]
 				gr.oh[d].Data().([]float64)[(i*m+k)*K+a] = 1
-				if s := gr.steps[st]; s.oh != nil {
-					s.oh.Data().([]float64)[k*K+a] = 1
+				if oh := gr.stepOH[st]; oh != nil {
+					oh.Data().([]float64)[k*K+a] = 1
 				}
 				t++
 				st++
