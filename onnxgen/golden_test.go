@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nas-project/nas/onnxgen/graph"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
 	"golang.org/x/tools/txtar"
 	"google.golang.org/protobuf/proto"
@@ -119,7 +120,7 @@ func generate(c *goldenCase) (map[string]string, map[string]*onnxpb.ModelProto) 
 			out["error"] = err.Error() + "\n"
 			return out, models
 		}
-		out[s.name] = Text(m)
+		out[s.name] = graph.Text(m)
 		models[s.name] = m
 	}
 	return out, models
@@ -198,7 +199,7 @@ func writeGolden(t *testing.T, c *goldenCase, have map[string]string, known map[
 // marshal/unmarshal round trip.
 func checkModel(t *testing.T, name string, m *onnxpb.ModelProto) {
 	t.Helper()
-	if err := definedBeforeUse(m.GetGraph()); err != nil {
+	if err := graph.CheckOrder(m.GetGraph()); err != nil {
 		t.Errorf("%s: %v", name, err)
 	}
 	opt := proto.MarshalOptions{Deterministic: true}
@@ -211,49 +212,7 @@ func checkModel(t *testing.T, name string, m *onnxpb.ModelProto) {
 	if err := proto.Unmarshal(b1, &back); err != nil {
 		t.Fatalf("%s: unmarshal: %v", name, err)
 	}
-	if d := cmp.Diff(Text(m), Text(&back)); d != "" {
+	if d := cmp.Diff(graph.Text(m), graph.Text(&back)); d != "" {
 		t.Errorf("%s: Text changes through marshal/unmarshal (-before +after):\n%s", name, d)
 	}
-}
-
-// definedBeforeUse reports the first value read before it is defined (as a
-// graph input, initializer or earlier node output), defined twice, or an
-// output never computed.
-func definedBeforeUse(g *onnxpb.GraphProto) error {
-	defined := map[string]bool{}
-	def := func(n string) error {
-		if defined[n] {
-			return fmt.Errorf("value %q defined twice", n)
-		}
-		defined[n] = true
-		return nil
-	}
-	for _, v := range g.GetInput() {
-		if err := def(v.GetName()); err != nil {
-			return err
-		}
-	}
-	for _, v := range g.GetInitializer() {
-		if err := def(v.GetName()); err != nil {
-			return err
-		}
-	}
-	for _, n := range g.GetNode() {
-		for _, in := range n.GetInput() {
-			if in != "" && !defined[in] {
-				return fmt.Errorf("node %s (%s) reads %q before it is defined", n.GetName(), n.GetOpType(), in)
-			}
-		}
-		for _, o := range n.GetOutput() {
-			if err := def(o); err != nil {
-				return err
-			}
-		}
-	}
-	for _, o := range g.GetOutput() {
-		if !defined[o.GetName()] {
-			return fmt.Errorf("output %q is never computed", o.GetName())
-		}
-	}
-	return nil
 }

@@ -3,6 +3,8 @@ package onnxgen
 import (
 	"fmt"
 	"math"
+
+	"github.com/nas-project/nas/onnxgen/graph"
 )
 
 // This file holds the backward rules of the forward ops, in standard ONNX
@@ -26,13 +28,13 @@ func (g convGeom) pads() []int64 {
 func (g convGeom) strides() []int64 { return []int64{int64(g.SH), int64(g.SW)} }
 
 // reluGrad is dz = Where(y > 0, dy, 0) for y = Relu(z).
-func reluGrad(b *Builder, out string, y, dy Value) Value {
+func reluGrad(b *graph.Builder, out string, y, dy graph.Value) graph.Value {
 	zero := b.Scalar("const.f.0", 0)
 	return b.Where(out, b.Greater(out+".mask", y, zero), dy, zero)
 }
 
 // sumGrads adds the gradient contributions xs (no op for one).
-func sumGrads(b *Builder, out string, xs []Value) Value {
+func sumGrads(b *graph.Builder, out string, xs []graph.Value) graph.Value {
 	if len(xs) == 1 {
 		return xs[0]
 	}
@@ -41,7 +43,7 @@ func sumGrads(b *Builder, out string, xs []Value) Value {
 
 // constant returns the float initializer name, creating it with fill() the
 // first time (constants are shared by name).
-func constant(b *Builder, name string, shape []int64, fill func() []float32) Value {
+func constant(b *graph.Builder, name string, shape []int64, fill func() []float32) graph.Value {
 	if v, ok := b.Lookup(name); ok {
 		return v
 	}
@@ -61,7 +63,7 @@ func constant(b *Builder, name string, shape []int64, fill func() []float32) Val
 // MatMul(cols, dzᵀ) gives [N, C·KH·KW, F], summed over N and transposed.
 // With ORT 1.30 on 2 cores this beat the direct form and im2col from Slice +
 // Concat; see doc.go.
-func convWeightGrad(b *Builder, pre string, x, dz Value, g convGeom) Value {
+func convWeightGrad(b *graph.Builder, pre string, x, dz graph.Value, g convGeom) graph.Value {
 	if g.SH == 1 && g.SW == 1 && g.F < g.C && g.KH*g.KW > 1 {
 		return convWeightGradShifted(b, pre, x, dz, g)
 	}
@@ -69,7 +71,7 @@ func convWeightGrad(b *Builder, pre string, x, dz Value, g convGeom) Value {
 	k := int64(g.KH * g.KW)
 	if k > 1 || g.SH != 1 || g.SW != 1 {
 		kern := unfoldKernel(b, "const.unfold", g.C, g.KH, g.KW, false)
-		cols = b.Conv(pre+".cols", x, kern, Value{}, ConvAttrs{Strides: g.strides(), Pads: g.pads(), Group: int64(g.C)})
+		cols = b.Conv(pre+".cols", x, kern, graph.Value{}, graph.ConvAttrs{Strides: g.strides(), Pads: g.pads(), Group: int64(g.C)})
 	}
 	c3 := b.Reshape(pre+".cols3", cols, 0, int64(g.C)*k, -1)
 	d3 := b.Transpose(pre+".dz3t", b.Reshape(pre+".dz3", dz, 0, int64(g.F), -1), 0, 2, 1)
@@ -87,12 +89,12 @@ func convWeightGrad(b *Builder, pre string, x, dz Value, g convGeom) Value {
 // MatMul(dzs [N,F·K,H·W], xᵀ [N,H·W,C]) gives [N, F·K, C], summed over N and
 // transposed to [F, C, K]. Its columns are F·K rows instead of C·K: cheaper
 // when the layer reads a concatenation wider than its output.
-func convWeightGradShifted(b *Builder, pre string, x, dz Value, g convGeom) Value {
+func convWeightGradShifted(b *graph.Builder, pre string, x, dz graph.Value, g convGeom) graph.Value {
 	k := int64(g.KH * g.KW)
 	kern := unfoldKernel(b, "const.unfoldflip", g.F, g.KH, g.KW, true)
 	bt, bl := g.KH-1-g.PT, g.KW-1-g.PL
 	et, el := g.H-g.HO+g.PT, g.W-g.WO+g.PL
-	cols := b.Conv(pre+".dzcols", dz, kern, Value{}, ConvAttrs{Pads: []int64{int64(bt), int64(bl), int64(et), int64(el)}, Group: int64(g.F)})
+	cols := b.Conv(pre+".dzcols", dz, kern, graph.Value{}, graph.ConvAttrs{Pads: []int64{int64(bt), int64(bl), int64(et), int64(el)}, Group: int64(g.F)})
 	d3 := b.Reshape(pre+".dzcols3", cols, 0, int64(g.F)*k, -1)
 	x3 := b.Transpose(pre+".x3t", b.Reshape(pre+".x3", x, 0, int64(g.C), -1), 0, 2, 1)
 	mm := b.MatMul(pre+".wgrad.n", d3, x3)
@@ -104,7 +106,7 @@ func convWeightGradShifted(b *Builder, pre string, x, dz Value, g convGeom) Valu
 // Conv (group c) whose output channel i·K + k copies tap k of channel i
 // (flip: tap K−1−k), the product of a [1,K,1,KH,KW] identity and c ones,
 // which ORT folds once per session. Kernels are shared by name.
-func unfoldKernel(b *Builder, prefix string, c, kh, kw int, flip bool) Value {
+func unfoldKernel(b *graph.Builder, prefix string, c, kh, kw int, flip bool) graph.Value {
 	k := int64(kh * kw)
 	eye := constant(b, fmt.Sprintf("%s.%dx%d", prefix, kh, kw), []int64{1, k, 1, int64(kh), int64(kw)}, func() []float32 {
 		e := make([]float32, k*k)
@@ -136,17 +138,17 @@ func unfoldKernel(b *Builder, prefix string, c, kh, kw int, flip bool) Value {
 // flipped, transposed kernel; otherwise ConvTranspose with the padding
 // cropped and output_padding for the rows/columns the strided convolution
 // never read.
-func convInputGrad(b *Builder, pre string, dz, w Value, g convGeom) Value {
+func convInputGrad(b *graph.Builder, pre string, dz, w graph.Value, g convGeom) graph.Value {
 	if g.SH == 1 && g.SW == 1 {
 		wt := b.Transpose(pre+".wt", w, 1, 0, 2, 3)
 		wf := b.Slice(pre+".wflip", wt, []int64{-1, -1}, []int64{math.MinInt64, math.MinInt64}, []int64{2, 3}, []int64{-1, -1})
 		bt, bl := g.KH-1-g.PT, g.KW-1-g.PL
 		et, el := g.H-g.HO-bt+g.KH-1, g.W-g.WO-bl+g.KW-1
-		return b.Conv(pre+".in.grad", dz, wf, Value{}, ConvAttrs{Pads: []int64{int64(bt), int64(bl), int64(et), int64(el)}})
+		return b.Conv(pre+".in.grad", dz, wf, graph.Value{}, graph.ConvAttrs{Pads: []int64{int64(bt), int64(bl), int64(et), int64(el)}})
 	}
 	endH, opH := transposedEnd(g.HO, g.SH, g.KH, g.PT, g.H)
 	endW, opW := transposedEnd(g.WO, g.SW, g.KW, g.PL, g.W)
-	return b.ConvTranspose(pre+".in.grad", dz, w, ConvAttrs{Strides: g.strides(),
+	return b.ConvTranspose(pre+".in.grad", dz, w, graph.ConvAttrs{Strides: g.strides(),
 		Pads: []int64{int64(g.PT), int64(g.PL), int64(endH), int64(endW)}, OutputPadding: []int64{int64(opH), int64(opW)}})
 }
 
@@ -164,7 +166,7 @@ func transposedEnd(out, s, k, begin, in int) (end, outPad int) {
 // sliceBack returns the gradient of one piece of a zero-padded concatenation:
 // channels [c0, c0+c) and rows/columns [0,h)×[0,w) of the concatenation's
 // gradient dcat; no op when the piece is all of it.
-func sliceBack(b *Builder, out string, dcat Value, c0, c, h, w int) Value {
+func sliceBack(b *graph.Builder, out string, dcat graph.Value, c0, c, h, w int) graph.Value {
 	if len(dcat.Shape) == 4 && c0 == 0 && int64(c) == dcat.Shape[1] && int64(h) == dcat.Shape[2] && int64(w) == dcat.Shape[3] {
 		return dcat
 	}
@@ -179,13 +181,13 @@ const BatchNormMomentum = 0.1
 // bnState names the values of a training-mode batch norm that its backward
 // pass and the running-statistics update read.
 type bnState struct {
-	xhat, inv, scale4 Value
-	mean, varB        Value // batch mean and biased variance, [1,F,1,1]
+	xhat, inv, scale4 graph.Value
+	mean, varB        graph.Value // batch mean and biased variance, [1,F,1,1]
 }
 
 // batchNormTrain normalises z [N,F,H,W] per channel with the batch's
 // statistics (biased variance), then scales and shifts.
-func batchNormTrain(b *Builder, pre string, z, scale, bias Value, eps float32) (Value, bnState) {
+func batchNormTrain(b *graph.Builder, pre string, z, scale, bias graph.Value, eps float32) (graph.Value, bnState) {
 	var s bnState
 	s.mean = b.ReduceMean(pre+".bmean", z, true, 0, 2, 3)
 	zc := b.Sub(pre+".zc", z, s.mean)
@@ -199,7 +201,7 @@ func batchNormTrain(b *Builder, pre string, z, scale, bias Value, eps float32) (
 
 // batchNormGrad returns dz and the gradients of scale and bias, from dy:
 // dz = inv·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with dx̂ = dy·scale.
-func batchNormGrad(b *Builder, pre string, dy Value, s bnState) (dz, dscale, dbias Value) {
+func batchNormGrad(b *graph.Builder, pre string, dy graph.Value, s bnState) (dz, dscale, dbias graph.Value) {
 	dscale = b.ReduceSum(pre+".scale.grad", b.Mul(pre+".dyx", dy, s.xhat), false, 0, 2, 3)
 	dbias = b.ReduceSum(pre+".bias.grad", dy, false, 0, 2, 3)
 	dx := b.Mul(pre+".xhat.grad", dy, s.scale4)
@@ -212,7 +214,7 @@ func batchNormGrad(b *Builder, pre string, dy Value, s bnState) (dz, dscale, dbi
 // runningStats returns l<i>.bn.mean.next and .var.next:
 // r' = (1 − m)·r + m·batch statistic, the variance made unbiased with
 // M/(M − 1), M = N·HO·WO values per channel (n: the batch size, [1,1]).
-func runningStats(b *Builder, pre string, s bnState, mean, variance, n Value, hw int) (Value, Value) {
+func runningStats(b *graph.Builder, pre string, s bnState, mean, variance, n graph.Value, hw int) (graph.Value, graph.Value) {
 	keep := b.Scalar("bn.keep", 1-BatchNormMomentum)
 	mom := b.Scalar("bn.momentum", BatchNormMomentum)
 	m := b.Mul(pre+".count", n, b.Scalar(fmt.Sprintf("const.f.%d", hw), float32(hw)))

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nas-project/nas/onnxgen/graph"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
 )
 
@@ -90,8 +91,8 @@ func Compile(a Arch, in Input, classes int, opts Options) (*onnxpb.ModelProto, e
 	if opts.InputMean != nil && len(opts.InputMean) != in.C {
 		return nil, fmt.Errorf("onnxgen: %d input means and standard deviations for %d image channels", len(opts.InputMean), in.C)
 	}
-	b := NewBuilder("nas.infer")
-	img := b.Input("image", Float, Batch, int64(in.C), int64(in.H), int64(in.W))
+	b := graph.NewBuilder("nas.infer")
+	img := b.Input(InputImage, graph.Float, graph.Batch, int64(in.C), int64(in.H), int64(in.W))
 	if opts.InputMean != nil {
 		// (x − mean)/std per channel, as a 1×1 convolution with a diagonal
 		// kernel: portable (onnx-go's Sub and Div do not broadcast).
@@ -102,9 +103,9 @@ func Compile(a Arch, in Input, classes int, opts Options) (*onnxpb.ModelProto, e
 			kb[i] = -opts.InputMean[i] / opts.InputStd[i]
 		}
 		img = b.Conv("image.norm", img, b.Initializer("image.norm.w", []int64{int64(c), int64(c), 1, 1}, kw),
-			b.Initializer("image.norm.b", []int64{int64(c)}, kb), ConvAttrs{})
+			b.Initializer("image.norm.b", []int64{int64(c)}, kb), graph.ConvAttrs{})
 	}
-	w := make(map[string]Value, len(ps))
+	w := make(map[string]graph.Value, len(ps))
 	for _, p := range ps {
 		w[p.Name] = b.Initializer(p.Name, p.Shape, p.Data)
 	}
@@ -138,19 +139,19 @@ func SetMetadata(m *onnxpb.ModelProto, meta map[string]string) {
 // forwardValues are the values of a forward pass that the training graph's
 // backward pass reads.
 type forwardValues struct {
-	in     []Value // per layer: its input (the image or the padded concatenation)
-	y      []Value // per layer: its output (after Relu)
-	head   Value   // the head's input
-	flat   Value   // the pooled features [N, C]
-	logits Value
+	in     []graph.Value // per layer: its input (the image or the padded concatenation)
+	y      []graph.Value // per layer: its output (after Relu)
+	head   graph.Value   // the head's input
+	flat   graph.Value   // the pooled features [N, C]
+	logits graph.Value
 }
 
 // forwardPass emits the forward pass of a from img to "logits" into b, with
 // the parameters w (by name). A non-nil bn replaces the inference-mode
 // BatchNormalization of layer i (the training graph's batch statistics).
-func forwardPass(b *Builder, a Arch, shapes []LayerShape, head Input, img Value, w map[string]Value, opts Options,
-	bn func(i int, z Value) Value) (forwardValues, error) {
-	f := forwardValues{in: make([]Value, len(a.Layers)), y: make([]Value, len(a.Layers))}
+func forwardPass(b *graph.Builder, a Arch, shapes []LayerShape, head Input, img graph.Value, w map[string]graph.Value, opts Options,
+	bn func(i int, z graph.Value) graph.Value) (forwardValues, error) {
+	f := forwardValues{in: make([]graph.Value, len(a.Layers)), y: make([]graph.Value, len(a.Layers))}
 	for i, l := range a.Layers {
 		pre := fmt.Sprintf("l%d.", i)
 		s := shapes[i]
@@ -164,7 +165,7 @@ func forwardPass(b *Builder, a Arch, shapes []LayerShape, head Input, img Value,
 		if ho != s.Out.H || wo != s.Out.W {
 			return f, fmt.Errorf("onnxgen: layer %d: padding gives %dx%d, shapes say %dx%d", i, ho, wo, s.Out.H, s.Out.W)
 		}
-		z := b.Conv(pre+"conv", x, w[pre+"conv.w"], w[pre+"conv.b"], ConvAttrs{
+		z := b.Conv(pre+"conv", x, w[pre+"conv.w"], w[pre+"conv.b"], graph.ConvAttrs{
 			Strides: []int64{int64(l.SH), int64(l.SW)},
 			Pads:    []int64{int64(pt), int64(pl), int64(pb), int64(pr)},
 		})
@@ -180,7 +181,7 @@ func forwardPass(b *Builder, a Arch, shapes []LayerShape, head Input, img Value,
 	f.head = padConcat(b, "head.in", f.y, a.HeadInputs(), head)
 	gap := b.GlobalAveragePool("head.gap", f.head)
 	f.flat = b.Flatten("head.flat", gap, 1)
-	f.logits = b.Gemm("logits", f.flat, w["head.fc.w"], w["head.fc.b"], GemmAttrs{TransB: true})
+	f.logits = b.Gemm(OutputLogits, f.flat, w["head.fc.w"], w["head.fc.b"], graph.GemmAttrs{TransB: true})
 	return f, nil
 }
 
@@ -188,8 +189,8 @@ func forwardPass(b *Builder, a Arch, shapes []LayerShape, head Input, img Value,
 // each zero-padded at the bottom and right to size.H×size.W; the padded
 // pieces are called out.pad<j> and the concatenation out (a single unpadded
 // input is used as it is).
-func padConcat(b *Builder, out string, ys []Value, js []int, size Input) Value {
-	parts := make([]Value, 0, len(js))
+func padConcat(b *graph.Builder, out string, ys []graph.Value, js []int, size Input) graph.Value {
+	parts := make([]graph.Value, 0, len(js))
 	for _, j := range js {
 		v := ys[j]
 		if len(v.Shape) == 4 && (v.Shape[2] < int64(size.H) || v.Shape[3] < int64(size.W)) {

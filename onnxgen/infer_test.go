@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nas-project/nas/onnxgen/graph"
 )
 
 // TestInitParams: He-normal weights with the documented spread, zero biases,
@@ -141,7 +142,7 @@ func TestCompileEpsilon(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if txt := Text(m); !strings.Contains(txt, tt.want) {
+		if txt := graph.Text(m); !strings.Contains(txt, tt.want) {
 			t.Errorf("BNEpsilon %g: no %q in\n%s", tt.eps, tt.want, txt)
 		}
 	}

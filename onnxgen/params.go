@@ -7,16 +7,15 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/nas-project/nas/internal/child"
+	"github.com/nas-project/nas/onnxgen/graph"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
 )
 
 // Param is one parameter tensor of a child network: its name (derived from
-// its position: "l3.conv.w"), shape and data in row-major order.
-type Param struct {
-	Name  string
-	Shape []int64
-	Data  []float32
-}
+// its position: "l3.conv.w"), shape and data in row-major order. It is the
+// contract's type (package child), which the runner takes as it is.
+type Param = child.Param
 
 // paramSpecs lists the parameters of a network, in the interface's order,
 // without data: per layer l<i>.conv.w [F,Cin,KH,KW] and l<i>.conv.b [F], then
@@ -72,7 +71,7 @@ func InitParams(a Arch, in Input, classes int, opts Options) ([]Param, error) {
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x6e6173)) // "nas"
 	for i := range specs {
 		p := &specs[i]
-		n, _ := numElements(p.Shape)
+		n, _ := graph.NumElements(p.Shape)
 		p.Data = make([]float32, n)
 		switch {
 		case len(p.Shape) > 1: // weights
@@ -102,10 +101,10 @@ func checkParams(ps, want []Param) error {
 	for i, p := range ps {
 		w := want[i]
 		if p.Name != w.Name || !slices.Equal(p.Shape, w.Shape) {
-			return fmt.Errorf("onnxgen: parameter %d is %s %s, want %s %s", i, p.Name, dimsString(p.Shape), w.Name, dimsString(w.Shape))
+			return fmt.Errorf("onnxgen: parameter %d is %s %s, want %s %s", i, p.Name, graph.DimsString(p.Shape), w.Name, graph.DimsString(w.Shape))
 		}
-		if n, _ := numElements(p.Shape); len(p.Data) != n {
-			return fmt.Errorf("onnxgen: parameter %s: %d values for shape %s", p.Name, len(p.Data), dimsString(p.Shape))
+		if n, _ := graph.NumElements(p.Shape); len(p.Data) != n {
+			return fmt.Errorf("onnxgen: parameter %s: %d values for shape %s", p.Name, len(p.Data), graph.DimsString(p.Shape))
 		}
 	}
 	return nil
@@ -125,9 +124,9 @@ func ParamsOf(m *onnxpb.ModelProto) ([]Param, error) {
 		if t.GetDataType() != int32(onnxpb.TensorProto_FLOAT) || len(t.GetRawData()) > 0 {
 			return nil, fmt.Errorf("onnxgen: initializer %s: want float_data", t.GetName())
 		}
-		n, ok := numElements(t.GetDims())
+		n, ok := graph.NumElements(t.GetDims())
 		if !ok || n != len(t.GetFloatData()) {
-			return nil, fmt.Errorf("onnxgen: initializer %s: %d values for shape %s", t.GetName(), len(t.GetFloatData()), dimsString(t.GetDims()))
+			return nil, fmt.Errorf("onnxgen: initializer %s: %d values for shape %s", t.GetName(), len(t.GetFloatData()), graph.DimsString(t.GetDims()))
 		}
 		ps = append(ps, Param{Name: t.GetName(), Shape: slices.Clone(t.GetDims()), Data: slices.Clone(t.GetFloatData())})
 	}

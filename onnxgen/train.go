@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/nas-project/nas/internal/child"
+	"github.com/nas-project/nas/onnxgen/graph"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
 )
 
@@ -49,7 +51,8 @@ func CompileTrain(a Arch, in Input, classes int, opts TrainOptions) (*onnxpb.Mod
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return compileStep(a, in, classes, opts, true)
+	st, err := compileStep(a, in, classes, opts, true)
+	return st.model, err
 }
 
 // CompileEval compiles a into the evaluation graph: inputs image, label and
@@ -59,28 +62,8 @@ func CompileEval(a Arch, in Input, classes int, opts Options) (*onnxpb.ModelProt
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return compileStep(a, in, classes, TrainOptions{Options: opts}, false)
-}
-
-// TrainState returns the training-step graph's input and output names, in
-// order, for the parameter list params (as InitParams returns it): image,
-// label, lr, every p, p.mom for every trained p; loss, correct, every p.next,
-// p.mom.next for every trained p. Batch norms' running statistics (names
-// ending in ".bn.mean" and ".bn.var") are not trained: they have no buffer.
-func TrainState(params []Param) (inputs, outputs []string) {
-	inputs = []string{"image", "label", "lr"}
-	outputs = []string{"loss", "correct"}
-	for _, p := range params {
-		inputs = append(inputs, p.Name)
-		outputs = append(outputs, p.Name+".next")
-	}
-	for _, p := range params {
-		if !isRunningStat(p.Name) {
-			inputs = append(inputs, p.Name+".mom")
-			outputs = append(outputs, p.Name+".mom.next")
-		}
-	}
-	return inputs, outputs
+	st, err := compileStep(a, in, classes, TrainOptions{Options: opts}, false)
+	return st.model, err
 }
 
 // isRunningStat reports whether parameter n is a batch norm's running mean or
@@ -99,13 +82,23 @@ func samePadding(in, k, s int) (before, after, out int) {
 	return p, p, (in+2*p-k)/s + 1
 }
 
+// step is a compiled training-step or evaluation graph: the model, its
+// signature and, for a training step, its state pairs (what the next step
+// reads from this one's outputs), as the builder declared them.
+type step struct {
+	model           *onnxpb.ModelProto
+	inputs, outputs []graph.Value
+	state           []child.State
+}
+
 // compileStep builds the training-step graph (train) or the evaluation graph.
-func compileStep(a Arch, in Input, classes int, opts TrainOptions, train bool) (*onnxpb.ModelProto, error) {
+func compileStep(a Arch, in Input, classes int, opts TrainOptions, train bool) (step, error) {
 	opts.Params = nil
 	specs, shapes, head, err := specsFor(a, in, classes, opts.Options)
 	if err != nil {
-		return nil, err
+		return step{}, err
 	}
+	var st step
 	convs := make([]convGeom, len(a.Layers))
 	for i, l := range a.Layers {
 		s := shapes[i]
@@ -118,43 +111,47 @@ func compileStep(a Arch, in Input, classes int, opts TrainOptions, train bool) (
 	if train {
 		name = "nas.train"
 	}
-	b := NewBuilder(name)
-	img := b.Input("image", Float, Batch, int64(in.C), int64(in.H), int64(in.W))
-	label := b.Input("label", Int64, Batch)
-	var lr Value
+	b := graph.NewBuilder(name)
+	img := b.Input(InputImage, graph.Float, graph.Batch, int64(in.C), int64(in.H), int64(in.W))
+	label := b.Input(InputLabel, graph.Int64, graph.Batch)
+	var lr graph.Value
 	if train {
-		lr = b.Input("lr", Float, 1)
+		lr = b.Input(InputLR, graph.Float, 1)
 	}
-	w := make(map[string]Value, len(specs))
-	for _, p := range specs {
-		w[p.Name] = b.Input(p.Name, Float, p.Shape...)
+	w := make(map[string]graph.Value, len(specs))
+	for i, p := range specs {
+		w[p.Name] = b.Input(p.Name, graph.Float, p.Shape...)
+		st.state = append(st.state, child.State{Input: p.Name, Output: p.Name + ".next", Param: i})
 	}
-	mom := make(map[string]Value, len(specs))
+	mom := make(map[string]graph.Value, len(specs))
 	if train {
 		for _, p := range specs {
 			if !isRunningStat(p.Name) {
-				mom[p.Name] = b.Input(p.Name+".mom", Float, p.Shape...)
+				mom[p.Name] = b.Input(p.Name+".mom", graph.Float, p.Shape...)
+				st.state = append(st.state, child.State{Input: p.Name + ".mom", Output: p.Name + ".mom.next", Param: -1})
 			}
 		}
+	} else {
+		st.state = nil
 	}
-	var bnHook func(int, Value) Value
+	var bnHook func(int, graph.Value) graph.Value
 	bns := make([]bnState, len(a.Layers))
 	if train {
-		bnHook = func(i int, z Value) Value {
+		bnHook = func(i int, z graph.Value) graph.Value {
 			pre := fmt.Sprintf("l%d.bn", i)
-			var y Value
+			var y graph.Value
 			y, bns[i] = batchNormTrain(b, pre, z, w[pre+".scale"], w[pre+".bias"], opts.epsilon())
 			return y
 		}
 	}
 	f, err := forwardPass(b, a, shapes, head, img, w, opts.Options, bnHook)
 	if err != nil {
-		return nil, err
+		return step{}, err
 	}
 	loss0, logProb := b.SoftmaxCrossEntropyLoss("loss.0", "log_prob", f.logits, label)
-	loss := b.Reshape("loss", loss0, 1)
+	loss := b.Reshape(MetricLoss, loss0, 1)
 	hit := b.Equal("pred.hit", b.ArgMax("pred", f.logits, 1, false), label)
-	correct := b.ReduceSum("correct", b.Cast("pred.hit.i", hit, Int64), true, 0)
+	correct := b.ReduceSum(MetricRight, b.Cast("pred.hit.i", hit, graph.Int64), true, 0)
 	b.Output(loss)
 	b.Output(correct)
 	if train {
@@ -175,17 +172,18 @@ func compileStep(a Arch, in Input, classes int, opts TrainOptions, train bool) (
 	}
 	m, err := b.Model()
 	if err != nil {
-		return nil, fmt.Errorf("onnxgen: %s graph of %q: %w", strings.TrimPrefix(name, "nas."), Format(a), err)
+		return step{}, fmt.Errorf("onnxgen: %s graph of %q: %w", strings.TrimPrefix(name, "nas."), Format(a), err)
 	}
-	return m, nil
+	st.model, st.inputs, st.outputs = m, b.Inputs(), b.Outputs()
+	return st, nil
 }
 
 // backward emits the gradient of the mean loss with respect to every trained
 // parameter, and the running statistics' next values; it returns them by
 // parameter name (gradients) and by name (p.next for the running statistics).
-func backward(b *Builder, a Arch, convs []convGeom, head Input, f forwardValues, bns []bnState, w map[string]Value,
-	logProb, label Value, classes int, batchNorm bool) map[string]Value {
-	out := map[string]Value{}
+func backward(b *graph.Builder, a Arch, convs []convGeom, head Input, f forwardValues, bns []bnState, w map[string]graph.Value,
+	logProb, label graph.Value, classes int, batchNorm bool) map[string]graph.Value {
+	out := map[string]graph.Value{}
 	onehot := b.OneHot("label.onehot", label, int64(classes), 0, 1)
 	n := b.ReduceSum("batch.n", onehot, true, 0, 1) // N as a float [1,1]
 	dl := b.Div("logits.grad", b.Sub("logits.grad.n", b.Exp("prob", logProb), onehot), n)
@@ -206,7 +204,7 @@ func backward(b *Builder, a Arch, convs []convGeom, head Input, f forwardValues,
 		return v
 	})
 	dhead := b.Mul("head.in.grad", dgap, spread)
-	dy := make([][]Value, len(convs))
+	dy := make([][]graph.Value, len(convs))
 	c0 := 0
 	for _, j := range a.HeadInputs() {
 		g := convs[j]
@@ -242,12 +240,12 @@ func backward(b *Builder, a Arch, convs []convGeom, head Input, f forwardValues,
 // w, momentum buffer v, gradient g): d = g + wd·w; v' = μ·v + d;
 // w' = w − lr·v' (Nesterov: w' = w − lr·(d + μ·v')). It returns p.next and
 // p.mom.next.
-func sgdStep(b *Builder, p string, w, v, g, lr Value, o TrainOptions) (Value, Value) {
+func sgdStep(b *graph.Builder, p string, w, v, g, lr graph.Value, o TrainOptions) (graph.Value, graph.Value) {
 	d := g
 	if o.WeightDecay != 0 {
 		d = b.Add(p+".d", g, b.Mul(p+".wd", w, b.Scalar("sgd.weight_decay", o.WeightDecay)))
 	}
-	var vn Value
+	var vn graph.Value
 	if o.Momentum != 0 {
 		vn = b.Add(p+".mom.next", b.Mul(p+".mom.mu", v, b.Scalar("sgd.momentum", o.Momentum)), d)
 	} else {

@@ -7,7 +7,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nas-project/nas/internal/child"
+	"github.com/nas-project/nas/onnxgen/graph"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // trainTestArch has strides, a zero-padded skip and two head inputs.
@@ -21,9 +24,33 @@ func valueNames(vs []*onnxpb.ValueInfoProto) []string {
 	return out
 }
 
+// signature is the description of ONNX value infos: name, element type,
+// shape (-1 for a symbolic dimension).
+func signature(vs []*onnxpb.ValueInfoProto) []child.Tensor {
+	var out []child.Tensor
+	for _, v := range vs {
+		tt := v.GetType().GetTensorType()
+		t := child.Tensor{Name: v.GetName(), Type: child.Float32}
+		if tt.GetElemType() == int32(onnxpb.TensorProto_INT64) {
+			t.Type = child.Int64
+		}
+		for _, d := range tt.GetShape().GetDim() {
+			if d.GetDimParam() != "" {
+				t.Shape = append(t.Shape, child.BatchDim)
+			} else {
+				t.Shape = append(t.Shape, d.GetDimValue())
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 // TestTrainGraphSignature: the training and evaluation graphs take exactly
-// the parameters InitParams gives, in its order and shapes; TrainState names
-// the training graph's signature; only standard-domain ops are used.
+// the parameters InitParams gives, in its order and shapes; CompileNet's
+// description is exactly the signature of the graphs it serializes (names,
+// types, shapes), with a state pair per parameter and per momentum buffer;
+// only standard-domain ops are used.
 func TestTrainGraphSignature(t *testing.T) {
 	a, err := Parse(trainTestArch)
 	if err != nil {
@@ -40,15 +67,55 @@ func TestTrainGraphSignature(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := definedBeforeUse(m.GetGraph()); err != nil {
+		if err := graph.CheckOrder(m.GetGraph()); err != nil {
 			t.Errorf("bn=%v: %v", bn, err)
 		}
-		ins, outs := TrainState(params)
+		net, err := CompileNet(a, in, 5, TrainOptions{Options: opts, Momentum: 0.9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(params, net.Params); d != "" {
+			t.Errorf("bn=%v: CompileNet's parameters (-InitParams +CompileNet):\n%s", bn, d)
+		}
+		for _, g := range []struct {
+			name string
+			desc child.Graph
+			m    *onnxpb.ModelProto
+		}{{"training", net.Train, m}, {"evaluation", net.Eval, nil}} {
+			var back onnxpb.ModelProto
+			if err := proto.Unmarshal(g.desc.Model, &back); err != nil {
+				t.Fatal(err)
+			}
+			if g.m != nil && !proto.Equal(&back, g.m) {
+				t.Errorf("bn=%v: CompileNet's %s graph differs from CompileTrain's", bn, g.name)
+			}
+			if d := cmp.Diff(signature(back.GetGraph().GetInput()), g.desc.Inputs); d != "" {
+				t.Errorf("bn=%v: %s inputs (-graph +description):\n%s", bn, g.name, d)
+			}
+			if d := cmp.Diff(signature(back.GetGraph().GetOutput()), g.desc.Outputs); d != "" {
+				t.Errorf("bn=%v: %s outputs (-graph +description):\n%s", bn, g.name, d)
+			}
+		}
+		ins, outs := []string{"image", "label", "lr"}, []string{"loss", "correct"}
+		var state []child.State
+		for i, p := range params {
+			ins, outs = append(ins, p.Name), append(outs, p.Name+".next")
+			state = append(state, child.State{Input: p.Name, Output: p.Name + ".next", Param: i})
+		}
+		for _, p := range params {
+			if !strings.HasSuffix(p.Name, ".bn.mean") && !strings.HasSuffix(p.Name, ".bn.var") {
+				ins, outs = append(ins, p.Name+".mom"), append(outs, p.Name+".mom.next")
+				state = append(state, child.State{Input: p.Name + ".mom", Output: p.Name + ".mom.next", Param: -1})
+			}
+		}
 		if d := cmp.Diff(ins, valueNames(m.GetGraph().GetInput())); d != "" {
-			t.Errorf("bn=%v: inputs (-TrainState +graph):\n%s", bn, d)
+			t.Errorf("bn=%v: inputs (-want +graph):\n%s", bn, d)
 		}
 		if d := cmp.Diff(outs, valueNames(m.GetGraph().GetOutput())); d != "" {
-			t.Errorf("bn=%v: outputs (-TrainState +graph):\n%s", bn, d)
+			t.Errorf("bn=%v: outputs (-want +graph):\n%s", bn, d)
+		}
+		if d := cmp.Diff(state, net.State); d != "" {
+			t.Errorf("bn=%v: state pairs (-want +CompileNet):\n%s", bn, d)
 		}
 		if bn != slices.Contains(ins, "l2.bn.var") || slices.Contains(ins, "l2.bn.var.mom") {
 			t.Errorf("bn=%v: inputs %v: want l2.bn.var exactly with batch norm, never a buffer for it", bn, ins)

@@ -3,10 +3,7 @@ package runner_test
 import (
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/nas-project/nas/onnxgen"
-	"github.com/nas-project/nas/runner"
 )
 
 // BenchmarkTrainStepArch times one training step (forward, loss, backward,
@@ -27,15 +24,7 @@ func BenchmarkTrainStepArch(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			opts := onnxgen.TrainOptions{Options: onnxgen.Options{Seed: 1}, Momentum: 0.9, WeightDecay: 1e-4}
-			m, err := onnxgen.CompileTrain(a, in, 10, opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			train, err := proto.Marshal(m)
-			if err != nil {
-				b.Fatal(err)
-			}
-			params, err := onnxgen.InitParams(a, in, 10, opts.Options)
+			net, err := onnxgen.CompileNet(a, in, 10, opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -43,12 +32,8 @@ func BenchmarkTrainStepArch(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			child := runner.Child{Train: train, Eval: train}
-			for _, p := range params {
-				child.Params = append(child.Params, runner.Param{Name: p.Name, Shape: p.Shape, Data: p.Data})
-			}
 			set := blobs(1, batch, in.C, in.H, in.W, 10)
-			step, fill, free, err := rt.StepForTest(child, set, batch, 0.01)
+			step, fill, free, err := rt.StepForTest(net, set, batch, 0.01)
 			if err != nil {
 				b.Fatal(err)
 			}

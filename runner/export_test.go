@@ -1,13 +1,17 @@
 package runner
 
-import "github.com/nas-project/nas/internal/dataset"
+import "github.com/nas-project/nas/internal/child"
 
-// StepForTest prepares a training session of c at the given batch, fills it
-// with the first batch of set, and returns a function that runs one step
-// (what Train runs per batch, without the fill) and a function that frees
-// everything.
-func (rt *Runtime) StepForTest(c Child, set *dataset.Set, batch int, lr float32) (step func() error, fill func(), free func(), err error) {
-	tr, err := rt.newTrainer(c, batch, set.C, set.H, set.W)
+// StepForTest prepares a training session of n at the given batch, fills it
+// with the first batch of src, and returns a function that runs one step
+// (what Train runs per batch, without the fill), a function that refills the
+// batch from src (what Train runs before every step) and a function that
+// frees everything.
+func (rt *Runtime) StepForTest(n child.Net, src Source, batch int, lr float32) (step func() error, fill func(), free func(), err error) {
+	if err := n.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	tr, err := rt.newTrainer(n, batch)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -15,11 +19,8 @@ func (rt *Runtime) StepForTest(c Child, set *dataset.Set, batch int, lr float32)
 	for i := range idx {
 		idx[i] = i
 	}
-	fill = func() { tr.fill(set, idx) }
+	fill = func() { tr.fill(src, idx) }
 	fill()
-	step = func() error {
-		_, _, err := tr.step(lr)
-		return err
-	}
+	step = func() error { return tr.step(lr) }
 	return step, fill, tr.close, nil
 }

@@ -84,7 +84,7 @@ func TestGoldenModelsRun(t *testing.T) {
 			for i := range image {
 				image[i] = float32(r.NormFloat64())
 			}
-			logits, shape, err := rt.Infer(model, image, []int64{3, int64(c.in.C), int64(c.in.H), int64(c.in.W)})
+			logits, shape, err := rt.Infer(model, onnxgen.InputImage, image, []int64{3, int64(c.in.C), int64(c.in.H), int64(c.in.W)}, "logits")
 			if err != nil {
 				t.Fatalf("ORT: %v", err)
 			}
@@ -157,7 +157,7 @@ func TestFoldedNormalisation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		y, _, err := rt.Infer(b, x, shape)
+		y, _, err := rt.Infer(b, onnxgen.InputImage, x, shape, "logits")
 		if err != nil {
 			t.Fatal(err)
 		}

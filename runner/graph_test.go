@@ -3,6 +3,7 @@ package runner_test
 import (
 	"testing"
 
+	"github.com/nas-project/nas/internal/child"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
 	"github.com/nas-project/nas/runner"
 	"google.golang.org/protobuf/proto"
@@ -12,10 +13,32 @@ import (
 // that follows the onnxgen/runner interface exactly: parameters head.fc.w
 // [K,D] and head.fc.b [K]; a training-step graph with the gradient written by
 // hand and the SGD-momentum update (PyTorch semantics); an evaluation graph;
-// an inference graph.
+// an inference graph. Each graph records its signature as it declares its
+// inputs and outputs, the description the runner binds (child.Graph).
 
 type graph struct {
-	g *onnxpb.GraphProto
+	g               *onnxpb.GraphProto
+	inputs, outputs []child.Tensor
+}
+
+// signature is the child.Tensor of a declared input or output: a string
+// dimension ("N") is the batch.
+func signature(name string, elem onnxpb.TensorProto_DataType, dims ...any) child.Tensor {
+	t := child.Tensor{Name: name, Type: child.Float32}
+	if elem == onnxpb.TensorProto_INT64 {
+		t.Type = child.Int64
+	}
+	for _, d := range dims {
+		switch d := d.(type) {
+		case int:
+			t.Shape = append(t.Shape, int64(d))
+		case int64:
+			t.Shape = append(t.Shape, d)
+		case string:
+			t.Shape = append(t.Shape, child.BatchDim)
+		}
+	}
+	return t
 }
 
 func tensorType(elem onnxpb.TensorProto_DataType, dims ...any) *onnxpb.TypeProto {
@@ -36,10 +59,12 @@ func tensorType(elem onnxpb.TensorProto_DataType, dims ...any) *onnxpb.TypeProto
 
 func (g *graph) input(name string, elem onnxpb.TensorProto_DataType, dims ...any) {
 	g.g.Input = append(g.g.Input, &onnxpb.ValueInfoProto{Name: proto.String(name), Type: tensorType(elem, dims...)})
+	g.inputs = append(g.inputs, signature(name, elem, dims...))
 }
 
 func (g *graph) output(name string, elem onnxpb.TensorProto_DataType, dims ...any) {
 	g.g.Output = append(g.g.Output, &onnxpb.ValueInfoProto{Name: proto.String(name), Type: tensorType(elem, dims...)})
+	g.outputs = append(g.outputs, signature(name, elem, dims...))
 }
 
 func (g *graph) floats(name string, data []float32, dims ...int64) {
@@ -74,11 +99,21 @@ func (g *graph) model(t testing.TB) []byte {
 	return b
 }
 
+// childGraph is g serialized, with its signature.
+func (g *graph) childGraph(t testing.TB) child.Graph {
+	t.Helper()
+	return child.Graph{Model: g.model(t), Inputs: g.inputs, Outputs: g.outputs}
+}
+
 // softmaxChild builds the three graphs of softmax regression over images of
 // c×h×w with k classes; mu and wd are the momentum and weight decay baked
-// into the training graph. Parameters start at w0, b0.
+// into the training graph. Parameters start at w0, b0. The child's
+// description is what the graph builders declared: batch inputs image and
+// label, the learning rate lr, the states p → p.next (from the parameters)
+// and p.mom → p.mom.next (from zero), the metrics loss (a mean that must
+// stay finite) and correct (a count).
 type softmaxChild struct {
-	child runner.Child
+	child child.Net
 	infer []byte
 }
 
@@ -184,10 +219,27 @@ func buildSoftmax(t testing.TB, c, h, w, k int, mu, wd float32, w0, b0 []float32
 	ig.node("Gemm", []string{"x", "head.fc.w", "head.fc.b"}, []string{"logits"}, intAttr("transB", 1))
 	ig.output("logits", F, "N", k)
 
-	return softmaxChild{
-		child: runner.Child{Train: tg.model(t), Eval: eg.model(t), Params: params, ActivationFloats: int64(d + 4*k)},
-		infer: ig.model(t),
+	net := child.Net{
+		Train:            tg.childGraph(t),
+		Eval:             eg.childGraph(t),
+		Params:           params,
+		Batch:            []string{"image", "label"},
+		LR:               "lr",
+		Metrics:          []child.Metric{{Name: "loss", Reduce: child.Mean, Finite: true}, {Name: "correct", Reduce: child.Sum}},
+		ActivationFloats: int64(d + 4*k),
 	}
+	for i, p := range params {
+		net.State = append(net.State, child.State{Input: p.Name, Output: p.Name + ".next", Param: i})
+	}
+	for _, p := range params {
+		if hasMom(p.Name) {
+			net.State = append(net.State, child.State{Input: p.Name + ".mom", Output: p.Name + ".mom.next", Param: -1})
+		}
+	}
+	if err := net.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return softmaxChild{child: net, infer: ig.model(t)}
 }
 
 func dimsAny(s []int64) []any {

@@ -1,45 +1,43 @@
 package runner
 
 import (
-	"errors"
 	"fmt"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
 
-// Infer runs an inference model (input "image" float[N,C,H,W], output
-// "logits" float[N,classes]) on one batch. shape is the image shape
-// [N,C,H,W]; it returns the logits and their shape.
-func (rt *Runtime) Infer(model []byte, image []float32, shape []int64) (logits []float32, logitsShape []int64, err error) {
+// Infer runs a model with one float input and one float output on one
+// batch: data of the given shape goes to the input called in; it returns the
+// output called out and its shape.
+func (rt *Runtime) Infer(model []byte, in string, data []float32, shape []int64, out string) (values []float32, outShape []int64, err error) {
 	s := ort.NewShape(shape...)
-	if len(shape) != 4 {
-		return nil, nil, fmt.Errorf("runner: infer: image shape %v: want [N,C,H,W]", shape)
+	if len(shape) == 0 {
+		return nil, nil, fmt.Errorf("runner: infer: input %s: no shape", in)
 	}
 	if err := s.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("runner: infer: image shape %v: %w", shape, err)
+		return nil, nil, fmt.Errorf("runner: infer: input %s: shape %v: %w", in, shape, err)
 	}
-	if s.FlattenedSize() != int64(len(image)) {
-		return nil, nil, fmt.Errorf("runner: infer: image has %d values, shape %v needs %d", len(image), shape, s.FlattenedSize())
+	if s.FlattenedSize() != int64(len(data)) {
+		return nil, nil, fmt.Errorf("runner: infer: input %s has %d values, shape %v needs %d", in, len(data), shape, s.FlattenedSize())
 	}
-	sess, err := rt.newSession(model, []string{"image"}, []string{"logits"})
+	sess, err := rt.newSession(model, []string{in}, []string{out})
 	if err != nil {
 		return nil, nil, fmt.Errorf("runner: infer: %w", err)
 	}
 	defer sess.Destroy()
-	in, err := ort.NewTensor(s, image)
+	x, err := ort.NewTensor(s, data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("runner: infer: image tensor: %w", err)
+		return nil, nil, fmt.Errorf("runner: infer: input %s: %w", in, err)
 	}
-	defer in.Destroy()
+	defer x.Destroy()
 	outs := []ort.Value{nil}
-	if err := sess.Run([]ort.Value{in}, outs); err != nil {
+	if err := sess.Run([]ort.Value{x}, outs); err != nil {
 		return nil, nil, fmt.Errorf("runner: infer: %w", err)
 	}
 	defer outs[0].Destroy()
 	t, ok := outs[0].(*ort.Tensor[float32])
 	if !ok {
-		return nil, nil, errors.New("runner: infer: output logits is not a float tensor")
+		return nil, nil, fmt.Errorf("runner: infer: output %s is not a float tensor", out)
 	}
-	data := t.GetData()
-	return append([]float32(nil), data...), append([]int64(nil), t.GetShape()...), nil
+	return append([]float32(nil), t.GetData()...), append([]int64(nil), t.GetShape()...), nil
 }

@@ -19,11 +19,6 @@ type TrainOptions struct {
 	// CosineLR anneals the learning rate from LR to zero with a half cosine
 	// over all steps. Zero (false): LR is constant.
 	CosineLR bool
-	// RewardK is the number of last epochs whose best validation accuracy
-	// makes the reward. Zero: 5.
-	RewardK int
-	// RewardP is the exponent of the reward (accuracy^p). Zero: 3.
-	RewardP float64
 	// Seed drives the shuffling of every epoch. Zero is a seed like any other.
 	Seed uint64
 	// MemoryLimit refuses, as Oversized, a child whose EstimateMemory exceeds
@@ -31,19 +26,26 @@ type TrainOptions struct {
 	MemoryLimit int64
 	// Progress, if set, is called after every training batch.
 	Progress func(Progress)
+	// Score turns an epoch's validation pass into its score (a
+	// classifier's accuracy: correct / examples); Result.Scores has one per
+	// epoch. Nil: no scores (StopBelow then needs one).
+	Score func(Pass) float64
+	// ScoreName names the score in a Stopped trial's reason (e.g.
+	// "validation accuracy"). Empty: "validation score".
+	ScoreName string
 	// StopBelow stops training early (status Stopped) after epoch e when
-	// the best validation accuracy so far is below StopBelow[e] (the median
-	// stopping rule's threshold; search computes it). Zero, or an epoch
-	// past its end, sets no threshold; the last epoch is never cut.
+	// the best score so far is below StopBelow[e] (the median stopping
+	// rule's threshold; search computes it). Zero, or an epoch past its
+	// end, sets no threshold; the last epoch is never cut.
 	StopBelow []float64
 }
 
 // Progress reports one training batch.
 type Progress struct {
-	Epoch, Batch int     // from 0
-	Batches      int     // batches per epoch
-	Loss         float32 // mean loss of this batch
-	ImagesPerSec float64 // training throughput of this epoch so far
+	Epoch, Batch   int     // from 0
+	Batches        int     // batches per epoch
+	Loss           float32 // this batch's first Finite metric (the loss); NaN without one
+	ExamplesPerSec float64 // training throughput of this epoch so far
 }
 
 // Validate reports the first invalid field of o.
@@ -57,17 +59,16 @@ func (o TrainOptions) Validate() error {
 		return fmt.Errorf("runner: train options: eval batch %d: want >= 0", o.EvalBatch)
 	case !(o.LR > 0) || math.IsInf(float64(o.LR), 0):
 		return fmt.Errorf("runner: train options: lr %v: want a finite value > 0", o.LR)
-	case o.RewardK < 0:
-		return fmt.Errorf("runner: train options: reward k %d: want >= 0", o.RewardK)
-	case o.RewardP < 0 || math.IsNaN(o.RewardP) || math.IsInf(o.RewardP, 0):
-		return fmt.Errorf("runner: train options: reward p %v: want a finite value >= 0", o.RewardP)
 	case o.MemoryLimit < 0:
 		return fmt.Errorf("runner: train options: memory limit %d: want >= 0", o.MemoryLimit)
 	}
 	for e, v := range o.StopBelow {
-		if !(v >= 0 && v <= 1) {
-			return fmt.Errorf("runner: train options: stop threshold %v after epoch %d: want an accuracy in [0, 1]", v, e+1)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("runner: train options: stop threshold %v after epoch %d: want a finite score", v, e+1)
 		}
+	}
+	if len(o.StopBelow) > 0 && o.Score == nil {
+		return fmt.Errorf("runner: train options: stop thresholds without a Score")
 	}
 	return nil
 }
@@ -76,11 +77,8 @@ func (o TrainOptions) withDefaults() TrainOptions {
 	if o.EvalBatch == 0 {
 		o.EvalBatch = o.Batch
 	}
-	if o.RewardK == 0 {
-		o.RewardK = 5
-	}
-	if o.RewardP == 0 {
-		o.RewardP = 3
+	if o.ScoreName == "" {
+		o.ScoreName = "validation score"
 	}
 	return o
 }
@@ -123,32 +121,14 @@ func (s Status) String() string {
 type Result struct {
 	Status Status
 	Reason string // why the trial is not Done; empty when Done
-	// ValAcc and ValLoss hold the validation accuracy and mean loss after
-	// each completed epoch.
-	ValAcc, ValLoss []float64
-	// Reward is (max ValAcc over the last RewardK epochs)^RewardP for Done
-	// and Stopped, else 0.
-	Reward float64
-	// Params are the trained weights (Done, and Diverged: the last finite
-	// ones are not kept, so nil there).
+	// Val has the validation pass after each completed epoch, Scores their
+	// scores (TrainOptions.Score).
+	Val    []Pass
+	Scores []float64
+	// Params are the trained weights (Done only).
 	Params []Param
-	// Seconds is the wall time of Train; ImagesPerSec the training
+	// Seconds is the wall time of Train; ExamplesPerSec the training
 	// throughput (training steps only, validation excluded).
-	Seconds      float64
-	ImagesPerSec float64
-}
-
-// reward is (max acc over the last k epochs)^p.
-func reward(acc []float64, k int, p float64) float64 {
-	if len(acc) == 0 {
-		return 0
-	}
-	if k > len(acc) {
-		k = len(acc)
-	}
-	best := 0.0
-	for _, a := range acc[len(acc)-k:] {
-		best = max(best, a)
-	}
-	return math.Pow(best, p)
+	Seconds        float64
+	ExamplesPerSec float64
 }

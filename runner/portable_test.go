@@ -69,7 +69,7 @@ func TestSoftmaxInferPortable(t *testing.T) {
 	rt := newRuntime(t)
 	ch := newSoftmaxChild(t, tc, th, tw, tk, 0.9, 0, randFloats(1, tk*tc*th*tw), randFloats(2, tk))
 	set := blobs(4, 3, tc, th, tw, tk)
-	want, _, err := rt.Infer(ch.infer, set.X, []int64{3, tc, th, tw})
+	want, _, err := rt.Infer(ch.infer, "image", set.X, []int64{3, tc, th, tw}, "logits")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/nas-project/nas/internal/testenv"
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/runner"
@@ -164,24 +162,12 @@ func TestProfileTrainStep(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			a := archs[name]
 			opts := onnxgen.TrainOptions{Options: onnxgen.Options{Seed: 1}, Momentum: 0.9, WeightDecay: 1e-4}
-			m, err := onnxgen.CompileTrain(a, in, 10, opts)
+			net, err := onnxgen.CompileNet(a, in, 10, opts)
 			if err != nil {
 				t.Fatal(err)
-			}
-			train, err := proto.Marshal(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			params, err := onnxgen.InitParams(a, in, 10, opts.Options)
-			if err != nil {
-				t.Fatal(err)
-			}
-			child := runner.Child{Train: train, Eval: train}
-			for _, p := range params {
-				child.Params = append(child.Params, runner.Param{Name: p.Name, Shape: p.Shape, Data: p.Data})
 			}
 			before, _ := filepath.Glob(filepath.Join(dir, "nas*.json"))
-			step, _, free, err := rt.StepForTest(child, blobs(1, batch, in.C, in.H, in.W, 10), batch, 0.01)
+			step, _, free, err := rt.StepForTest(net, blobs(1, batch, in.C, in.H, in.W, 10), batch, 0.01)
 			if err != nil {
 				t.Fatal(err)
 			}

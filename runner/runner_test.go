@@ -12,12 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/nas-project/nas/internal/testenv"
 
+	"github.com/nas-project/nas/internal/child"
 	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/runner"
 )
@@ -73,16 +75,46 @@ func zeroChild(t testing.TB, mu, wd float32) softmaxChild {
 	return newSoftmaxChild(t, tc, th, tw, tk, mu, wd, make([]float32, tk*tc*th*tw), make([]float32, tk))
 }
 
+// accuracy is a classifier's score: the fraction of a pass's examples its
+// prediction got right.
+func accuracy(p runner.Pass) float64 { return p.Metrics["correct"] / float64(p.Examples) }
+
+// metric is one metric of every epoch's validation pass of res.
+func metric(res runner.Result, name string) []float64 {
+	out := make([]float64, len(res.Val))
+	for i, p := range res.Val {
+		out[i] = p.Metrics[name]
+	}
+	return out
+}
+
+// checkScores: res has one score per validation pass, and each is that
+// epoch's accuracy over every validation example.
+func checkScores(t *testing.T, res runner.Result, examples int) {
+	t.Helper()
+	if len(res.Scores) != len(res.Val) {
+		t.Fatalf("%d scores for %d validation passes", len(res.Scores), len(res.Val))
+	}
+	for e, p := range res.Val {
+		if p.Examples != examples {
+			t.Errorf("epoch %d: validation pass over %d examples, want %d", e, p.Examples, examples)
+		}
+		if res.Scores[e] != accuracy(p) {
+			t.Errorf("epoch %d: score %v, want the accuracy %v", e, res.Scores[e], accuracy(p))
+		}
+	}
+}
+
 func TestTrainLearns(t *testing.T) {
 	rt := newRuntime(t)
 	ch := zeroChild(t, 0.9, 1e-4)
 	train, val := blobs(1, 640, tc, th, tw, tk), blobs(2, 203, tc, th, tw, tk)
 	var calls int
 	res, err := rt.Train(context.Background(), ch.child, train, val, runner.TrainOptions{
-		Epochs: 4, Batch: 32, EvalBatch: 50, LR: 0.05, RewardK: 2, RewardP: 2, Seed: 7,
+		Epochs: 4, Batch: 32, EvalBatch: 50, LR: 0.05, Seed: 7, Score: accuracy,
 		Progress: func(p runner.Progress) {
 			calls++
-			if p.Batches != 20 || math.IsNaN(float64(p.Loss)) || !(p.ImagesPerSec > 0) {
+			if p.Batches != 20 || math.IsNaN(float64(p.Loss)) || !(p.ExamplesPerSec > 0) {
 				t.Errorf("progress %+v", p)
 			}
 		},
@@ -96,29 +128,32 @@ func TestTrainLearns(t *testing.T) {
 	if calls != 4*20 {
 		t.Errorf("progress called %d times, want %d (640/32 batches × 4 epochs)", calls, 80)
 	}
-	if len(res.ValAcc) != 4 || len(res.ValLoss) != 4 {
-		t.Fatalf("ValAcc %v ValLoss %v: want 4 epochs", res.ValAcc, res.ValLoss)
+	if len(res.Val) != 4 || len(res.Scores) != 4 {
+		t.Fatalf("Val %v Scores %v: want 4 epochs", res.Val, res.Scores)
 	}
-	if acc := res.ValAcc[3]; acc <= 0.9 {
-		t.Errorf("validation accuracy %v after 4 epochs, want > 0.9 (all: %v)", acc, res.ValAcc)
+	checkScores(t, res, val.Len())
+	valAcc, valLoss := res.Scores, metric(res, "loss")
+	if acc := valAcc[3]; acc <= 0.9 {
+		t.Errorf("validation accuracy %v after 4 epochs, want > 0.9 (all: %v)", acc, valAcc)
 	}
-	if res.ValLoss[3] >= res.ValLoss[0] && res.ValLoss[0] > 0.05 {
-		t.Errorf("validation loss did not fall: %v", res.ValLoss)
+	if valLoss[3] >= valLoss[0] && valLoss[0] > 0.05 {
+		t.Errorf("validation loss did not fall: %v", valLoss)
 	}
-	if want := math.Pow(max(res.ValAcc[2], res.ValAcc[3]), 2); math.Abs(res.Reward-want) > 1e-12 {
-		t.Errorf("reward %v, want max of the last 2 accuracies squared = %v", res.Reward, want)
-	}
-	if !(res.ImagesPerSec > 0) || !(res.Seconds > 0) {
-		t.Errorf("images/s %v seconds %v", res.ImagesPerSec, res.Seconds)
+	if !(res.ExamplesPerSec > 0) || !(res.Seconds > 0) {
+		t.Errorf("examples/s %v seconds %v", res.ExamplesPerSec, res.Seconds)
 	}
 	// The trained weights evaluate to the last epoch's accuracy, and agree
 	// with plain Go arithmetic over every validation image.
-	acc, loss, err := rt.Evaluate(context.Background(), ch.child.Eval, res.Params, val, 64)
+	pass, err := rt.Evaluate(context.Background(), ch.child, res.Params, val, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acc != res.ValAcc[3] || math.Abs(loss-res.ValLoss[3]) > 1e-5 {
-		t.Errorf("Evaluate = %v, %v; Train's last epoch %v, %v", acc, loss, res.ValAcc[3], res.ValLoss[3])
+	if pass.Examples != val.Len() {
+		t.Errorf("Evaluate counted %d examples, want %d", pass.Examples, val.Len())
+	}
+	acc, loss := accuracy(pass), pass.Metrics["loss"]
+	if acc != valAcc[3] || math.Abs(loss-valLoss[3]) > 1e-5 {
+		t.Errorf("Evaluate = %v, %v; Train's last epoch %v, %v", acc, loss, valAcc[3], valLoss[3])
 	}
 	if goAcc, goLoss := softmaxEval(res.Params, val); goAcc != acc || math.Abs(goLoss-loss) > 1e-4 {
 		t.Errorf("Evaluate = %v, %v; Go reference %v, %v", acc, loss, goAcc, goLoss)
@@ -271,8 +306,8 @@ func TestTrainDiverges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != runner.Diverged || res.Reward != 0 || !strings.Contains(res.Reason, "loss") {
-		t.Fatalf("status %v reward %v reason %q: want diverged, 0, a reason naming the loss", res.Status, res.Reward, res.Reason)
+	if res.Status != runner.Diverged || res.Params != nil || !strings.Contains(res.Reason, "loss") {
+		t.Fatalf("status %v params %d reason %q: want diverged, no weights, a reason naming the loss", res.Status, len(res.Params), res.Reason)
 	}
 }
 
@@ -296,7 +331,7 @@ func TestTrainCancelled(t *testing.T) {
 	if batches != 3 {
 		t.Errorf("%d batches ran, want 3: the context is checked before every batch", batches)
 	}
-	if _, _, err := rt.Evaluate(ctx, ch.child.Eval, ch.child.Params, val, 8); !errors.Is(err, context.Canceled) {
+	if _, err := rt.Evaluate(ctx, ch.child, ch.child.Params, val, 8); !errors.Is(err, context.Canceled) {
 		t.Errorf("Evaluate with a cancelled context: err = %v", err)
 	}
 }
@@ -305,22 +340,27 @@ func TestTrainOversized(t *testing.T) {
 	rt := newRuntime(t)
 	ch := zeroChild(t, 0.9, 0)
 	train, val := blobs(1, 256, tc, th, tw, tk), blobs(2, 64, tc, th, tw, tk)
-	need := runner.EstimateMemory(ch.child, 32, tc*th*tw)
-	// 2 weight sets + 2 momentum sets of 51 floats, 32 images of 16 floats,
-	// 32 × 2 × (16 + 12) activation floats, 32 labels.
-	if want := int64(4*(4*51+32*16+32*2*28) + 8*32); need != want {
+	need := runner.EstimateMemory(ch.child, 32)
+	// 2 sets of 51 weights and 51 momentum values, 32 images of 16 floats,
+	// 32 × 2 × (16 + 12) activation floats, 32 labels (int64).
+	if want := int64(4*(2*(51+51)+32*16+32*2*28) + 8*32); need != want {
 		t.Errorf("EstimateMemory = %d, want %d", need, want)
+	}
+	// Without the bias's momentum buffer: 48 zero-started values, not 51.
+	noBiasMom := buildSoftmax(t, tc, th, tw, tk, 0.9, 0, make([]float32, tk*tc*th*tw), make([]float32, tk), false)
+	if got, want := runner.EstimateMemory(noBiasMom.child, 32), int64(4*(2*(51+48)+32*16+32*2*28)+8*32); got != want {
+		t.Errorf("EstimateMemory without the bias momentum = %d, want %d", got, want)
 	}
 	// The training graph is garbage: Oversized is decided before any session
 	// exists, so it never gets parsed.
 	c := ch.child
-	c.Train = []byte("not a model")
+	c.Train.Model = []byte("not a model")
 	res, err := rt.Train(context.Background(), c, train, val, runner.TrainOptions{Epochs: 1, Batch: 32, LR: 0.1, MemoryLimit: need - 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != runner.Oversized || !strings.Contains(res.Reason, "limit") || res.Reward != 0 {
-		t.Fatalf("status %v reason %q reward %v: want oversized with a reason", res.Status, res.Reason, res.Reward)
+	if res.Status != runner.Oversized || !strings.Contains(res.Reason, "limit") || res.Params != nil || res.Val != nil {
+		t.Fatalf("status %v reason %q params %d val %v: want oversized with a reason, nothing run", res.Status, res.Reason, len(res.Params), res.Val)
 	}
 	res, err = rt.Train(context.Background(), ch.child, train, val, runner.TrainOptions{Epochs: 1, Batch: 32, LR: 0.1, MemoryLimit: need})
 	if err != nil || res.Status != runner.Done {
@@ -334,12 +374,22 @@ func TestTrainFailed(t *testing.T) {
 	train, val := blobs(1, 64, tc, th, tw, tk), blobs(2, 64, tc, th, tw, tk)
 	for _, tt := range []struct {
 		name string
-		edit func(*runner.Child)
+		edit func(*child.Net)
 	}{
-		{"garbage training graph", func(c *runner.Child) { c.Train = []byte("not a model") }},
-		{"garbage evaluation graph", func(c *runner.Child) { c.Eval = []byte("not a model") }},
-		{"param name the graph lacks", func(c *runner.Child) {
+		{"garbage training graph", func(c *child.Net) { c.Train.Model = []byte("not a model") }},
+		{"garbage evaluation graph", func(c *child.Net) { c.Eval.Model = []byte("not a model") }},
+		// The description renames head.fc.b consistently (so it validates),
+		// but the serialized graphs lack the name: ORT rejects it.
+		{"param name the graph lacks", func(c *child.Net) {
 			c.Params = []runner.Param{c.Params[0], {Name: "head.fc.bias", Shape: c.Params[1].Shape, Data: c.Params[1].Data}}
+			c.Train.Inputs = renamed(c.Train.Inputs, "head.fc.b", "head.fc.bias")
+			c.Eval.Inputs = renamed(c.Eval.Inputs, "head.fc.b", "head.fc.bias")
+			c.State = slices.Clone(c.State)
+			for i := range c.State {
+				if c.State[i].Input == "head.fc.b" {
+					c.State[i].Input = "head.fc.bias"
+				}
+			}
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,12 +399,23 @@ func TestTrainFailed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Status != runner.Failed || res.Reason == "" || res.Reward != 0 {
-				t.Fatalf("status %v reason %q: want failed with ORT's reason", res.Status, res.Reason)
+			if res.Status != runner.Failed || res.Reason == "" || res.Params != nil {
+				t.Fatalf("status %v reason %q params %d: want failed with ORT's reason", res.Status, res.Reason, len(res.Params))
 			}
 			t.Log(res.Reason)
 		})
 	}
+}
+
+// renamed is ts with the tensor called from renamed to, copied.
+func renamed(ts []child.Tensor, from, to string) []child.Tensor {
+	out := slices.Clone(ts)
+	for i := range out {
+		if out[i].Name == from {
+			out[i].Name = to
+		}
+	}
+	return out
 }
 
 func TestTrainDeterministic(t *testing.T) {
@@ -369,7 +430,7 @@ func TestTrainDeterministic(t *testing.T) {
 		return res
 	}
 	a, b, c := run(11), run(11), run(12)
-	if !equalParams(a.Params, b.Params) || !slicesEqual(a.ValLoss, b.ValLoss) {
+	if !equalParams(a.Params, b.Params) || !slicesEqual(metric(a, "loss"), metric(b, "loss")) || !slicesEqual(metric(a, "correct"), metric(b, "correct")) {
 		t.Errorf("two runs with seed 11 differ")
 	}
 	if equalParams(a.Params, c.Params) {
@@ -378,7 +439,7 @@ func TestTrainDeterministic(t *testing.T) {
 }
 
 // TestTrainStopsEarly: a threshold above the reachable accuracy stops the
-// child after that epoch with the epochs run and their reward; a threshold
+// child after that epoch with the epochs run and their scores; a threshold
 // of zero, or one for the last epoch, stops nothing; the stopped run's
 // first epoch equals the full run's (same seed).
 func TestTrainStopsEarly(t *testing.T) {
@@ -390,27 +451,29 @@ func TestTrainStopsEarly(t *testing.T) {
 	}
 	run := func(stop []float64) runner.Result {
 		res, err := rt.Train(context.Background(), ch.child, train, val,
-			runner.TrainOptions{Epochs: 3, Batch: 16, LR: 0.05, Seed: 5, RewardK: 5, RewardP: 1, StopBelow: stop})
+			runner.TrainOptions{Epochs: 3, Batch: 16, LR: 0.05, Seed: 5, Score: accuracy, ScoreName: "validation accuracy", StopBelow: stop})
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkScores(t, res, val.Len())
 		return res
 	}
 	full := run(nil)
-	if full.Status != runner.Done || len(full.ValAcc) != 3 {
-		t.Fatalf("no thresholds: %v after %d epochs", full.Status, len(full.ValAcc))
+	if full.Status != runner.Done || len(full.Scores) != 3 {
+		t.Fatalf("no thresholds: %v after %d epochs", full.Status, len(full.Scores))
 	}
 	for _, stop := range [][]float64{{0, 0}, {0, 0, 1}} {
-		if res := run(stop); res.Status != runner.Done || !slicesEqual(res.ValAcc, full.ValAcc) {
-			t.Errorf("thresholds %v: %v %v, want done %v", stop, res.Status, res.ValAcc, full.ValAcc)
+		if res := run(stop); res.Status != runner.Done || !slicesEqual(res.Scores, full.Scores) {
+			t.Errorf("thresholds %v: %v %v, want done %v", stop, res.Status, res.Scores, full.Scores)
 		}
 	}
 	res := run([]float64{0, 1})
-	if res.Status != runner.Stopped || len(res.ValAcc) != 2 || !slicesEqual(res.ValAcc, full.ValAcc[:2]) ||
-		res.Reward != max(res.ValAcc[0], res.ValAcc[1]) || res.Params != nil || !strings.Contains(res.Reason, "stopped after epoch 2 of 3") {
-		t.Errorf("threshold 1 after epoch 2: %v %v reward %v params %d reason %q", res.Status, res.ValAcc, res.Reward, len(res.Params), res.Reason)
+	best := fmt.Sprintf("best validation accuracy %.4f below", max(full.Scores[0], full.Scores[1]))
+	if res.Status != runner.Stopped || len(res.Val) != 2 || !slicesEqual(res.Scores, full.Scores[:2]) ||
+		res.Params != nil || !strings.Contains(res.Reason, "stopped after epoch 2 of 3") || !strings.Contains(res.Reason, best) {
+		t.Errorf("threshold 1 after epoch 2: %v %v params %d reason %q, want the reason to say %q", res.Status, res.Scores, len(res.Params), res.Reason, best)
 	}
-	if _, err := rt.Train(context.Background(), ch.child, train, val, runner.TrainOptions{Epochs: 2, Batch: 16, LR: 0.05, StopBelow: []float64{math.NaN()}}); err == nil || !strings.Contains(err.Error(), "stop threshold NaN after epoch 1") {
+	if _, err := rt.Train(context.Background(), ch.child, train, val, runner.TrainOptions{Epochs: 2, Batch: 16, LR: 0.05, Score: accuracy, StopBelow: []float64{math.NaN()}}); err == nil || !strings.Contains(err.Error(), "stop threshold NaN after epoch 1") {
 		t.Errorf("NaN threshold: %v", err)
 	}
 }
@@ -444,28 +507,29 @@ func TestTrainInvalid(t *testing.T) {
 	ch := zeroChild(t, 0.9, 0)
 	train, val := blobs(1, 64, tc, th, tw, tk), blobs(2, 32, tc, th, tw, tk)
 	ok := runner.TrainOptions{Epochs: 1, Batch: 16, LR: 0.1}
-	other := blobs(3, 32, tc, th, tw+1, tk)
-	badLabel := blobs(3, 32, tc, th, tw, tk)
-	badLabel.Y[5] = tk
+	empty := &dataset.Set{Name: "empty", C: tc, H: th, W: tw, Classes: tk}
 	for _, tt := range []struct {
 		name       string
 		opts       runner.TrainOptions
-		train, val *dataset.Set
-		child      func(*runner.Child)
+		train, val runner.Source
+		child      func(*child.Net)
 		want       string
 	}{
 		{"zero epochs", runner.TrainOptions{Batch: 16, LR: 0.1}, train, val, nil, "epochs"},
 		{"zero batch", runner.TrainOptions{Epochs: 1, LR: 0.1}, train, val, nil, "batch"},
 		{"nan lr", runner.TrainOptions{Epochs: 1, Batch: 16, LR: float32(math.NaN())}, train, val, nil, "lr"},
-		{"negative reward p", runner.TrainOptions{Epochs: 1, Batch: 16, LR: 0.1, RewardP: -1}, train, val, nil, "reward p"},
+		{"stop thresholds without a score", runner.TrainOptions{Epochs: 2, Batch: 16, LR: 0.1, StopBelow: []float64{0.5}}, train, val, nil, "without a Score"},
 		{"batch over the set", runner.TrainOptions{Epochs: 1, Batch: 65, LR: 0.1}, train, val, nil, "exceeds"},
-		{"nil validation set", ok, train, nil, nil, "validation set: nil"},
-		{"shapes differ", ok, train, other, nil, "differ"},
-		{"label out of range", ok, train, badLabel, nil, "label 3"},
-		{"param size", ok, train, val, func(c *runner.Child) {
+		{"nil validation data", ok, train, nil, nil, "validation data: none"},
+		{"empty training data", ok, empty, val, nil, "training data: empty"},
+		{"param size", ok, train, val, func(c *child.Net) {
 			c.Params = []runner.Param{c.Params[0], {Name: "head.fc.b", Shape: []int64{4}, Data: c.Params[1].Data}}
 		}, "needs 4 values"},
-		{"duplicate param", ok, train, val, func(c *runner.Child) { c.Params = []runner.Param{c.Params[0], c.Params[0]} }, "duplicate"},
+		{"duplicate param", ok, train, val, func(c *child.Net) { c.Params = []runner.Param{c.Params[0], c.Params[0]} }, "duplicate name"},
+		{"param name the graphs lack", ok, train, val, func(c *child.Net) {
+			c.Params = []runner.Param{c.Params[0], {Name: "head.fc.bias", Shape: c.Params[1].Shape, Data: c.Params[1].Data}}
+		}, `parameter "head.fc.bias" is not an input of the evaluation graph`},
+		{"input without a role", ok, train, val, func(c *child.Net) { c.LR = "" }, `training input "lr" has no role`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := ch.child
@@ -491,11 +555,14 @@ func TestEvaluateCoversEveryImage(t *testing.T) {
 	set := blobs(4, 101, tc, th, tw, tk)
 	wantAcc, wantLoss := softmaxEval(ch.child.Params, set)
 	for _, batch := range []int{1, 7, 100, 101, 500} {
-		acc, loss, err := rt.Evaluate(context.Background(), ch.child.Eval, ch.child.Params, set, batch)
+		pass, err := rt.Evaluate(context.Background(), ch.child, ch.child.Params, set, batch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if acc != wantAcc || math.Abs(loss-wantLoss) > 1e-4 {
+		if pass.Examples != set.Len() {
+			t.Errorf("batch %d: %d examples counted, want %d", batch, pass.Examples, set.Len())
+		}
+		if acc, loss := accuracy(pass), pass.Metrics["loss"]; acc != wantAcc || math.Abs(loss-wantLoss) > 1e-4 {
 			t.Errorf("batch %d: acc %v loss %v, Go reference %v %v", batch, acc, loss, wantAcc, wantLoss)
 		}
 	}
@@ -513,7 +580,7 @@ func TestInfer(t *testing.T) {
 	}
 	ch := newSoftmaxChild(t, tc, th, tw, tk, 0.9, 0, w, b)
 	set := blobs(4, 5, tc, th, tw, tk)
-	logits, shape, err := rt.Infer(ch.infer, set.X, []int64{5, tc, th, tw})
+	logits, shape, err := rt.Infer(ch.infer, "image", set.X, []int64{5, tc, th, tw}, "logits")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,11 +596,14 @@ func TestInfer(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := rt.Infer(ch.infer, set.X[:10], []int64{5, tc, th, tw}); err == nil || !strings.Contains(err.Error(), "runner: infer") {
+	if _, _, err := rt.Infer(ch.infer, "image", set.X[:10], []int64{5, tc, th, tw}, "logits"); err == nil || !strings.Contains(err.Error(), "runner: infer") {
 		t.Errorf("short image: err = %v", err)
 	}
-	if _, _, err := rt.Infer([]byte("junk"), set.X, []int64{5, tc, th, tw}); err == nil {
+	if _, _, err := rt.Infer([]byte("junk"), "image", set.X, []int64{5, tc, th, tw}, "logits"); err == nil {
 		t.Errorf("junk model: no error")
+	}
+	if _, _, err := rt.Infer(ch.infer, "pixels", set.X, []int64{5, tc, th, tw}, "logits"); err == nil || !strings.Contains(err.Error(), "runner: infer") {
+		t.Errorf("input name the model lacks: err = %v", err)
 	}
 }
 
@@ -710,7 +780,7 @@ func TestDeviceCUDAUnavailable(t *testing.T) {
 	}
 	// The fallback runtime works.
 	ch := zeroChild(t, 0.9, 0)
-	if _, _, err := rt.Evaluate(context.Background(), ch.child.Eval, ch.child.Params, blobs(1, 8, tc, th, tw, tk), 4); err != nil {
+	if _, err := rt.Evaluate(context.Background(), ch.child, ch.child.Params, blobs(1, 8, tc, th, tw, tk), 4); err != nil {
 		t.Error(err)
 	}
 }

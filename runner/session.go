@@ -3,8 +3,9 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 
-	"github.com/nas-project/nas/internal/dataset"
+	"github.com/nas-project/nas/internal/child"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -59,288 +60,411 @@ func bind(o *owner, sess *ort.DynamicAdvancedSession, inNames []string, ins []or
 	return b, nil
 }
 
-// trainer holds one training session and two sets of weight and momentum
-// tensors: a step reads set cur and writes set 1-cur, then flips cur, so the
-// outputs of step k are the inputs of step k+1 without a copy.
+func names(ts []child.Tensor) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// batchShape is t's shape with the batch dimension set to n.
+func batchShape(t child.Tensor, n int) []int64 {
+	s := slices.Clone(t.Shape)
+	for i, d := range s {
+		if d == child.BatchDim {
+			s[i] = int64(n)
+		}
+	}
+	return s
+}
+
+// batchIO is one set of batch tensors of a given batch size: the columns a
+// Source fills, over the Go slices of cols.
+type batchIO struct {
+	n    int
+	cols []child.Column
+	vals []ort.Value // by column
+}
+
+func newBatchIO(o *owner, g child.Graph, batch []string, n int) (*batchIO, error) {
+	io := &batchIO{n: n}
+	for _, name := range batch {
+		t, ok := g.Input(name)
+		if !ok {
+			return nil, fmt.Errorf("batch input %q is not a graph input", name)
+		}
+		shape := batchShape(t, n)
+		size := child.Elements(shape)
+		if size < 0 {
+			return nil, fmt.Errorf("batch input %s: shape %v", name, t.Shape)
+		}
+		var c child.Column
+		var v ort.Value
+		var err error
+		switch t.Type {
+		case child.Float32:
+			c.F32 = make([]float32, size)
+			v, err = newTensor(o, c.F32, shape...)
+		case child.Int64:
+			c.I64 = make([]int64, size)
+			v, err = newTensor(o, c.I64, shape...)
+		default:
+			err = fmt.Errorf("element type %v", t.Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("batch input %s: %w", name, err)
+		}
+		io.cols = append(io.cols, c)
+		io.vals = append(io.vals, v)
+	}
+	return io, nil
+}
+
+// metricIO holds the preallocated [1] outputs of the metrics.
+type metricIO struct {
+	defs []child.Metric
+	f32  [][]float32 // by metric; nil where the metric is an int64
+	i64  [][]int64
+	vals []ort.Value
+}
+
+func newMetricIO(o *owner, g child.Graph, defs []child.Metric) (*metricIO, error) {
+	m := &metricIO{defs: defs}
+	for _, d := range defs {
+		t, ok := g.Output(d.Name)
+		if !ok {
+			return nil, fmt.Errorf("metric %q is not a graph output", d.Name)
+		}
+		var f []float32
+		var i []int64
+		var v ort.Value
+		var err error
+		if t.Type == child.Int64 {
+			i = make([]int64, 1)
+			v, err = newTensor(o, i, 1)
+		} else {
+			f = make([]float32, 1)
+			v, err = newTensor(o, f, 1)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: %w", d.Name, err)
+		}
+		m.f32, m.i64, m.vals = append(m.f32, f), append(m.i64, i), append(m.vals, v)
+	}
+	return m, nil
+}
+
+// value is metric k's last value.
+func (m *metricIO) value(k int) float64 {
+	if m.i64[k] != nil {
+		return float64(m.i64[k][0])
+	}
+	return float64(m.f32[k][0])
+}
+
+// Pass is what one pass over a data set measured: every metric of the child
+// reduced over the pass's examples (child.Mean: the mean over examples;
+// child.Sum: the total), by name.
+type Pass struct {
+	Examples int
+	Metrics  map[string]float64
+}
+
+// accumulator reduces metric values over the batches of a pass.
+type accumulator struct {
+	m    *metricIO
+	sums []float64
+	n    int
+}
+
+func (a *accumulator) reset() {
+	a.sums = slices.Grow(a.sums[:0], len(a.m.defs))[:len(a.m.defs)]
+	clear(a.sums)
+	a.n = 0
+}
+
+func (a *accumulator) add(batch int) {
+	for k, d := range a.m.defs {
+		v := a.m.value(k)
+		if d.Reduce == child.Mean {
+			v *= float64(batch)
+		}
+		a.sums[k] += v
+	}
+	a.n += batch
+}
+
+func (a *accumulator) pass() Pass {
+	p := Pass{Examples: a.n, Metrics: make(map[string]float64, len(a.sums))}
+	for k, d := range a.m.defs {
+		v := a.sums[k]
+		if d.Reduce == child.Mean && a.n > 0 {
+			v /= float64(a.n)
+		}
+		p.Metrics[d.Name] = v
+	}
+	return p
+}
+
+// trainer holds one training session and two sets of state tensors: a step
+// reads set cur and writes set 1-cur, then flips cur, so the outputs of step
+// k are the inputs of step k+1 without a copy.
 type trainer struct {
 	o       owner
 	sess    *ort.DynamicAdvancedSession
-	chw     int
-	batch   int
-	images  []float32 // backs the image tensor [batch,C,H,W]
-	labels  []int64   // backs the label tensor [batch]
-	lr      []float32 // backs the lr tensor [1]
-	loss    []float32 // backs the loss output [1]
-	correct []int64   // backs the correct output [1]
-	params  [2][]*ort.Tensor[float32]
+	net     child.Net
+	batch   *batchIO
+	lr      []float32 // backs the lr tensor [1]; nil without one
+	metrics *metricIO
+	state   [2][]*ort.Tensor[float32] // by child.Net.State
+	params  []int                     // params[i]: the state that holds parameter i
 	binds   [2]*ort.IoBinding
 	cur     int
 }
 
-// trainNames are the input and output names of a training graph whose
-// parameters are ps; hasMom[i] says whether ps[i] has a momentum buffer.
-func trainNames(ps []Param, hasMom []bool) (ins, outs []string) {
-	ins = []string{"image", "label", "lr"}
-	outs = []string{"loss", "correct"}
-	for _, p := range ps {
-		ins = append(ins, p.Name)
-		outs = append(outs, p.Name+".next")
-	}
-	for i, p := range ps {
-		if hasMom[i] {
-			ins = append(ins, p.Name+".mom")
-			outs = append(outs, p.Name+".mom.next")
-		}
-	}
-	return ins, outs
-}
-
-// newTrainer creates the training session of c and all its tensors; the
-// weights start as c.Params (copied), the momentum buffers at zero. A
-// parameter has a momentum buffer when the graph has an input p.mom (batch
-// norm running statistics, updated by the graph but not by SGD, have none).
-func (rt *Runtime) newTrainer(c Child, batch, C, H, W int) (_ *trainer, err error) {
-	tr := &trainer{chw: C * H * W, batch: batch}
+// newTrainer creates the training session of n and all its tensors; every
+// parameter's state starts as its values (copied), every other state at zero.
+func (rt *Runtime) newTrainer(n child.Net, batch int) (_ *trainer, err error) {
+	tr := &trainer{net: n, params: make([]int, len(n.Params))}
 	defer func() {
 		if err != nil {
 			tr.o.destroy()
 		}
 	}()
-	graphIns, err := graphInputs(c.Train)
-	if err != nil {
-		return nil, fmt.Errorf("training graph: %w", err)
+	for i := range tr.params {
+		tr.params[i] = -1
 	}
-	hasMom := make([]bool, len(c.Params))
-	for i, p := range c.Params {
-		hasMom[i] = graphIns[p.Name+".mom"]
-	}
-	inNames, outNames := trainNames(c.Params, hasMom)
-	tr.sess, err = rt.newSession(c.Train, inNames, outNames)
+	g := n.Train
+	tr.sess, err = rt.newSession(g.Model, names(g.Inputs), names(g.Outputs))
 	if err != nil {
 		return nil, fmt.Errorf("training graph: %w", err)
 	}
 	tr.o.sessions = append(tr.o.sessions, tr.sess)
-	tr.images = make([]float32, batch*tr.chw)
-	tr.labels = make([]int64, batch)
-	tr.lr = make([]float32, 1)
-	tr.loss = make([]float32, 1)
-	tr.correct = make([]int64, 1)
-	img, err := newTensor(&tr.o, tr.images, int64(batch), int64(C), int64(H), int64(W))
-	if err != nil {
-		return nil, err
+	if tr.batch, err = newBatchIO(&tr.o, g, n.Batch, batch); err != nil {
+		return nil, fmt.Errorf("training graph: %w", err)
 	}
-	lab, err := newTensor(&tr.o, tr.labels, int64(batch))
-	if err != nil {
-		return nil, err
+	if tr.metrics, err = newMetricIO(&tr.o, g, n.Metrics); err != nil {
+		return nil, fmt.Errorf("training graph: %w", err)
 	}
-	lr, err := newTensor(&tr.o, tr.lr, 1)
-	if err != nil {
-		return nil, err
-	}
-	loss, err := newTensor(&tr.o, tr.loss, 1)
-	if err != nil {
-		return nil, err
-	}
-	correct, err := newTensor(&tr.o, tr.correct, 1)
-	if err != nil {
-		return nil, err
-	}
-	var moms [2][]*ort.Tensor[float32]
-	for s := range 2 {
-		for i, p := range c.Params {
-			w := make([]float32, len(p.Data))
-			if s == 0 {
-				copy(w, p.Data)
-			}
-			wt, err := newTensor(&tr.o, w, p.Shape...)
-			if err != nil {
-				return nil, fmt.Errorf("param %s: %w", p.Name, err)
-			}
-			tr.params[s] = append(tr.params[s], wt)
-			if !hasMom[i] {
-				moms[s] = append(moms[s], nil)
-				continue
-			}
-			mt, err := newTensor(&tr.o, make([]float32, len(p.Data)), p.Shape...)
-			if err != nil {
-				return nil, fmt.Errorf("param %s: %w", p.Name, err)
-			}
-			moms[s] = append(moms[s], mt)
+	var lr ort.Value
+	if n.LR != "" {
+		tr.lr = make([]float32, 1)
+		if lr, err = newTensor(&tr.o, tr.lr, 1); err != nil {
+			return nil, err
 		}
 	}
 	for s := range 2 {
-		ins := []ort.Value{img, lab, lr}
-		outs := []ort.Value{loss, correct}
-		for i := range c.Params {
-			ins = append(ins, tr.params[s][i])
-			outs = append(outs, tr.params[1-s][i])
-		}
-		for i := range c.Params {
-			if hasMom[i] {
-				ins = append(ins, moms[s][i])
-				outs = append(outs, moms[1-s][i])
+		for _, st := range n.State {
+			t, _ := g.Input(st.Input)
+			if t.Type != child.Float32 {
+				return nil, fmt.Errorf("state %s: element type %v, want float32", st.Input, t.Type)
 			}
+			data := make([]float32, child.Elements(t.Shape))
+			if s == 0 && st.Param >= 0 {
+				copy(data, n.Params[st.Param].Data)
+			}
+			v, err := newTensor(&tr.o, data, t.Shape...)
+			if err != nil {
+				return nil, fmt.Errorf("state %s: %w", st.Input, err)
+			}
+			tr.state[s] = append(tr.state[s], v)
 		}
-		if tr.binds[s], err = bind(&tr.o, tr.sess, inNames, ins, outNames, outs); err != nil {
+	}
+	for k, st := range n.State {
+		if st.Param >= 0 {
+			tr.params[st.Param] = k
+		}
+	}
+	for i, k := range tr.params {
+		if k < 0 {
+			return nil, fmt.Errorf("parameter %s has no state", n.Params[i].Name)
+		}
+	}
+	byIn := map[string]ort.Value{}
+	for k, name := range n.Batch {
+		byIn[name] = tr.batch.vals[k]
+	}
+	if lr != nil {
+		byIn[n.LR] = lr
+	}
+	byOut := map[string]ort.Value{}
+	for k, m := range n.Metrics {
+		byOut[m.Name] = tr.metrics.vals[k]
+	}
+	for s := range 2 {
+		for k, st := range n.State {
+			byIn[st.Input] = tr.state[s][k]
+			byOut[st.Output] = tr.state[1-s][k]
+		}
+		ins, outs, err := lookup(g, byIn, byOut)
+		if err != nil {
+			return nil, fmt.Errorf("training graph: %w", err)
+		}
+		if tr.binds[s], err = bind(&tr.o, tr.sess, names(g.Inputs), ins, names(g.Outputs), outs); err != nil {
 			return nil, err
 		}
 	}
 	return tr, nil
 }
 
-// fill writes the images and labels of set at idx (len batch) into the
-// batch tensors, in place.
-func (tr *trainer) fill(set *dataset.Set, idx []int) {
-	for j, i := range idx {
-		copy(tr.images[j*tr.chw:(j+1)*tr.chw], set.X[i*tr.chw:(i+1)*tr.chw])
-		tr.labels[j] = set.Y[i]
+// lookup orders the bound values as g's signature: every input and output
+// must have one.
+func lookup(g child.Graph, byIn, byOut map[string]ort.Value) (ins, outs []ort.Value, err error) {
+	for _, t := range g.Inputs {
+		v, ok := byIn[t.Name]
+		if !ok {
+			return nil, nil, fmt.Errorf("input %q has no role in the child", t.Name)
+		}
+		ins = append(ins, v)
 	}
+	for _, t := range g.Outputs {
+		v, ok := byOut[t.Name]
+		if !ok {
+			return nil, nil, fmt.Errorf("output %q has no role in the child", t.Name)
+		}
+		outs = append(outs, v)
+	}
+	return ins, outs, nil
 }
 
-// step runs one training step on the filled batch at learning rate lr and
-// returns its loss and number of correct predictions. It allocates nothing.
-func (tr *trainer) step(lr float32) (float32, int64, error) {
-	tr.lr[0] = lr
+// fill writes examples idx (len batch) of src into the batch tensors.
+func (tr *trainer) fill(src Source, idx []int) { src.Fill(idx, tr.batch.cols) }
+
+// step runs one training step on the filled batch at learning rate lr. It
+// allocates nothing.
+func (tr *trainer) step(lr float32) error {
+	if tr.lr != nil {
+		tr.lr[0] = lr
+	}
 	if err := tr.sess.RunWithBinding(tr.binds[tr.cur]); err != nil {
-		return 0, 0, err
+		return err
 	}
 	tr.cur = 1 - tr.cur
-	return tr.loss[0], tr.correct[0], nil
+	return nil
 }
 
-// weights are the tensors that hold the current weights.
-func (tr *trainer) weights() []*ort.Tensor[float32] { return tr.params[tr.cur] }
+// paramSets are the tensors of every parameter in each state set, by
+// parameter.
+func (tr *trainer) paramSets() [][]*ort.Tensor[float32] {
+	sets := make([][]*ort.Tensor[float32], 2)
+	for s := range 2 {
+		for _, k := range tr.params {
+			sets[s] = append(sets[s], tr.state[s][k])
+		}
+	}
+	return sets
+}
+
+// weights are the current values of every parameter, copied.
+func (tr *trainer) weights() []Param {
+	out := make([]Param, len(tr.params))
+	for i, k := range tr.params {
+		p := tr.net.Params[i]
+		out[i] = Param{Name: p.Name, Shape: slices.Clone(p.Shape), Data: slices.Clone(tr.state[tr.cur][k].GetData())}
+	}
+	return out
+}
 
 func (tr *trainer) close() { tr.o.destroy() }
 
 // evaluator holds one evaluation session bound to one or more weight sets.
 // It runs full batches of size batch and, when the set's size is not a
 // multiple of it, one last batch of the remainder through its own tensors,
-// so every image is counted exactly once and nothing is padded.
+// so every example is counted exactly once and nothing is padded.
 type evaluator struct {
 	o     owner
 	sess  *ort.DynamicAdvancedSession
-	chw   int
 	full  evalIO
 	tail  evalIO // batch 0 when the set divides evenly
-	loss  []float32
-	right []int64
+	acc   accumulator
+	batch []string
 }
 
 type evalIO struct {
-	batch  int
-	images []float32
-	labels []int64
-	binds  []*ort.IoBinding // one per weight set
+	io    *batchIO
+	binds []*ort.IoBinding // one per weight set
 }
 
-func (rt *Runtime) newEvaluator(model []byte, params []Param, sets [][]*ort.Tensor[float32], set *dataset.Set, batch int) (_ *evaluator, err error) {
-	ev := &evaluator{chw: set.C * set.H * set.W, loss: make([]float32, 1), right: make([]int64, 1)}
+func (rt *Runtime) newEvaluator(n child.Net, sets [][]*ort.Tensor[float32], examples, batch int) (_ *evaluator, err error) {
+	ev := &evaluator{batch: n.Batch}
 	defer func() {
 		if err != nil {
 			ev.o.destroy()
 		}
 	}()
-	inNames := []string{"image", "label"}
-	for _, p := range params {
-		inNames = append(inNames, p.Name)
-	}
-	outNames := []string{"loss", "correct"}
-	ev.sess, err = rt.newSession(model, inNames, outNames)
+	g := n.Eval
+	ev.sess, err = rt.newSession(g.Model, names(g.Inputs), names(g.Outputs))
 	if err != nil {
 		return nil, fmt.Errorf("evaluation graph: %w", err)
 	}
 	ev.o.sessions = append(ev.o.sessions, ev.sess)
-	loss, err := newTensor(&ev.o, ev.loss, 1)
+	m, err := newMetricIO(&ev.o, g, n.Metrics)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("evaluation graph: %w", err)
 	}
-	right, err := newTensor(&ev.o, ev.right, 1)
-	if err != nil {
-		return nil, err
+	ev.acc.m = m
+	byOut := map[string]ort.Value{}
+	for k, d := range n.Metrics {
+		byOut[d.Name] = m.vals[k]
 	}
-	batch = min(batch, set.Len())
-	ev.full.batch = batch
-	ev.tail.batch = set.Len() % batch
-	for _, io := range []*evalIO{&ev.full, &ev.tail} {
-		if io.batch == 0 {
+	batch = min(batch, examples)
+	sizes := [2]int{batch, examples % batch}
+	for s, e := range []*evalIO{&ev.full, &ev.tail} {
+		if sizes[s] == 0 {
 			continue
 		}
-		io.images = make([]float32, io.batch*ev.chw)
-		io.labels = make([]int64, io.batch)
-		img, err := newTensor(&ev.o, io.images, int64(io.batch), int64(set.C), int64(set.H), int64(set.W))
-		if err != nil {
-			return nil, err
-		}
-		lab, err := newTensor(&ev.o, io.labels, int64(io.batch))
-		if err != nil {
-			return nil, err
+		if e.io, err = newBatchIO(&ev.o, g, n.Batch, sizes[s]); err != nil {
+			return nil, fmt.Errorf("evaluation graph: %w", err)
 		}
 		for _, ws := range sets {
-			ins := []ort.Value{img, lab}
-			for _, w := range ws {
-				ins = append(ins, w)
+			byIn := map[string]ort.Value{}
+			for k, name := range n.Batch {
+				byIn[name] = e.io.vals[k]
 			}
-			b, err := bind(&ev.o, ev.sess, inNames, ins, outNames, []ort.Value{loss, right})
+			for i, p := range n.Params {
+				byIn[p.Name] = ws[i]
+			}
+			ins, outs, err := lookup(g, byIn, byOut)
+			if err != nil {
+				return nil, fmt.Errorf("evaluation graph: %w", err)
+			}
+			b, err := bind(&ev.o, ev.sess, names(g.Inputs), ins, names(g.Outputs), outs)
 			if err != nil {
 				return nil, err
 			}
-			io.binds = append(io.binds, b)
+			e.binds = append(e.binds, b)
 		}
 	}
 	return ev, nil
 }
 
-// run evaluates weight set ws on every image of set, in order, and returns
-// the accuracy and the mean loss. It checks ctx between batches.
-func (ev *evaluator) run(ctx context.Context, set *dataset.Set, ws int) (acc, loss float64, err error) {
-	var right int64
-	var sum float64
-	n := set.Len()
+// run evaluates weight set ws on every example of src, in order, and returns
+// the pass's metrics. It checks ctx between batches.
+func (ev *evaluator) run(ctx context.Context, src Source, ws int) (Pass, error) {
+	ev.acc.reset()
+	n := src.Len()
+	idx := make([]int, 0, ev.full.io.n)
 	for start := 0; start < n; {
 		if err := ctx.Err(); err != nil {
-			return 0, 0, err
+			return Pass{}, err
 		}
-		io := &ev.full
-		if n-start < ev.full.batch {
-			io = &ev.tail
+		e := &ev.full
+		if n-start < ev.full.io.n {
+			e = &ev.tail
 		}
-		for j := range io.batch {
-			i := start + j
-			copy(io.images[j*ev.chw:(j+1)*ev.chw], set.X[i*ev.chw:(i+1)*ev.chw])
-			io.labels[j] = set.Y[i]
+		idx = idx[:0]
+		for j := range e.io.n {
+			idx = append(idx, start+j)
 		}
-		if err := ev.sess.RunWithBinding(io.binds[ws]); err != nil {
-			return 0, 0, err
+		src.Fill(idx, e.io.cols)
+		if err := ev.sess.RunWithBinding(e.binds[ws]); err != nil {
+			return Pass{}, err
 		}
-		right += ev.right[0]
-		sum += float64(ev.loss[0]) * float64(io.batch)
-		start += io.batch
+		ev.acc.add(e.io.n)
+		start += e.io.n
 	}
-	return float64(right) / float64(n), sum / float64(n), nil
+	return ev.acc.pass(), nil
 }
 
 func (ev *evaluator) close() { ev.o.destroy() }
-
-// checkSet checks that set is usable: non-empty, consistent sizes, labels in
-// range.
-func checkSet(what string, set *dataset.Set) error {
-	if set == nil {
-		return fmt.Errorf("runner: %s set: nil", what)
-	}
-	if set.Len() == 0 {
-		return fmt.Errorf("runner: %s set %q: empty", what, set.Name)
-	}
-	if set.C <= 0 || set.H <= 0 || set.W <= 0 || set.Classes <= 0 {
-		return fmt.Errorf("runner: %s set %q: shape %dx%dx%d with %d classes: want positive sizes", what, set.Name, set.C, set.H, set.W, set.Classes)
-	}
-	if len(set.X) != set.Len()*set.C*set.H*set.W {
-		return fmt.Errorf("runner: %s set %q: %d values for %d images of %dx%dx%d", what, set.Name, len(set.X), set.Len(), set.C, set.H, set.W)
-	}
-	for i, y := range set.Y {
-		if y < 0 || y >= int64(set.Classes) {
-			return fmt.Errorf("runner: %s set %q: image %d: label %d outside [0,%d)", what, set.Name, i, y, set.Classes)
-		}
-	}
-	return nil
-}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nas-project/nas/onnxgen"
+	"github.com/nas-project/nas/onnxgen/graph"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
 )
 
@@ -48,7 +49,7 @@ With --text it prints the model's readable text instead of writing it.`,
 				return usageError{err}
 			}
 			if text {
-				_, err := fmt.Fprint(cmd.OutOrStdout(), onnxgen.Text(m))
+				_, err := fmt.Fprint(cmd.OutOrStdout(), graph.Text(m))
 				return err
 			}
 			if out == "" {

@@ -71,7 +71,7 @@ accuracy, report its test accuracy and write its model (default DIR/retrained.on
 						}
 						continue
 					}
-					if !found || bestOf(tr.res.ValAcc) > bestOf(best.res.ValAcc) {
+					if !found || bestOf(tr.res.Scores) > bestOf(best.res.Scores) {
 						best, bestCO, found = tr, c, true
 					}
 				}
@@ -80,7 +80,7 @@ accuracy, report its test accuracy and write its model (default DIR/retrained.on
 				return fmt.Errorf("retrain: no setting of the grid trained")
 			}
 			fmt.Fprintf(w, "best setting: lr %g, weight decay %g: validation accuracy %.4f, test accuracy %.4f\n",
-				bestCO.LR, bestCO.WeightDecay, bestOf(best.res.ValAcc), best.testAcc)
+				bestCO.LR, bestCO.WeightDecay, bestOf(best.res.Scores), best.testAcc)
 			if out == "" {
 				out = filepath.Join(dir, "retrained.onnx")
 			}

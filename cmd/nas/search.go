@@ -283,7 +283,7 @@ func modelAccuracy(rt *runner.Runtime, model []byte, set *dataset.Set, batch int
 	hits := 0
 	for i := 0; i < set.Len(); i += batch {
 		n := min(batch, set.Len()-i)
-		logits, _, err := rt.Infer(model, set.X[i*size:(i+n)*size], []int64{int64(n), int64(set.C), int64(set.H), int64(set.W)})
+		logits, _, err := rt.Infer(model, onnxgen.InputImage, set.X[i*size:(i+n)*size], []int64{int64(n), int64(set.C), int64(set.H), int64(set.W)}, onnxgen.OutputLogits)
 		if err != nil {
 			return 0, err
 		}

@@ -123,7 +123,7 @@ func (a *app) trainArch(cmd *cobra.Command, rt *runner.Runtime, data localeval.D
 	seed uint64, quiet bool) (trained, error) {
 	tr := trained{arch: ar, data: data}
 	in := onnxgen.Input{C: data.Train.C, H: data.Train.H, W: data.Train.W}
-	child, err := localeval.BuildChild(ar, in, data.Train.Classes, co, seed)
+	net, err := localeval.BuildChild(ar, in, data.Train.Classes, co, seed)
 	if err != nil {
 		return tr, usageError{err}
 	}
@@ -138,28 +138,30 @@ func (a *app) trainArch(cmd *cobra.Command, rt *runner.Runtime, data localeval.D
 				bar = progressbar.NewOptions(p.Batches, progressbar.OptionSetWriter(a.stderr),
 					progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(200e6))
 			}
-			bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.4f  %.0f images/s", p.Epoch+1, co.Epochs, p.Loss, p.ImagesPerSec))
+			bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.4f  %.0f images/s", p.Epoch+1, co.Epochs, p.Loss, p.ExamplesPerSec))
 			_ = bar.Set(p.Batch + 1)
 		}
 	}
-	tr.res, err = rt.Train(cmd.Context(), child, data.Train, data.Val, opts)
+	tr.res, err = rt.Train(cmd.Context(), net, data.Train, data.Val, opts)
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	if err != nil {
 		return tr, err
 	}
-	for i, acc := range tr.res.ValAcc {
+	for i, acc := range tr.res.Scores {
 		fmt.Fprintf(w, "epoch %d: validation accuracy %.4f\n", i+1, acc)
 	}
 	if tr.res.Status != runner.Done {
 		return tr, fmt.Errorf("train: the child %s: %s", tr.res.Status, tr.res.Reason)
 	}
-	if tr.testAcc, _, err = rt.Evaluate(cmd.Context(), child.Eval, tr.res.Params, data.Test, co.Batch); err != nil {
+	test, err := rt.Evaluate(cmd.Context(), net, tr.res.Params, data.Test, co.Batch)
+	if err != nil {
 		return tr, err
 	}
-	fmt.Fprintf(w, "reward %.4f  (max validation accuracy over the last %d epochs)^%g\n", tr.res.Reward, co.RewardK, co.RewardP)
-	fmt.Fprintf(w, "test accuracy %.4f on %d images  (%.1f s, %.0f images/s)\n", tr.testAcc, data.Test.Len(), tr.res.Seconds, tr.res.ImagesPerSec)
+	tr.testAcc = localeval.Accuracy(test)
+	fmt.Fprintf(w, "reward %.4f  (max validation accuracy over the last %d epochs)^%g\n", localeval.Reward(tr.res.Scores, co.RewardK, co.RewardP), co.RewardK, co.RewardP)
+	fmt.Fprintf(w, "test accuracy %.4f on %d images  (%.1f s, %.0f images/s)\n", tr.testAcc, data.Test.Len(), tr.res.Seconds, tr.res.ExamplesPerSec)
 	return tr, nil
 }
 
@@ -170,7 +172,7 @@ func (tr trained) write(w io.Writer, path string, co search.ChildOptions, seed u
 	m, err := localeval.InferenceModel(tr.arch, in, tr.data.Train.Classes, co, tr.res.Params, tr.data.Norm, localeval.WithLabels(map[string]string{
 		"nas.arch":                onnxgen.Format(tr.arch),
 		"nas.dataset":             co.Dataset,
-		"nas.validation_accuracy": strconv.FormatFloat(bestOf(tr.res.ValAcc), 'f', 4, 64),
+		"nas.validation_accuracy": strconv.FormatFloat(bestOf(tr.res.Scores), 'f', 4, 64),
 		"nas.test_accuracy":       strconv.FormatFloat(tr.testAcc, 'f', 4, 64),
 		"nas.seed":                strconv.FormatUint(seed, 10),
 		"nas.version":             version,

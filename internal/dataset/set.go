@@ -1,6 +1,10 @@
 package dataset
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/nas-project/nas/internal/child"
+)
 
 // Set is a labelled image data set held in memory: images are float32 in NCHW
 // order, labels are class indices. The loaders fill X with the raw pixel
@@ -60,4 +64,17 @@ func (s *Set) pick(name string, idx []int) *Set {
 		out.Y[j] = s.Y[i]
 	}
 	return out
+}
+
+// Fill writes images idx of s, in order, into a classifier's two batch
+// columns: dst[0].F32 the images [len(idx),C,H,W], dst[1].I64 the labels. It
+// makes a *Set a runner.Source for a child whose batch inputs are the image
+// and the label (onnxgen.CompileNet's).
+func (s *Set) Fill(idx []int, dst []child.Column) {
+	d := s.ImageSize()
+	x, y := dst[0].F32, dst[1].I64
+	for j, i := range idx {
+		copy(x[j*d:(j+1)*d], s.X[i*d:(i+1)*d])
+		y[j] = s.Y[i]
+	}
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nas-project/nas/internal/child"
 	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
@@ -87,23 +89,23 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 	if co.MaxParams > 0 && cost.Params > co.MaxParams {
 		return failed(search.Oversized, fmt.Sprintf("%d parameters, more than the limit %d", cost.Params, co.MaxParams), cost, t0), nil
 	}
-	child, err := BuildChild(a, e.in, classes, co, t.Seed)
+	net, err := BuildChild(a, e.in, classes, co, t.Seed)
 	if err != nil {
 		return failed(search.Failed, err.Error(), cost, t0), nil
 	}
 	opts := TrainOptions(co, t.Seed)
 	opts.StopBelow = t.StopBelow
-	res, err := e.cfg.Runtime.Train(ctx, child, e.cfg.Train, e.cfg.Val, opts)
+	res, err := e.cfg.Runtime.Train(ctx, net, e.cfg.Train, e.cfg.Val, opts)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return search.Outcome{}, err
 		}
 		return search.Outcome{}, fmt.Errorf("localeval: trial %d: %w", t.Index, err)
 	}
-	out := search.Outcome{Reason: res.Reason, ValAcc: res.ValAcc, Params: cost.Params, FLOPs: cost.FLOPs}
+	out := search.Outcome{Reason: res.Reason, ValAcc: res.Scores, Params: cost.Params, FLOPs: cost.FLOPs}
 	switch res.Status {
 	case runner.Done:
-		out.Status, out.Reward = search.Done, res.Reward
+		out.Status, out.Reward = search.Done, Reward(res.Scores, co.RewardK, co.RewardP)
 		m, err := InferenceModel(a, e.in, classes, co, res.Params, e.cfg.Norm, WithLabels(map[string]string{}, e.cfg.Train.Labels))
 		if err != nil {
 			return search.Outcome{}, fmt.Errorf("localeval: trial %d: inference model: %w", t.Index, err)
@@ -112,7 +114,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 			return search.Outcome{}, fmt.Errorf("localeval: trial %d: inference model: %w", t.Index, err)
 		}
 	case runner.Stopped:
-		out.Status, out.Reward = search.Stopped, res.Reward
+		out.Status, out.Reward = search.Stopped, Reward(res.Scores, co.RewardK, co.RewardP)
 	case runner.Diverged:
 		out.Status = search.Diverged
 	case runner.Oversized:
@@ -125,18 +127,42 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 	return out, nil
 }
 
-// TrainOptions maps a child's training options to the runner's.
+// TrainOptions maps a child's training options to the runner's; an epoch's
+// score is its validation accuracy.
 func TrainOptions(co search.ChildOptions, seed uint64) runner.TrainOptions {
 	return runner.TrainOptions{
 		Epochs:      co.Epochs,
 		Batch:       co.Batch,
 		LR:          float32(co.LR),
 		CosineLR:    co.CosineLR,
-		RewardK:     co.RewardK,
-		RewardP:     co.RewardP,
 		Seed:        seed,
 		MemoryLimit: co.MemoryLimit,
+		Score:       Accuracy,
+		ScoreName:   "validation accuracy",
 	}
+}
+
+// Accuracy is a classifier's accuracy over a pass: correct / examples.
+func Accuracy(p runner.Pass) float64 {
+	if p.Examples == 0 {
+		return 0
+	}
+	return p.Metrics[onnxgen.MetricRight] / float64(p.Examples)
+}
+
+// Reward is the paper's reward of a child's validation accuracies, one per
+// epoch: (max accuracy over the last k epochs)^p, over all epochs when there
+// are fewer; 0 without any.
+func Reward(acc []float64, k int, p float64) float64 {
+	if len(acc) == 0 {
+		return 0
+	}
+	k = min(k, len(acc))
+	best := 0.0
+	for _, a := range acc[len(acc)-k:] {
+		best = max(best, a)
+	}
+	return math.Pow(best, p)
 }
 
 // WithLabels adds the class names, when the data set has them, to a
@@ -152,74 +178,18 @@ func WithLabels(meta map[string]string, labels []string) map[string]string {
 // InferenceModel is the inference graph of a with the trained params, the
 // input normalisation norm folded in (so it takes raw pixels), and the
 // metadata in its metadata_props.
-func InferenceModel(a onnxgen.Arch, in onnxgen.Input, classes int, co search.ChildOptions, params []runner.Param,
+func InferenceModel(a onnxgen.Arch, in onnxgen.Input, classes int, co search.ChildOptions, params []onnxgen.Param,
 	norm dataset.Norm, metadata map[string]string) (*onnxpb.ModelProto, error) {
-	ps := make([]onnxgen.Param, len(params))
-	for i, p := range params {
-		ps[i] = onnxgen.Param{Name: p.Name, Shape: p.Shape, Data: p.Data}
-	}
-	return onnxgen.Compile(a, in, classes, onnxgen.Options{BatchNorm: co.BatchNorm, Params: ps,
+	return onnxgen.Compile(a, in, classes, onnxgen.Options{BatchNorm: co.BatchNorm, Params: params,
 		InputMean: norm.Mean, InputStd: norm.Std, Metadata: metadata})
 }
 
-// BuildChild builds the runner's child of a: initial parameters (from seed)
-// and the training-step and evaluation graphs.
-func BuildChild(a onnxgen.Arch, in onnxgen.Input, classes int, co search.ChildOptions, seed uint64) (runner.Child, error) {
-	opts := onnxgen.Options{BatchNorm: co.BatchNorm, Seed: seed}
-	ps, err := onnxgen.InitParams(a, in, classes, opts)
-	if err != nil {
-		return runner.Child{}, err
-	}
-	tm, err := onnxgen.CompileTrain(a, in, classes, onnxgen.TrainOptions{Options: opts,
+// BuildChild compiles the child of a (onnxgen.CompileNet): initial
+// parameters from seed, the training-step graph with co's optimizer, the
+// evaluation graph, and their description.
+func BuildChild(a onnxgen.Arch, in onnxgen.Input, classes int, co search.ChildOptions, seed uint64) (child.Net, error) {
+	return onnxgen.CompileNet(a, in, classes, onnxgen.TrainOptions{Options: onnxgen.Options{BatchNorm: co.BatchNorm, Seed: seed},
 		Momentum: float32(co.Momentum), WeightDecay: float32(co.WeightDecay), Nesterov: co.Nesterov})
-	if err != nil {
-		return runner.Child{}, err
-	}
-	em, err := onnxgen.CompileEval(a, in, classes, opts)
-	if err != nil {
-		return runner.Child{}, err
-	}
-	mo := proto.MarshalOptions{Deterministic: true}
-	c := runner.Child{Params: make([]runner.Param, len(ps))}
-	if c.Train, err = mo.Marshal(tm); err != nil {
-		return runner.Child{}, fmt.Errorf("onnxgen: marshal training graph: %w", err)
-	}
-	if c.Eval, err = mo.Marshal(em); err != nil {
-		return runner.Child{}, fmt.Errorf("onnxgen: marshal evaluation graph: %w", err)
-	}
-	for i, p := range ps {
-		c.Params[i] = runner.Param{Name: p.Name, Shape: p.Shape, Data: p.Data}
-	}
-	c.ActivationFloats, err = activationFloats(a, in, co.BatchNorm)
-	return c, err
-}
-
-// activationFloats counts the forward values of the training graph per
-// image: each layer's (padded, concatenated) input unless it is the image,
-// its convolution output, batch norm output and ReLU output, and the head's
-// concatenation.
-func activationFloats(a onnxgen.Arch, in onnxgen.Input, bn bool) (int64, error) {
-	shapes, err := a.Shapes(in)
-	if err != nil {
-		return 0, err
-	}
-	size := func(x onnxgen.Input) int64 { return int64(x.C) * int64(x.H) * int64(x.W) }
-	per := int64(2)
-	if bn {
-		per = 3
-	}
-	var n int64
-	for i, l := range a.Layers {
-		if len(l.Inputs) > 0 {
-			n += size(shapes[i].In)
-		}
-		n += per * size(shapes[i].Out)
-	}
-	h, err := a.HeadShape(in)
-	if err != nil {
-		return 0, err
-	}
-	return n + size(h), nil
 }
 
 // Data is the prepared data of a search or of one training: normalised

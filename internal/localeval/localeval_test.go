@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nas-project/nas/internal/testenv"
+	"github.com/nas-project/nas/onnxgen"
 
 	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/runner"
@@ -85,7 +86,7 @@ func TestEvaluate(t *testing.T) {
 		c := (i / (val.H * val.W)) % val.C
 		raw[i] = x*ev.cfg.Norm.Std[c] + ev.cfg.Norm.Mean[c]
 	}
-	logits, shape, err := runtime(t).Infer(out.Model, raw, []int64{int64(val.Len()), int64(val.C), int64(val.H), int64(val.W)})
+	logits, shape, err := runtime(t).Infer(out.Model, onnxgen.InputImage, raw, []int64{int64(val.Len()), int64(val.C), int64(val.H), int64(val.W)}, onnxgen.OutputLogits)
 	if err != nil {
 		t.Fatal(err)
 	}

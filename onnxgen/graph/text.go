@@ -1,4 +1,4 @@
-package onnxgen
+package graph
 
 import (
 	"fmt"

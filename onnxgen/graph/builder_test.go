@@ -1,4 +1,4 @@
-package onnxgen
+package graph
 
 import (
 	"math"
@@ -71,7 +71,7 @@ func TestBuilderShapes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if tt.v.Type != tt.wantType || !slices.Equal(tt.v.Shape, tt.wantShape) {
-			t.Errorf("%s: %q is %s%s, want %s%s", tt.name, tt.v.Name, typeName(tt.v.Type), dimsString(tt.v.Shape), typeName(tt.wantType), dimsString(tt.wantShape))
+			t.Errorf("%s: %q is %s%s, want %s%s", tt.name, tt.v.Name, typeName(tt.v.Type), DimsString(tt.v.Shape), typeName(tt.wantType), DimsString(tt.wantShape))
 		}
 	}
 	b.Output(loss)
@@ -79,7 +79,7 @@ func TestBuilderShapes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := definedBeforeUse(m2.GetGraph()); err != nil {
+	if err := CheckOrder(m2.GetGraph()); err != nil {
 		t.Error(err)
 	}
 	if m2.GetIrVersion() != 8 || m2.GetOpsetImport()[0].GetVersion() != 17 || m2.GetProducerName() != "nas" {

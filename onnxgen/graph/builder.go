@@ -1,4 +1,4 @@
-package onnxgen
+package graph
 
 import (
 	"fmt"
@@ -52,6 +52,7 @@ type Builder struct {
 	name    string
 	inputs  []*onnxpb.ValueInfoProto
 	outputs []*onnxpb.ValueInfoProto
+	sig     [2][]Value // the inputs and outputs as Values
 	inits   []*onnxpb.TensorProto
 	nodes   []*onnxpb.NodeProto
 	vals    map[string]Value
@@ -62,6 +63,12 @@ type Builder struct {
 func NewBuilder(name string) *Builder {
 	return &Builder{name: name, vals: map[string]Value{}}
 }
+
+// Inputs are the graph inputs declared so far, in order.
+func (b *Builder) Inputs() []Value { return slices.Clone(b.sig[0]) }
+
+// Outputs are the graph outputs declared so far, in order.
+func (b *Builder) Outputs() []Value { return slices.Clone(b.sig[1]) }
 
 // Err is the builder's first error, nil if none.
 func (b *Builder) Err() error { return b.err }
@@ -94,7 +101,7 @@ func (b *Builder) define(v Value) bool {
 	}
 	for _, d := range v.Shape {
 		if d < 0 && d != Batch {
-			b.failf("value %q: negative dimension in shape %s", v.Name, dimsString(v.Shape))
+			b.failf("value %q: negative dimension in shape %s", v.Name, DimsString(v.Shape))
 			return false
 		}
 	}
@@ -110,6 +117,7 @@ func (b *Builder) Input(name string, t DType, shape ...int64) Value {
 		return Value{}
 	}
 	b.inputs = append(b.inputs, valueInfoOf(v))
+	b.sig[0] = append(b.sig[0], b.vals[name])
 	return b.vals[name]
 }
 
@@ -117,6 +125,7 @@ func (b *Builder) Input(name string, t DType, shape ...int64) Value {
 func (b *Builder) Output(v Value) {
 	if b.check("output", v.Name, v) {
 		b.outputs = append(b.outputs, valueInfoOf(v))
+		b.sig[1] = append(b.sig[1], b.vals[v.Name])
 	}
 }
 
@@ -124,8 +133,8 @@ func (b *Builder) Output(v Value) {
 // the graph; len(data) must be the product of shape. The graph keeps data
 // without copying it: don't change it while the model is in use.
 func (b *Builder) Initializer(name string, shape []int64, data []float32) Value {
-	if n, ok := numElements(shape); !ok || n != len(data) {
-		b.failf("initializer %q: %d values for shape %s", name, len(data), dimsString(shape))
+	if n, ok := NumElements(shape); !ok || n != len(data) {
+		b.failf("initializer %q: %d values for shape %s", name, len(data), DimsString(shape))
 		return Value{}
 	}
 	v := Value{Name: name, Type: Float, Shape: shape}
@@ -257,7 +266,7 @@ func (b *Builder) String() string {
 
 // ---- shapes ----
 
-func dimsString(s []int64) string {
+func DimsString(s []int64) string {
 	parts := make([]string, len(s))
 	for i, d := range s {
 		if d == Batch {
@@ -269,8 +278,8 @@ func dimsString(s []int64) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-// numElements is the product of a concrete shape; false if symbolic or huge.
-func numElements(s []int64) (int, bool) {
+// NumElements is the product of a concrete shape; false if symbolic or huge.
+func NumElements(s []int64) (int, bool) {
 	n := int64(1)
 	for _, d := range s {
 		if d < 0 || (d > 0 && n > math.MaxInt32/d) {
@@ -322,7 +331,7 @@ func (b *Builder) axis(op, out string, a int64, r int) (int, bool) {
 
 func (b *Builder) wantRank(op, out string, v Value, r int) bool {
 	if len(v.Shape) != r {
-		b.failf("%s %q: %q has shape %s, want rank %d", op, out, v.Name, dimsString(v.Shape), r)
+		b.failf("%s %q: %q has shape %s, want rank %d", op, out, v.Name, DimsString(v.Shape), r)
 		return false
 	}
 	return true
@@ -405,7 +414,7 @@ func (b *Builder) binary(op, out string, x, y Value, res DType) Value {
 	}
 	s, ok := broadcast(x.Shape, y.Shape)
 	if !ok {
-		b.failf("%s %q: shapes %s and %s do not broadcast", op, out, dimsString(x.Shape), dimsString(y.Shape))
+		b.failf("%s %q: shapes %s and %s do not broadcast", op, out, DimsString(x.Shape), DimsString(y.Shape))
 		return Value{}
 	}
 	if res == 0 {
@@ -445,7 +454,7 @@ func (b *Builder) Sum(out string, xs ...Value) Value {
 	for _, x := range xs[1:] {
 		var ok bool
 		if s, ok = broadcast(s, x.Shape); !ok || x.Type != xs[0].Type {
-			b.failf("Sum %q: %q (%s %s) does not match %s", out, x.Name, typeName(x.Type), dimsString(x.Shape), typeName(xs[0].Type))
+			b.failf("Sum %q: %q (%s %s) does not match %s", out, x.Name, typeName(x.Type), DimsString(x.Shape), typeName(xs[0].Type))
 			return Value{}
 		}
 	}
@@ -462,7 +471,7 @@ func (b *Builder) Where(out string, cond, x, y Value) Value {
 		s, ok = broadcast(s, y.Shape)
 	}
 	if !ok {
-		b.failf("Where %q: shapes %s, %s, %s do not broadcast", out, dimsString(cond.Shape), dimsString(x.Shape), dimsString(y.Shape))
+		b.failf("Where %q: shapes %s, %s, %s do not broadcast", out, DimsString(cond.Shape), DimsString(x.Shape), DimsString(y.Shape))
 		return Value{}
 	}
 	return b.op1("Where", out, x.Type, s, []Value{cond, x, y})
@@ -548,18 +557,18 @@ func (b *Builder) Conv(out string, x, w, bias Value, a ConvAttrs) Value {
 		return Value{}
 	}
 	if x.Shape[1] == Batch || x.Shape[1] != w.Shape[1]*g || w.Shape[0]%g != 0 {
-		b.failf("Conv %q: input %s, weight %s, group %d: channels do not match", out, dimsString(x.Shape), dimsString(w.Shape), g)
+		b.failf("Conv %q: input %s, weight %s, group %d: channels do not match", out, DimsString(x.Shape), DimsString(w.Shape), g)
 		return Value{}
 	}
 	if bias.Name != "" && (!slices.Equal(bias.Shape, []int64{w.Shape[0]}) || bias.Type != Float) {
-		b.failf("Conv %q: bias %s, want [%d]", out, dimsString(bias.Shape), w.Shape[0])
+		b.failf("Conv %q: bias %s, want [%d]", out, DimsString(bias.Shape), w.Shape[0])
 		return Value{}
 	}
 	shape := []int64{x.Shape[0], w.Shape[0], 0, 0}
 	for i := range 2 {
 		span := x.Shape[2+i] + p[i] + p[i+2] - d[i]*(w.Shape[2+i]-1) - 1
 		if x.Shape[2+i] < 0 || span < 0 {
-			b.failf("Conv %q: kernel %s does not fit input %s with pads %v", out, dimsString(w.Shape[2:]), dimsString(x.Shape), p)
+			b.failf("Conv %q: kernel %s does not fit input %s with pads %v", out, DimsString(w.Shape[2:]), DimsString(x.Shape), p)
 			return Value{}
 		}
 		shape[2+i] = span/s[i] + 1
@@ -580,14 +589,14 @@ func (b *Builder) ConvTranspose(out string, x, w Value, a ConvAttrs) Value {
 		return Value{}
 	}
 	if x.Shape[1] != w.Shape[0] || w.Shape[0]%g != 0 {
-		b.failf("ConvTranspose %q: input %s, weight %s: channels do not match", out, dimsString(x.Shape), dimsString(w.Shape))
+		b.failf("ConvTranspose %q: input %s, weight %s: channels do not match", out, DimsString(x.Shape), DimsString(w.Shape))
 		return Value{}
 	}
 	shape := []int64{x.Shape[0], w.Shape[1] * g, 0, 0}
 	for i := range 2 {
 		o := s[i]*(x.Shape[2+i]-1) + opad[i] + d[i]*(w.Shape[2+i]-1) + 1 - p[i] - p[i+2]
 		if x.Shape[2+i] < 1 || o < 1 || opad[i] >= max(s[i], d[i]) {
-			b.failf("ConvTranspose %q: input %s, weight %s, attrs %+v give no output", out, dimsString(x.Shape), dimsString(w.Shape), a)
+			b.failf("ConvTranspose %q: input %s, weight %s, attrs %+v give no output", out, DimsString(x.Shape), DimsString(w.Shape), a)
 			return Value{}
 		}
 		shape[2+i] = o
@@ -603,12 +612,12 @@ func (b *Builder) BatchNormalization(out string, x, scale, bias, mean, variance 
 		return Value{}
 	}
 	if len(x.Shape) < 2 || x.Shape[1] == Batch {
-		b.failf("BatchNormalization %q: input %s has no channels", out, dimsString(x.Shape))
+		b.failf("BatchNormalization %q: input %s has no channels", out, DimsString(x.Shape))
 		return Value{}
 	}
 	for _, p := range []Value{scale, bias, mean, variance} {
 		if !slices.Equal(p.Shape, x.Shape[1:2]) || p.Type != Float {
-			b.failf("BatchNormalization %q: %q has shape %s, want [%d]", out, p.Name, dimsString(p.Shape), x.Shape[1])
+			b.failf("BatchNormalization %q: %q has shape %s, want [%d]", out, p.Name, DimsString(p.Shape), x.Shape[1])
 			return Value{}
 		}
 	}
@@ -632,7 +641,7 @@ func (b *Builder) Pad(out string, x Value, pads ...int64) Value {
 	shape := slices.Clone(x.Shape)
 	for i := range r {
 		if pads[i] < 0 || pads[i+r] < 0 || (x.Shape[i] == Batch && pads[i]+pads[i+r] != 0) {
-			b.failf("Pad %q: pads %v on shape %s", out, pads, dimsString(x.Shape))
+			b.failf("Pad %q: pads %v on shape %s", out, pads, DimsString(x.Shape))
 			return Value{}
 		}
 		if shape[i] != Batch {
@@ -662,7 +671,7 @@ func (b *Builder) Concat(out string, axis int64, xs ...Value) Value {
 			same = i == ax || x.Shape[i] == shape[i]
 		}
 		if !same || x.Shape[ax] == Batch || shape[ax] == Batch {
-			b.failf("Concat %q: %q %s does not match %s on axis %d", out, x.Name, dimsString(x.Shape), dimsString(xs[0].Shape), ax)
+			b.failf("Concat %q: %q %s does not match %s on axis %d", out, x.Name, DimsString(x.Shape), DimsString(xs[0].Shape), ax)
 			return Value{}
 		}
 		shape[ax] += x.Shape[ax]
@@ -679,7 +688,7 @@ func (b *Builder) GlobalAveragePool(out string, x Value) Value {
 }
 
 // product multiplies dims; a lone Batch stays Batch, Batch with others fails.
-func product(ds []int64) (int64, bool) {
+func Product(ds []int64) (int64, bool) {
 	if len(ds) == 1 {
 		return ds[0], true
 	}
@@ -706,10 +715,10 @@ func (b *Builder) Flatten(out string, x Value, axis int64) Value {
 		b.failf("Flatten %q: axis %d out of range for rank %d", out, axis, r)
 		return Value{}
 	}
-	p, ok1 := product(x.Shape[:axis])
-	q, ok2 := product(x.Shape[axis:])
+	p, ok1 := Product(x.Shape[:axis])
+	q, ok2 := Product(x.Shape[axis:])
 	if !ok1 || !ok2 {
-		b.failf("Flatten %q: cannot flatten the batch dimension of %s", out, dimsString(x.Shape))
+		b.failf("Flatten %q: cannot flatten the batch dimension of %s", out, DimsString(x.Shape))
 		return Value{}
 	}
 	return b.op1("Flatten", out, x.Type, []int64{p, q}, []Value{x}, intAttr("axis", axis))
@@ -752,15 +761,15 @@ func (b *Builder) Reshape(out string, x Value, target ...int64) Value {
 	nout, bout := count(shape, infer)
 	switch {
 	case bin != bout:
-		b.failf("Reshape %q: %s to %v moves the batch dimension", out, dimsString(x.Shape), target)
+		b.failf("Reshape %q: %s to %v moves the batch dimension", out, DimsString(x.Shape), target)
 		return Value{}
 	case infer >= 0 && (nout == 0 || nin%nout != 0):
-		b.failf("Reshape %q: cannot reshape %s to %v", out, dimsString(x.Shape), target)
+		b.failf("Reshape %q: cannot reshape %s to %v", out, DimsString(x.Shape), target)
 		return Value{}
 	case infer >= 0:
 		shape[infer] = nin / nout
 	case nin != nout:
-		b.failf("Reshape %q: cannot reshape %s to %v", out, dimsString(x.Shape), target)
+		b.failf("Reshape %q: cannot reshape %s to %v", out, DimsString(x.Shape), target)
 		return Value{}
 	}
 	return b.op1("Reshape", out, x.Type, shape, []Value{x, b.Int64s(target...)})
@@ -968,13 +977,13 @@ func (b *Builder) Gemm(out string, x, y, c Value, a GemmAttrs) Value {
 		k2, n = n, k2
 	}
 	if k != k2 { // the batch may be contracted: dW = Gemm(dy, x, transA)
-		b.failf("Gemm %q: inner dimensions of %s and %s do not match", out, dimsString(x.Shape), dimsString(y.Shape))
+		b.failf("Gemm %q: inner dimensions of %s and %s do not match", out, DimsString(x.Shape), DimsString(y.Shape))
 		return Value{}
 	}
 	shape := []int64{m, n}
 	if c.Name != "" {
 		if s, ok := broadcast(shape, c.Shape); !ok || !slices.Equal(s, shape) {
-			b.failf("Gemm %q: C %s does not broadcast to %s", out, dimsString(c.Shape), dimsString(shape))
+			b.failf("Gemm %q: C %s does not broadcast to %s", out, DimsString(c.Shape), DimsString(shape))
 			return Value{}
 		}
 	}
@@ -1001,12 +1010,12 @@ func (b *Builder) MatMul(out string, x, y Value) Value {
 	}
 	rx, ry := len(x.Shape), len(y.Shape)
 	if rx < 2 || ry < 2 || x.Shape[rx-1] != y.Shape[ry-2] {
-		b.failf("MatMul %q: shapes %s and %s do not multiply", out, dimsString(x.Shape), dimsString(y.Shape))
+		b.failf("MatMul %q: shapes %s and %s do not multiply", out, DimsString(x.Shape), DimsString(y.Shape))
 		return Value{}
 	}
 	batch, ok := broadcast(x.Shape[:rx-2], y.Shape[:ry-2])
 	if !ok {
-		b.failf("MatMul %q: batch dimensions of %s and %s do not broadcast", out, dimsString(x.Shape), dimsString(y.Shape))
+		b.failf("MatMul %q: batch dimensions of %s and %s do not broadcast", out, DimsString(x.Shape), DimsString(y.Shape))
 		return Value{}
 	}
 	return b.op1("MatMul", out, x.Type, append(batch, x.Shape[rx-2], y.Shape[ry-1]), []Value{x, y})
@@ -1036,7 +1045,7 @@ func (b *Builder) SoftmaxCrossEntropyLoss(loss, logProb string, scores, labels V
 		return Value{}, Value{}
 	}
 	if !slices.Equal(labels.Shape, scores.Shape[:1]) {
-		b.failf("SoftmaxCrossEntropyLoss %q: labels %s for scores %s", loss, dimsString(labels.Shape), dimsString(scores.Shape))
+		b.failf("SoftmaxCrossEntropyLoss %q: labels %s for scores %s", loss, DimsString(labels.Shape), DimsString(scores.Shape))
 		return Value{}, Value{}
 	}
 	outs := []Value{{Name: loss, Type: Float, Shape: []int64{}}}

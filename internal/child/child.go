@@ -1,0 +1,301 @@
+// Package child is the contract between a compiler of child networks
+// (onnxgen) and the runtime that trains them (runner): plain data, produced
+// once by the compiler and bound by the runner, so neither re-derives what the
+// other wrote. It imports nothing.
+//
+// A Net is a child ready to train: the serialized training-step and
+// evaluation graphs, the name, element type and shape of every input and
+// output of each, and the roles those tensors play:
+//
+//   - Batch inputs are filled from a data source before every step, one
+//     example per row (their first dimension is the batch, Dim -1 = N).
+//   - The learning-rate input (LR, float[1]) is set by the runner's schedule.
+//   - State pairs name a training-graph output whose value is the same-named
+//     input of the next step: every parameter p (p → p.next, starting from
+//     Params), every optimizer buffer (zeros, the shape of its parameter), and
+//     any tensor carried between batches (an LM's h and c).
+//   - Metrics are scalar outputs (shape [1]) the runner accumulates over a
+//     pass: a batch mean (weighted by the batch size) or a count (summed).
+//
+// The evaluation graph takes the batch inputs and every parameter, under the
+// parameters' own names, and writes the metrics.
+package child
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Param is one trainable (or running-statistic) tensor of a child: its
+// name, derived from its position ("l3.conv.w"), its shape and its values,
+// row-major.
+type Param struct {
+	Name  string
+	Shape []int64
+	Data  []float32
+}
+
+// Elements is the number of values Shape holds (1 for a scalar shape),
+// or -1 if a dimension is not positive or the product overflows int.
+func Elements(shape []int64) int {
+	n := 1
+	for _, d := range shape {
+		if d <= 0 || int64(n) > int64(^uint(0)>>1)/d {
+			return -1
+		}
+		n *= int(d)
+	}
+	return n
+}
+
+// DType is a tensor's element type.
+type DType int
+
+// The element types of graph inputs and outputs.
+const (
+	Float32 DType = iota + 1
+	Int64
+)
+
+func (t DType) String() string {
+	switch t {
+	case Float32:
+		return "float32"
+	case Int64:
+		return "int64"
+	}
+	return fmt.Sprintf("DType(%d)", int(t))
+}
+
+// BatchDim marks the batch dimension in a Tensor's shape.
+const BatchDim int64 = -1
+
+// Tensor names one graph input or output: its name, element type and shape
+// (BatchDim for the batch dimension).
+type Tensor struct {
+	Name  string
+	Type  DType
+	Shape []int64
+}
+
+// Column is the buffer of one batch input, as a data source fills it: F32
+// for a float32 column, I64 for an int64 one, row-major, a row per example.
+type Column struct {
+	F32 []float32
+	I64 []int64
+}
+
+// Graph is one serialized ONNX model and its signature, in order.
+type Graph struct {
+	Model           []byte
+	Inputs, Outputs []Tensor
+}
+
+// Input returns the input called name.
+func (g Graph) Input(name string) (Tensor, bool) { return find(g.Inputs, name) }
+
+// Output returns the output called name.
+func (g Graph) Output(name string) (Tensor, bool) { return find(g.Outputs, name) }
+
+func find(ts []Tensor, name string) (Tensor, bool) {
+	for _, t := range ts {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Tensor{}, false
+}
+
+// State is a training-graph input that the next step reads from an output
+// of this one.
+type State struct {
+	// Input and Output are the names in the training graph.
+	Input, Output string
+	// Param is the index of the parameter whose values the state starts
+	// from, or -1: the state starts at zero (an optimizer buffer, a carried
+	// hidden state), with the shape of the input.
+	Param int
+}
+
+// Reduce says how a metric accumulates over the batches of a pass.
+type Reduce int
+
+const (
+	// Mean: the output is a batch mean; the pass reports the mean over
+	// every example (each batch weighted by its size).
+	Mean Reduce = iota + 1
+	// Sum: the output is a count or a sum over the batch; the pass reports
+	// the total.
+	Sum
+)
+
+// Metric is a scalar output ([1], float32 or int64) of both graphs.
+type Metric struct {
+	Name   string
+	Reduce Reduce
+	// Finite: a non-finite value means the child diverged (a loss).
+	Finite bool
+}
+
+// Net is a compiled child network, ready to train.
+type Net struct {
+	// Train is one training step; Eval one evaluation batch.
+	Train, Eval Graph
+	// Params are the parameters' initial values, in the order of the
+	// graphs' parameter inputs.
+	Params []Param
+	// Batch names the inputs the data source fills, in the order of its
+	// columns; every one is an input of both graphs.
+	Batch []string
+	// LR names the learning-rate input of the training graph (float[1]).
+	LR string
+	// State lists the training graph's carried tensors; every other input
+	// of Train is in Batch or is LR.
+	State []State
+	// Metrics are written by both graphs.
+	Metrics []Metric
+	// ActivationFloats is the number of float values of the training
+	// graph's intermediate forward values per example (the compiler knows
+	// it; runner.EstimateMemory counts them twice, values and gradients).
+	// Zero: unknown.
+	ActivationFloats int64
+}
+
+// Validate checks that n is self-consistent: both graphs present, every
+// parameter well formed and named once, every name it lists is an input or
+// output of the graph it names, every input of the training graph has a
+// role, and every metric is a scalar output of both graphs.
+func (n Net) Validate() error {
+	if len(n.Train.Model) == 0 {
+		return fmt.Errorf("child: no training graph")
+	}
+	if len(n.Eval.Model) == 0 {
+		return fmt.Errorf("child: no evaluation graph")
+	}
+	if err := ValidateParams(n.Params); err != nil {
+		return err
+	}
+	role := map[string]string{}
+	claim := func(name, r string) error {
+		if _, ok := n.Train.Input(name); !ok {
+			return fmt.Errorf("child: %s %q is not an input of the training graph", r, name)
+		}
+		if prev, ok := role[name]; ok {
+			return fmt.Errorf("child: training input %q is both %s and %s", name, prev, r)
+		}
+		role[name] = r
+		return nil
+	}
+	for _, b := range n.Batch {
+		if err := claim(b, "a batch input"); err != nil {
+			return err
+		}
+		if _, ok := n.Eval.Input(b); !ok {
+			return fmt.Errorf("child: batch input %q is not an input of the evaluation graph", b)
+		}
+	}
+	if n.LR != "" {
+		if err := claim(n.LR, "the learning rate"); err != nil {
+			return err
+		}
+	}
+	for _, s := range n.State {
+		if err := claim(s.Input, "a state"); err != nil {
+			return err
+		}
+		in, _ := n.Train.Input(s.Input)
+		out, ok := n.Train.Output(s.Output)
+		if !ok {
+			return fmt.Errorf("child: state %q: %q is not an output of the training graph", s.Input, s.Output)
+		}
+		if in.Type != out.Type || !slices.Equal(in.Shape, out.Shape) {
+			return fmt.Errorf("child: state %q: input %v %v and output %v %v differ", s.Input, in.Type, in.Shape, out.Type, out.Shape)
+		}
+		if Elements(in.Shape) < 0 {
+			return fmt.Errorf("child: state %q: shape %v: want fixed positive dimensions", s.Input, in.Shape)
+		}
+		if s.Param >= len(n.Params) || s.Param < -1 {
+			return fmt.Errorf("child: state %q: parameter %d of %d", s.Input, s.Param, len(n.Params))
+		}
+		if s.Param >= 0 {
+			p := n.Params[s.Param]
+			if !slices.Equal(p.Shape, in.Shape) {
+				return fmt.Errorf("child: state %q: shape %v, parameter %s has %v", s.Input, in.Shape, p.Name, p.Shape)
+			}
+			if _, ok := n.Eval.Input(p.Name); !ok {
+				return fmt.Errorf("child: parameter %q is not an input of the evaluation graph", p.Name)
+			}
+		}
+	}
+	for _, t := range n.Train.Inputs {
+		if _, ok := role[t.Name]; !ok {
+			return fmt.Errorf("child: training input %q has no role (not a batch input, the learning rate or a state)", t.Name)
+		}
+	}
+	for _, m := range n.Metrics {
+		for _, g := range []struct {
+			what string
+			g    Graph
+		}{{"training", n.Train}, {"evaluation", n.Eval}} {
+			t, ok := g.g.Output(m.Name)
+			if !ok {
+				return fmt.Errorf("child: metric %q is not an output of the %s graph", m.Name, g.what)
+			}
+			if !slices.Equal(t.Shape, []int64{1}) {
+				return fmt.Errorf("child: metric %q: shape %v in the %s graph, want [1]", m.Name, t.Shape, g.what)
+			}
+		}
+		if m.Reduce != Mean && m.Reduce != Sum {
+			return fmt.Errorf("child: metric %q: no reduction", m.Name)
+		}
+	}
+	return nil
+}
+
+// ValidateParams checks that every parameter has a name no other has, a
+// positive shape and as many values as its shape holds.
+func ValidateParams(ps []Param) error {
+	if len(ps) == 0 {
+		return fmt.Errorf("child: no parameters")
+	}
+	seen := make(map[string]bool, len(ps))
+	for i, p := range ps {
+		if p.Name == "" {
+			return fmt.Errorf("child: param %d: empty name", i)
+		}
+		if seen[p.Name] {
+			return fmt.Errorf("child: param %d: duplicate name %q", i, p.Name)
+		}
+		seen[p.Name] = true
+		n := Elements(p.Shape)
+		if n < 0 {
+			return fmt.Errorf("child: param %s: shape %v: dimensions must be positive", p.Name, p.Shape)
+		}
+		if n != len(p.Data) {
+			return fmt.Errorf("child: param %s: shape %v needs %d values, have %d", p.Name, p.Shape, n, len(p.Data))
+		}
+	}
+	return nil
+}
+
+// ParamFloats is the number of values of all parameters.
+func (n Net) ParamFloats() int64 {
+	var s int64
+	for _, p := range n.Params {
+		s += int64(len(p.Data))
+	}
+	return s
+}
+
+// StateFloats is the number of values of every state that starts at zero
+// (optimizer buffers, carried tensors).
+func (n Net) StateFloats() int64 {
+	var s int64
+	for _, st := range n.State {
+		if st.Param < 0 {
+			in, _ := n.Train.Input(st.Input)
+			s += int64(max(Elements(in.Shape), 0))
+		}
+	}
+	return s
+}
