@@ -41,7 +41,7 @@ type ckptParam struct {
 
 type ckpt struct {
 	Config      Config
-	Space       Space
+	Space       layout
 	Fingerprint [32]byte
 	Params      []ckptParam
 	Step        int
@@ -154,7 +154,7 @@ func Load(r io.Reader, cfg Config, sp Space) (c *Controller, err error) {
 	if err := sp.Validate(); err != nil {
 		return nil, err
 	}
-	if fp := sp.fingerprint(); fp != ck.Fingerprint || ck.Space.fingerprint() != fp {
+	if fp := sp.layout().fingerprint(); fp != ck.Fingerprint || ck.Space.fingerprint() != fp {
 		return nil, fmt.Errorf("controller: load: %w: checkpoint made for another search space (fingerprint %x, want %x)", ErrMismatch, ck.Fingerprint[:6], fp[:6])
 	}
 	c, err = New(cfg, sp)

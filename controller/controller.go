@@ -10,9 +10,11 @@ import (
 // Controller is the RNN policy over architecture strings. It is not safe
 // for concurrent use.
 type Controller struct {
-	cfg Config // with defaults applied
-	sp  Space
-	fp  [32]byte
+	cfg  Config // with defaults applied
+	prog Space   // the space as given
+	sp   layout  // what the policy samples (prog without fixed decisions)
+	smp  sampled // maps prog's decision vectors to sp's
+	fp   [32]byte
 	w   *weights
 
 	// Adam state and the gradient buffer, parallel to w.all.
@@ -30,8 +32,8 @@ type Controller struct {
 
 // Sample is one architecture drawn from (or chosen by) the policy.
 type Sample struct {
-	Arch    string  // the architecture string
-	Choices []int   // every decision in order; anchors as 0/1
+	Arch    string  // the architecture string (Space.Format of Choices)
+	Choices []int   // the decision vector (Space.Positions): every entry, fixed ones as 0; anchors as 0/1
 	Layers  int     // number of layers
 	LogProb float64 // log-probability of Choices under the policy
 }
@@ -74,8 +76,9 @@ func New(cfg Config, sp Space) (c *Controller, err error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	sp = sp.clone()
-	c = &Controller{cfg: cfg, sp: sp, fp: sp.fingerprint(), w: newWeights(cfg, sp), graphs: map[[2]int]*graph{}}
+	prog := sp.clone()
+	l := prog.layout()
+	c = &Controller{cfg: cfg, prog: prog, sp: l, smp: newSampled(prog), fp: l.fingerprint(), w: newWeights(cfg, l), graphs: map[[2]int]*graph{}}
 	for _, p := range c.w.all {
 		c.adamM = append(c.adamM, make([]float64, p.size()))
 		c.adamV = append(c.adamV, make([]float64, p.size()))
@@ -83,7 +86,7 @@ func New(cfg Config, sp Space) (c *Controller, err error) {
 	}
 	c.pcg = rand.NewPCG(cfg.Seed, 2)
 	c.rng = rand.New(c.pcg)
-	c.buf = newBuffers(cfg, sp)
+	c.buf = newBuffers(cfg, l)
 	return c, nil
 }
 
@@ -91,7 +94,7 @@ func New(cfg Config, sp Space) (c *Controller, err error) {
 func (c *Controller) Config() Config { return c.cfg }
 
 // Space returns a copy of the controller's search space.
-func (c *Controller) Space() Space { return c.sp.clone() }
+func (c *Controller) Space() Space { return c.prog.clone() }
 
 // Steps returns the number of updates done.
 func (c *Controller) Steps() int { return c.step }
@@ -155,7 +158,8 @@ func (c *Controller) sampleWith(layers int, choose chooser) Sample {
 	c.buf.growPrev(layers, c.cfg.Hidden)
 	ch := make([]int, c.sp.NumChoices(layers))
 	lp, _ := c.rollout(layers, choose, ch)
-	return Sample{Arch: c.sp.archString(layers, ch), Choices: ch, Layers: layers, LogProb: lp}
+	full := c.smp.expand(layers, ch)
+	return Sample{Arch: c.prog.Format(layers, full), Choices: full, Layers: layers, LogProb: lp}
 }
 
 // LogProb returns the log-probability of a choice sequence of the given
@@ -166,8 +170,9 @@ func (c *Controller) LogProb(layers int, choices []int) (lp float64, err error) 
 		return 0, err
 	}
 	c.buf.growPrev(layers, c.cfg.Hidden)
-	scratch := make([]int, len(choices))
-	lp, _ = c.rollout(layers, func(t int, _ []float64) int { return choices[t] }, scratch)
+	short := c.smp.compact(layers, choices)
+	scratch := make([]int, len(short))
+	lp, _ = c.rollout(layers, func(t int, _ []float64) int { return short[t] }, scratch)
 	return lp, nil
 }
 
@@ -176,34 +181,14 @@ func (c *Controller) Arch(layers int, choices []int) (string, error) {
 	if err := c.checkEpisode(Episode{Layers: layers, Choices: choices}); err != nil {
 		return "", err
 	}
-	return c.sp.archString(layers, choices), nil
+	return c.prog.Format(layers, choices), nil
 }
 
 func (c *Controller) checkEpisode(e Episode) error {
 	if err := c.checkLayers(e.Layers); err != nil {
 		return err
 	}
-	if n := c.sp.NumChoices(e.Layers); len(e.Choices) != n {
-		return fmt.Errorf("controller: %d choices for %d layers, want %d", len(e.Choices), e.Layers, n)
-	}
-	t := 0
-	for i := 0; i < e.Layers; i++ {
-		for _, d := range c.sp.Decisions {
-			if a := e.Choices[t]; a < 0 || a >= len(d.Tokens) {
-				return fmt.Errorf("controller: choice %d (layer %d, %s): option %d out of range [0, %d)", t, i, d.Name, a, len(d.Tokens))
-			}
-			t++
-		}
-		if c.sp.Anchors {
-			for j := 0; j < i; j++ {
-				if a := e.Choices[t]; a != 0 && a != 1 {
-					return fmt.Errorf("controller: choice %d (layer %d, anchor %d): %d is not 0 or 1", t, i, j, a)
-				}
-				t++
-			}
-		}
-	}
-	return nil
+	return c.prog.Check(e.Layers, e.Choices)
 }
 
 // Update applies one REINFORCE step for a batch of M episodes:
@@ -220,6 +205,7 @@ func (c *Controller) Update(eps []Episode) (st Stats, err error) {
 	}
 	M := float64(len(eps))
 	mean := 0.0
+	short := make([]Episode, len(eps)) // the layout's vectors
 	for k, e := range eps {
 		if err := c.checkEpisode(e); err != nil {
 			return Stats{}, fmt.Errorf("controller: update: episode %d: %w", k, err)
@@ -228,17 +214,21 @@ func (c *Controller) Update(eps []Episode) (st Stats, err error) {
 			return Stats{}, fmt.Errorf("controller: update: episode %d: reward %v is not finite", k, e.Reward)
 		}
 		mean += e.Reward
+		short[k] = Episode{Layers: e.Layers, Choices: c.smp.compact(e.Layers, e.Choices), Reward: e.Reward}
 	}
 	mean /= M
+	// The first batch's mean is the baseline; it is kept only if the update
+	// is (a rejected batch leaves the controller as it was).
+	baseline := c.baseline
 	if !c.baselineSet {
-		c.baseline, c.baselineSet = mean, true
+		baseline = mean
 	}
-	st.MeanReward, st.Baseline = mean, c.baseline
+	st.MeanReward, st.Baseline = mean, baseline
 
 	// Group by depth, deepest order fixed (ascending), episodes in input order.
 	groups := map[int][]*Episode{}
-	for k := range eps {
-		groups[eps[k].Layers] = append(groups[eps[k].Layers], &eps[k])
+	for k := range short {
+		groups[short[k].Layers] = append(groups[short[k].Layers], &short[k])
 	}
 	depths := make([]int, 0, len(groups))
 	for d := range groups {
@@ -261,7 +251,7 @@ func (c *Controller) Update(eps []Episode) (st Stats, err error) {
 		adv := make([]float64, len(grp))
 		entw := make([]float64, len(grp))
 		for k, e := range grp {
-			adv[k] = (e.Reward - c.baseline) / M
+			adv[k] = (e.Reward - baseline) / M
 			entw[k] = c.cfg.EntropyWeight / M
 		}
 		loss, lp, ent, err := gr.run(c, grp, adv, entw, c.grad)
@@ -304,7 +294,7 @@ func (c *Controller) Update(eps []Episode) (st Stats, err error) {
 			p.w[i] -= c.cfg.LR * (m[i] / bc1) / (math.Sqrt(v[i]/bc2) + adamEps)
 		}
 	}
-	c.baseline = c.cfg.BaselineDecay*c.baseline + (1-c.cfg.BaselineDecay)*mean
+	c.baseline, c.baselineSet = c.cfg.BaselineDecay*baseline+(1-c.cfg.BaselineDecay)*mean, true
 	st.Step = c.step
 	return st, nil
 }

@@ -40,7 +40,7 @@ var gateNames = [4]string{"i", "f", "g", "o"}
 // newWeights creates the parameters in a fixed order and draws every value
 // from U[-r, r] with a PCG seeded from cfg.Seed (stream 1; the sampler uses
 // stream 2), so the same seed gives the same weights on every machine.
-func newWeights(cfg Config, sp Space) *weights {
+func newWeights(cfg Config, sp layout) *weights {
 	w := &weights{}
 	add := func(name string, rows, cols int) *param {
 		n := rows * max(cols, 1)

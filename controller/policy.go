@@ -2,8 +2,6 @@ package controller
 
 import (
 	"math"
-	"strconv"
-	"strings"
 )
 
 // The scalar functions of the policy. They are copies of gorgonia's float64
@@ -160,7 +158,7 @@ type buffers struct {
 	maxOptions int
 }
 
-func newBuffers(cfg Config, sp Space) buffers {
+func newBuffers(cfg Config, sp layout) buffers {
 	var b buffers
 	H, E := cfg.Hidden, cfg.Embedding
 	for l := 0; l < cfg.LSTMLayers; l++ {
@@ -190,42 +188,4 @@ func (b *buffers) growPrev(n, H int) {
 	for len(b.prev) < n {
 		b.prev = append(b.prev, make([]float64, H))
 	}
-}
-
-// archString writes the architecture string of a choice sequence: per
-// layer the chosen tokens in decision order, then AnchorPrefix+j for each
-// chosen input j ascending (with anchors off, AnchorPrefix+(i−1) for every
-// layer i > 0), layers joined by LayerSep.
-func (s Space) archString(layers int, choices []int) string {
-	var sb strings.Builder
-	t := 0
-	for i := 0; i < layers; i++ {
-		if i > 0 {
-			sb.WriteString(s.LayerSep)
-		}
-		for d, dec := range s.Decisions {
-			if d > 0 {
-				sb.WriteByte(' ')
-			}
-			sb.WriteString(dec.Tokens[choices[t]])
-			t++
-		}
-		if !s.Anchors {
-			if i > 0 {
-				sb.WriteByte(' ')
-				sb.WriteString(s.AnchorPrefix)
-				sb.WriteString(strconv.Itoa(i - 1))
-			}
-			continue
-		}
-		for j := 0; j < i; j++ {
-			if choices[t] == 1 {
-				sb.WriteByte(' ')
-				sb.WriteString(s.AnchorPrefix)
-				sb.WriteString(strconv.Itoa(j))
-			}
-			t++
-		}
-	}
-	return sb.String()
 }

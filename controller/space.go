@@ -16,10 +16,13 @@ type Decision struct {
 	Tokens []string
 }
 
-// Space is the search space as plain data, as the search package builds it
-// from onnxgen's space.
-type Space struct {
-	// Decisions are the per-layer decisions in sampling order.
+// layout is the controller's internal view of a space: the decisions it
+// samples (those with two or more options), in the layer program's order,
+// then the anchors (or the chain). It shapes the weights and the training
+// graph; its fingerprint keys the checkpoint (the encoding is that of the
+// space type of earlier versions, so their checkpoints still load).
+type layout struct {
+	// Decisions are the sampled per-layer decisions in sampling order.
 	Decisions []Decision
 	// Anchors turns the skip-connection (anchor) decisions on. Off, layer
 	// i > 0 always reads layer i−1 (a chain).
@@ -31,13 +34,13 @@ type Space struct {
 	LayerSep string
 }
 
-// Validate checks that every architecture the space can produce is a
+// Validate checks that every architecture the layout can produce is a
 // well-formed token string: at least one decision, unique non-empty names,
 // at least one option per decision, tokens unique within the space,
 // non-empty and free of white space, no token starting with AnchorPrefix,
 // a non-empty AnchorPrefix without white space, and a LayerSep whose
 // non-blank part is a token no decision uses.
-func (s Space) Validate() error {
+func (s layout) Validate() error {
 	if len(s.Decisions) == 0 {
 		return fmt.Errorf("controller: space: no decisions")
 	}
@@ -78,7 +81,7 @@ func (s Space) Validate() error {
 
 // fingerprint is a SHA-256 over everything of the space that shapes the
 // weights or the strings: a checkpoint is only valid for the same one.
-func (s Space) fingerprint() [32]byte {
+func (s layout) fingerprint() [32]byte {
 	h := sha256.New()
 	str := func(x string) {
 		var n [8]byte
@@ -103,7 +106,7 @@ func (s Space) fingerprint() [32]byte {
 }
 
 // clone deep-copies s so that callers cannot change a controller's space.
-func (s Space) clone() Space {
+func (s layout) clone() layout {
 	c := s
 	c.Decisions = make([]Decision, len(s.Decisions))
 	for i, d := range s.Decisions {
@@ -112,10 +115,10 @@ func (s Space) clone() Space {
 	return c
 }
 
-// NumChoices is the length of Sample.Choices and Episode.Choices for an
-// architecture of the given number of layers: one per decision per layer,
-// plus, with anchors, i binary choices for layer i.
-func (s Space) NumChoices(layers int) int {
+// NumChoices is the number of sampled choices of an architecture of the
+// given number of layers: one per decision per layer, plus, with anchors, i
+// binary choices for layer i.
+func (s layout) NumChoices(layers int) int {
 	n := layers * len(s.Decisions)
 	if s.Anchors {
 		n += layers * (layers - 1) / 2
