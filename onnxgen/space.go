@@ -150,18 +150,15 @@ type Decision struct {
 }
 
 // Decisions lists the per-layer categorical decisions in the order the
-// controller samples them: kh, kw, then sh and sw only when strides are
-// searched (their options are not just {1}), then f. The layer's string is
-// the chosen tokens joined by spaces, followed by the anchors: with Anchors,
-// one AnchorPrefix+J token per chosen earlier layer J; without, the token
-// AnchorPrefix+(i-1) for every layer i > 0. Layers are joined by
-// LayerSeparator.
+// controller samples them: kh, kw, sh, sw, f. A decision with one option (the
+// strides of a space that does not search them) is fixed: it is written, not
+// sampled. The layer's string is the chosen tokens joined by spaces, followed
+// by the anchors: with Anchors, one AnchorPrefix+J token per chosen earlier
+// layer J; without, the token AnchorPrefix+(i-1) for every layer i > 0.
+// Layers are joined by LayerSeparator. Choices is the inverse.
 func (s Space) Decisions() []Decision {
 	var ds []Decision
 	for f := fKH; f < nFields; f++ {
-		if !s.searched(f) {
-			continue
-		}
 		d := Decision{Name: fieldPrefix[f]}
 		for _, v := range s.options(f) {
 			d.Tokens = append(d.Tokens, fieldPrefix[f]+strconv.Itoa(v))
@@ -169,6 +166,33 @@ func (s Space) Decisions() []Decision {
 		ds = append(ds, d)
 	}
 	return ds
+}
+
+// Choices is the decision vector of an architecture of the space, in the
+// order Decisions describes: per layer the index of its kh, kw, sh, sw and f
+// among their options, then with Anchors one entry per earlier layer j (1 if
+// j feeds the layer, else 0). a must pass s.Check.
+func (s Space) Choices(a Arch) ([]int, error) {
+	if err := s.Check(a); err != nil {
+		return nil, err
+	}
+	var out []int
+	for i, l := range a.Layers {
+		for f := fKH; f < nFields; f++ {
+			out = append(out, slices.Index(s.options(f), *l.field(f)))
+		}
+		if !s.Anchors {
+			continue
+		}
+		for j := 0; j < i; j++ {
+			b := 0
+			if slices.Contains(l.Inputs, j) {
+				b = 1
+			}
+			out = append(out, b)
+		}
+	}
+	return out, nil
 }
 
 // ParseArch parses str (Parse) and checks it against the space: at most

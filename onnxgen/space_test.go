@@ -129,12 +129,14 @@ func TestDecisions(t *testing.T) {
 	v1 := []Decision{
 		{"kh", []string{"kh1", "kh3", "kh5", "kh7"}},
 		{"kw", []string{"kw1", "kw3", "kw5", "kw7"}},
+		{"sh", []string{"sh1"}}, // fixed: v1 does not search strides
+		{"sw", []string{"sw1"}},
 		{"f", []string{"f24", "f36", "f48", "f64"}},
 	}
 	if d := cmp.Diff(v1, SpaceV1.Decisions()); d != "" {
 		t.Errorf("v1 decisions (-want +got):\n%s", d)
 	}
-	v2 := []Decision{v1[0], v1[1], {"sh", []string{"sh1", "sh2", "sh3"}}, {"sw", []string{"sw1", "sw2", "sw3"}}, v1[2]}
+	v2 := []Decision{v1[0], v1[1], {"sh", []string{"sh1", "sh2", "sh3"}}, {"sw", []string{"sw1", "sw2", "sw3"}}, v1[4]}
 	if d := cmp.Diff(v2, SpaceV2.Decisions()); d != "" {
 		t.Errorf("v2 decisions (-want +got):\n%s", d)
 	}
@@ -165,6 +167,38 @@ func TestDecisions(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestChoices: the decision vector of an architecture, in Decisions' order,
+// and the error for an architecture outside the space.
+func TestChoices(t *testing.T) {
+	for _, tt := range []struct {
+		why  string
+		sp   Space
+		arch string
+		want []int
+	}{
+		{"v1: strides fixed (index 0), anchors per earlier layer", SpaceV1, "kh3 kw5 f24 | kh1 kw7 f64 in0 | kh7 kw3 f36 in1",
+			[]int{1, 2, 0, 0, 0 /* layer 1 */, 0, 3, 0, 0, 3, 1 /* layer 2 */, 3, 1, 0, 0, 1, 0, 1}},
+		{"v2: strides searched", SpaceV2, "kh3 kw3 sh2 sw3 f48", []int{1, 1, 1, 2, 2}},
+		{"chain: no anchor entries", chain, "kh3 kw3 f8 | kh3 kw3 f16 in0", []int{0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
+	} {
+		a, err := tt.sp.ParseArch(tt.arch)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.why, err)
+		}
+		got, err := tt.sp.Choices(a)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.why, err)
+		}
+		if d := cmp.Diff(tt.want, got); d != "" {
+			t.Errorf("%s: %q (-want +got):\n%s", tt.why, tt.arch, d)
+		}
+	}
+	a, _ := Parse("kh9 kw3 f24")
+	if _, err := SpaceV1.Choices(a); err == nil || !strings.Contains(err.Error(), "filter height 9 not in space v1") {
+		t.Errorf("kh9 in v1: %v, want the space's error", err)
+	}
+}
 
 func TestSpaceByName(t *testing.T) {
 	s, err := SpaceByName("v2")

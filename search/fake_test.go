@@ -100,8 +100,7 @@ func testOptions(strategy string, trials int) Options {
 		Space:       "v1",
 		M:           4,
 		Trials:      trials,
-		StartLayers: 2,
-		LayerEvery:  1 << 30,
+		Schedule:    Schedule{StartLayers: 2, LayerEvery: 1 << 30},
 		Seed:        42,
 		MaxFailures: -1,
 	}

@@ -24,7 +24,10 @@ type Options struct {
 	// Strategy is "rl" (the controller, REINFORCE), "random" or
 	// "evolution" (regularized evolution). Empty means "rl".
 	Strategy string `json:"strategy"`
-	// Space names an onnxgen preset space ("v1", "v2"). Empty means "v1".
+	// Kind is the kind of child searched for: "cnn" (an image classifier in
+	// onnxgen's language). Empty means "cnn".
+	Kind string `json:"kind"`
+	// Space names a preset space of the kind ("v1", "v2"). Empty means "v1".
 	Space string `json:"space"`
 
 	// M is the number of architectures per iteration (the controller's
@@ -47,20 +50,9 @@ type Options struct {
 	// stops. A budget field.
 	MaxFailures int `json:"max_failures"`
 
-	// StartLayers is the depth of the first iteration's architectures.
-	// Zero means min(6, the space's MaxLayers) (the paper starts at 6).
-	StartLayers int `json:"start_layers"`
-	// LayerStep is the number of layers added at each stage of the depth
-	// schedule. Zero means 2 (the paper's).
-	LayerStep int `json:"layer_step"`
-	// LayerEvery is the number of trials per depth stage: an iteration
-	// whose first trial index is s has depth
-	//   min(MaxLayers, StartLayers + LayerStep·⌊s / LayerEvery⌋).
-	// Zero scales the paper's 1,600 to the budget: with stages =
-	// ⌊(MaxLayers − StartLayers) / LayerStep⌋ + 1 depths, LayerEvery =
-	// ⌈Trials / stages⌉ rounded up to a multiple of M (so every depth
-	// gets an equal share of the budget); 1,600 when Trials is zero.
-	LayerEvery int `json:"layer_every"`
+	// Schedule is the CNN kind's depth schedule (its fields are stored at
+	// the top level of the run's config).
+	Schedule
 
 	// Penalty is the reward recorded (and fed to the strategy) for a
 	// failed, diverged or oversized trial. Zero means 0.
@@ -68,7 +60,8 @@ type Options struct {
 	// Seed seeds everything random: the controller, random and evolution
 	// proposals, and every trial's Seed. Zero is a seed like any other.
 	Seed uint64 `json:"seed"`
-	// Controller configures the rl strategy's controller. Its Seed is
+	// Controller configures the rl strategy's controller; its zero fields
+	// take the controller's defaults (controller.Config). Its Seed is
 	// ignored: the controller is seeded from Seed.
 	Controller controller.Config `json:"controller"`
 	// Population is regularized evolution's population size P. Zero means
@@ -84,9 +77,30 @@ type Options struct {
 	// median stopping rule; the zero value is off. See EarlyStop.
 	EarlyStop EarlyStop `json:"early_stop,omitzero"`
 
-	// Child says how every child is trained; it is handed to the evaluator
-	// in each Trial.
+	// Child says how every child is trained: the CNN kind's training
+	// options, handed to the evaluator in each Trial.
 	Child ChildOptions `json:"child"`
+}
+
+// Schedule is the depth schedule of a CNN search (the paper's): an
+// iteration whose first trial index is s has
+//
+//	min(MaxLayers, StartLayers + LayerStep·⌊s / LayerEvery⌋)
+//
+// layers, MaxLayers the space's.
+type Schedule struct {
+	// StartLayers is the depth of the first iteration's architectures.
+	// Zero means min(6, the space's MaxLayers) (the paper starts at 6).
+	StartLayers int `json:"start_layers"`
+	// LayerStep is the number of layers added at each stage. Zero means 2
+	// (the paper's).
+	LayerStep int `json:"layer_step"`
+	// LayerEvery is the number of trials per stage. Zero scales the
+	// paper's 1,600 to the budget: with stages = ⌊(MaxLayers −
+	// StartLayers) / LayerStep⌋ + 1 depths, LayerEvery = ⌈Trials /
+	// stages⌉ rounded up to a multiple of M (so every depth gets an equal
+	// share of the budget); 1,600 when Trials is zero.
+	LayerEvery int `json:"layer_every"`
 }
 
 // ChildOptions says how to train a child. They are plain data, passed to
@@ -105,9 +119,8 @@ type ChildOptions struct {
 	LR float64 `json:"lr"`
 	// CosineLR anneals the learning rate to zero over the training.
 	CosineLR bool `json:"cosine_lr"`
-	// Momentum is SGD's momentum μ. Zero means 0.9; use a tiny positive
-	// value (e.g. 1e-9) for plain SGD.
-	Momentum float64 `json:"momentum"`
+	// Momentum is SGD's momentum μ; 0 is plain SGD. Nil means 0.9.
+	Momentum *float64 `json:"momentum"`
 	// Nesterov selects Nesterov momentum.
 	Nesterov bool `json:"nesterov"`
 	// WeightDecay is the L2 weight decay. Zero means none.
@@ -141,7 +154,12 @@ const (
 	DefaultLayerEvery  = 1600
 	DefaultPopulation  = 20
 	DefaultTournament  = 5
+	DefaultMomentum    = 0.9
 )
+
+// Float returns a pointer to x, for the options whose nil means "the
+// default" and whose zero is a value (ChildOptions.Momentum).
+func Float(x float64) *float64 { return &x }
 
 // WithDefaults returns c with its zero fields replaced by the defaults.
 func (c ChildOptions) WithDefaults() ChildOptions {
@@ -157,8 +175,8 @@ func (c ChildOptions) WithDefaults() ChildOptions {
 	if c.LR == 0 {
 		c.LR = 0.05
 	}
-	if c.Momentum == 0 {
-		c.Momentum = 0.9
+	if c.Momentum == nil {
+		c.Momentum = Float(DefaultMomentum)
 	}
 	if c.RewardK == 0 {
 		c.RewardK = 5
@@ -181,8 +199,10 @@ func (c ChildOptions) Validate() error {
 		return fmt.Errorf("search: child: batch %d: want >= 0", c.Batch)
 	case !finite(d.LR) || d.LR <= 0:
 		return fmt.Errorf("search: child: lr %v: want a finite value > 0", c.LR)
-	case !finite(d.Momentum) || d.Momentum < 0 || d.Momentum >= 1:
-		return fmt.Errorf("search: child: momentum %v: want [0, 1)", c.Momentum)
+	case !finite(*d.Momentum) || *d.Momentum < 0 || *d.Momentum >= 1:
+		return fmt.Errorf("search: child: momentum %v: want [0, 1)", *d.Momentum)
+	case d.Nesterov && *d.Momentum == 0:
+		return fmt.Errorf("search: child: Nesterov momentum needs momentum > 0")
 	case !finite(d.WeightDecay) || d.WeightDecay < 0:
 		return fmt.Errorf("search: child: weight decay %v: want >= 0", c.WeightDecay)
 	case d.RewardK < 0:
@@ -217,6 +237,9 @@ func (o Options) WithDefaults() Options {
 	if o.Strategy == "" {
 		o.Strategy = StrategyRL
 	}
+	if o.Kind == "" {
+		o.Kind = KindCNN
+	}
 	if o.Space == "" {
 		o.Space = "v1"
 	}
@@ -239,6 +262,7 @@ func (o Options) WithDefaults() Options {
 		o.Tournament = DefaultTournament
 	}
 	o.Controller.Seed = 0
+	o.Controller = o.Controller.WithDefaults()
 	o.Cost = o.Cost.WithDefaults()
 	o.EarlyStop = o.EarlyStop.WithDefaults()
 	o.Child = o.Child.WithDefaults()
@@ -271,6 +295,8 @@ func (o Options) Validate() error {
 	switch {
 	case d.Strategy != StrategyRL && d.Strategy != StrategyRandom && d.Strategy != StrategyEvolution:
 		return fmt.Errorf("search: unknown strategy %q (want rl, random or evolution)", o.Strategy)
+	case d.Kind != KindCNN:
+		return fmt.Errorf("search: unknown kind of child %q (want %s)", o.Kind, KindCNN)
 	case d.M < 1:
 		return fmt.Errorf("search: m %d: want >= 1", o.M)
 	case d.Parallel < 1:
@@ -304,10 +330,4 @@ func (o Options) Validate() error {
 		return err
 	}
 	return d.Child.Validate()
-}
-
-// depth is the schedule's number of layers for an iteration whose first
-// trial is s.
-func (o Options) depth(s int, maxLayers int) int {
-	return min(maxLayers, o.StartLayers+o.LayerStep*(s/o.LayerEvery))
 }

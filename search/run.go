@@ -8,9 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/nas-project/nas/onnxgen"
+	"github.com/nas-project/nas/internal/atomicfile"
 )
 
 // ErrTooManyFailures is wrapped by the error of a search stopped by
@@ -83,8 +84,11 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 		}
 	}()
 	sum.Options = opts
-	sp, _ := opts.space()
-	r := &run{cfg: cfg, opts: opts, sp: sp, st: st, log: log, hook: hook, start: time.Now()}
+	k, err := newKind(opts)
+	if err != nil {
+		return sum, err
+	}
+	r := &run{cfg: cfg, opts: opts, kind: k, st: st, log: log, hook: hook, start: time.Now()}
 	if err := r.load(); err != nil {
 		return sum, err
 	}
@@ -112,6 +116,9 @@ func openRun(cfg Config) (Options, *store, error) {
 		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 			return Options{}, nil, fmt.Errorf("search: %w", err)
 		}
+		if err := cleanTemps(cfg.Dir); err != nil {
+			return Options{}, nil, err
+		}
 		st, err := openStore(cfg.Dir)
 		if err != nil {
 			return Options{}, nil, err
@@ -125,6 +132,9 @@ func openRun(cfg Config) (Options, *store, error) {
 	}
 	if statErr != nil {
 		return Options{}, nil, fmt.Errorf("search: resume: %s is not a run directory: %w", cfg.Dir, statErr)
+	}
+	if err := cleanTemps(cfg.Dir); err != nil {
+		return Options{}, nil, err
 	}
 	st, err := openStore(cfg.Dir)
 	if err != nil {
@@ -159,11 +169,24 @@ func openRun(cfg Config) (Options, *store, error) {
 	return opts, st, nil
 }
 
+// cleanTemps removes the temporary files of writes a killed process left in
+// a run directory (atomicfile's, and those of earlier versions:
+// .best.onnx.tmp*, controller.ckpt.tmp*).
+func cleanTemps(dir string) error {
+	_, err := atomicfile.Clean(dir, func(n string) bool {
+		return strings.HasPrefix(n, "."+BestFile+".tmp") || strings.HasPrefix(n, CheckpointFile+".tmp")
+	})
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	return nil
+}
+
 // run is the state of one Run call.
 type run struct {
 	cfg   Config
 	opts  Options
-	sp    onnxgen.Space
+	kind  kind
 	st    *store
 	log   *slog.Logger
 	hook  Hook
@@ -198,11 +221,11 @@ func (r *run) load() error {
 	}
 	switch r.opts.Strategy {
 	case StrategyRandom:
-		r.strat = &randomStrategy{sp: r.sp, seed: r.opts.Seed}
+		r.strat = &randomStrategy{kind: r.kind, seed: r.opts.Seed}
 	case StrategyEvolution:
-		r.strat = &evolution{sp: r.sp, seed: r.opts.Seed, pop: r.opts.Population, tour: r.opts.Tournament}
+		r.strat = &evolution{kind: r.kind, seed: r.opts.Seed, pop: r.opts.Population, tour: r.opts.Tournament}
 	default:
-		s, err := newRL(r.cfg.Dir, r.opts, r.sp)
+		s, err := newRL(r.cfg.Dir, r.opts, r.kind)
 		if err != nil {
 			return err
 		}
@@ -216,7 +239,7 @@ func (r *run) load() error {
 		if idx != r.best {
 			return fmt.Errorf("search: %w: best model is trial %d, the table's best is %d", ErrInconsistent, idx, r.best)
 		}
-		if err := writeFileAtomic(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
+		if err := atomicfile.Write(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
 			return fmt.Errorf("search: write %s: %w", BestFile, err)
 		}
 	}
@@ -278,7 +301,7 @@ func (r *run) loop(ctx context.Context) error {
 		if r.opts.Trials > 0 {
 			n = min(m, r.opts.Trials-start)
 		}
-		layers := r.opts.depth(start, r.sp.MaxLayers)
+		layers := r.kind.depth(start)
 		for i := 0; i < start; i++ {
 			if i >= len(r.recs) || !r.have[i] {
 				return fmt.Errorf("search: %w: trial %d is missing before iteration %d", ErrInconsistent, i, iter)
@@ -382,23 +405,16 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 				rest = append(rest, t)
 				continue
 			}
-			rec := Record{Index: t.i, Iteration: iter, Arch: t.p.arch, Layers: t.p.layers, Strategy: r.opts.Strategy,
-				DupOf: -1, Seed: TrialSeed(r.opts.Seed, t.i)}
-			if t.p.err != nil {
-				rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, t.p.err.Error()
+			rec := r.record(iter, t.i, t.p)
+			if t.p.err != nil || r.hasFirst(t.p.arch) {
 				rec.Started = time.Now()
 				rec.Finished = rec.Started
-				if err := r.commit(rec, nil); err != nil {
-					return err
+				if t.p.err != nil {
+					rec = proposalFailed(rec, t.p.err, r.opts)
+				} else {
+					j := r.first[t.p.arch]
+					rec = duplicateOf(rec, r.recs[j], j)
 				}
-				continue
-			}
-			if j, ok := r.first[t.p.arch]; ok {
-				src := r.recs[j]
-				rec.Status, rec.Reward, rec.ValAcc, rec.Params, rec.FLOPs, rec.DupOf = Duplicate, src.Reward, src.ValAcc, src.Params, src.FLOPs, j
-				rec.Error = src.Error
-				rec.Started = time.Now()
-				rec.Finished = rec.Started
 				if err := r.commit(rec, nil); err != nil {
 					return err
 				}
@@ -454,43 +470,31 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 			}
 			return fmt.Errorf("search: interrupted in iteration %d: %w", iter, ctx.Err())
 		}
-		rec := Record{Index: t.i, Iteration: iter, Arch: t.p.arch, Layers: t.p.layers, Strategy: r.opts.Strategy,
-			DupOf: -1, Seed: TrialSeed(r.opts.Seed, t.i), Finished: time.Now()}
+		rec := r.record(iter, t.i, t.p)
+		rec.Finished = time.Now()
 		rec.Started = rec.Finished.Add(-time.Duration(res.out.Seconds * float64(time.Second)))
-		out := res.out
-		rec.ValAcc, rec.Params, rec.FLOPs, rec.Seconds = out.ValAcc, out.Params, out.FLOPs, out.Seconds
-		var model []byte
-		switch {
-		case res.err != nil:
-			rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, res.err.Error()
-		case (out.Status == Done || out.Status == Stopped) && finite(out.Reward):
-			obj, err := r.opts.Cost.apply(out.Reward, out.FLOPs, out.Params)
-			if err != nil {
-				rec.Status, rec.Reward, rec.Error = Failed, r.opts.Penalty, err.Error()
-				break
-			}
-			rec.Status, rec.Reward = out.Status, obj
-			if out.Status == Stopped {
-				rec.Error = out.Reason
-				break
-			}
-			if r.best < 0 || better(rec, r.recs[r.best]) {
-				model = out.Model
-				if model == nil {
-					model = []byte{}
-				}
-			}
-		case out.Status == Diverged || out.Status == Oversized || out.Status == Failed:
-			rec.Status, rec.Reward, rec.Error = out.Status, r.opts.Penalty, out.Reason
-		default:
-			rec.Status, rec.Reward = Failed, r.opts.Penalty
-			rec.Error = fmt.Sprintf("evaluator returned status %v, reward %v: %s", out.Status, out.Reward, out.Reason)
+		var best *Record
+		if r.best >= 0 {
+			best = &r.recs[r.best]
 		}
+		rec, model := finalRecord(rec, res.out, res.err, r.opts, best)
 		if err := r.commit(rec, model); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// record is the start of trial i's row: what the proposal says.
+func (r *run) record(iter, i int, p proposal) Record {
+	return Record{Index: i, Iteration: iter, Arch: p.arch, Layers: p.layers, Strategy: r.opts.Strategy,
+		DupOf: -1, Seed: TrialSeed(r.opts.Seed, i)}
+}
+
+// hasFirst reports whether an earlier trial's outcome is reused for arch.
+func (r *run) hasFirst(arch string) bool {
+	_, ok := r.first[arch]
+	return ok
 }
 
 // commit writes a final row (and, for a new best, its model in the same
@@ -503,7 +507,7 @@ func (r *run) commit(rec Record, model []byte) error {
 	r.put(rec)
 	r.ran++
 	if model != nil {
-		if err := writeFileAtomic(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
+		if err := atomicfile.Write(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
 			return fmt.Errorf("search: write %s: %w", BestFile, err)
 		}
 	}

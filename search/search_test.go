@@ -230,9 +230,11 @@ func TestRunErrors(t *testing.T) {
 		{"no budget", Options{}, "no budget"},
 		{"strategy", Options{Trials: 1, Strategy: "annealing"}, "unknown strategy"},
 		{"space", Options{Trials: 1, Space: "v9"}, "unknown search space"},
-		{"start layers", Options{Trials: 1, StartLayers: 16}, "start layers 16"},
+		{"start layers", Options{Trials: 1, Schedule: Schedule{StartLayers: 16}}, "start layers 16"},
 		{"tournament", Options{Trials: 1, Population: 4, Tournament: 5}, "tournament 5"},
-		{"momentum", Options{Trials: 1, Child: ChildOptions{Momentum: 1}}, "momentum 1"},
+		{"momentum", Options{Trials: 1, Child: ChildOptions{Momentum: Float(1)}}, "momentum 1"},
+		{"nesterov without momentum", Options{Trials: 1, Child: ChildOptions{Momentum: Float(0), Nesterov: true}}, "Nesterov"},
+		{"kind", Options{Trials: 1, Kind: "rnn"}, "unknown kind of child"},
 	}
 	for _, c := range bad {
 		_, err := Run(context.Background(), Config{Dir: filepath.Join(dir, c.name), Options: c.o, Evaluator: newFake()})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nas-project/nas/controller"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver "sqlite"
 )
 
@@ -118,12 +119,46 @@ func (s *store) readRun() (Options, time.Time, error) {
 	if version < 1 || version > SchemaVersion {
 		return Options{}, time.Time{}, fmt.Errorf("search: run database version %d, this nas reads 1 to %d", version, SchemaVersion)
 	}
-	var o Options
-	if err := json.Unmarshal([]byte(cfg), &o); err != nil {
-		return Options{}, time.Time{}, fmt.Errorf("search: decode run options: %w", err)
+	o, err := decodeOptions([]byte(cfg))
+	if err != nil {
+		return Options{}, time.Time{}, err
 	}
 	t, _ := time.Parse(time.RFC3339Nano, created)
 	return o, t, nil
+}
+
+// legacyController is the controller's config as runs before the options'
+// snake_case keys stored it: Go field names, zero meaning the default.
+type legacyController struct {
+	Hidden, LSTMLayers, Embedding                         int
+	InitRange, LR, BaselineDecay, EntropyWeight, ClipNorm float64
+}
+
+// decodeOptions reads a run's stored options, in today's format or in the
+// earlier one whose controller keys were Go field names ("EntropyWeight"),
+// and resolves the defaults (the earlier format left the controller's and
+// the kind unresolved; both mean what they meant then).
+func decodeOptions(cfg []byte) (Options, error) {
+	var o Options
+	if err := json.Unmarshal(cfg, &o); err != nil {
+		return Options{}, fmt.Errorf("search: decode run options: %w", err)
+	}
+	var raw struct {
+		Controller map[string]json.RawMessage `json:"controller"`
+	}
+	if err := json.Unmarshal(cfg, &raw); err != nil {
+		return Options{}, fmt.Errorf("search: decode run options: %w", err)
+	}
+	if _, old := raw.Controller["EntropyWeight"]; old {
+		var l struct{ Controller legacyController }
+		if err := json.Unmarshal(cfg, &l); err != nil {
+			return Options{}, fmt.Errorf("search: decode run options: controller: %w", err)
+		}
+		c := l.Controller
+		o.Controller = controller.Config{Hidden: c.Hidden, LSTMLayers: c.LSTMLayers, Embedding: c.Embedding, InitRange: c.InitRange,
+			LR: c.LR, BaselineDecay: c.BaselineDecay, EntropyWeight: c.EntropyWeight, ClipNorm: c.ClipNorm}
+	}
+	return o.WithDefaults(), nil
 }
 
 func timeText(t time.Time) any {
@@ -237,31 +272,6 @@ func (s *store) bestModel() (int, []byte, error) {
 		return -1, nil, fmt.Errorf("search: read best model: %w", err)
 	}
 	return idx, b, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, fsynced, then renamed over path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // ReadRun reads a run directory: its options (defaults resolved) and its

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/nas-project/nas/controller"
-	"github.com/nas-project/nas/onnxgen"
 )
 
 // proposal is one architecture a strategy proposes.
@@ -16,7 +15,7 @@ type proposal struct {
 	arch    string // canonical when err is nil, else what was proposed
 	err     error  // the proposal is not a valid architecture of the space
 	layers  int
-	choices []int // rl: the controller's choices
+	choices []int // the decision vector (controller.Space.Positions)
 }
 
 // strategy proposes the architectures of an iteration and observes their
@@ -53,121 +52,69 @@ const (
 // TrialSeed is the Seed of trial i of a run with the given seed.
 func TrialSeed(seed uint64, i int) uint64 { return mix(seed, seedTrial, i) }
 
-// ControllerSpace is the controller's view of an onnxgen space.
-func ControllerSpace(sp onnxgen.Space) controller.Space {
-	var ds []controller.Decision
-	for _, d := range sp.Decisions() {
-		ds = append(ds, controller.Decision{Name: d.Name, Tokens: d.Tokens})
+// randomChoices draws a decision vector of the given depth uniformly:
+// every entry uniform over its options (an anchor with probability 1/2; a
+// fixed decision's one option still takes a draw), in vector order.
+func randomChoices(prog controller.Space, layers int, r *rand.Rand) []int {
+	ps := prog.Positions(layers)
+	out := make([]int, len(ps))
+	for t, p := range ps {
+		out[t] = r.IntN(p.Options)
 	}
-	return controller.Space{Decisions: ds, Anchors: sp.Anchors, AnchorPrefix: onnxgen.AnchorPrefix, LayerSep: onnxgen.LayerSeparator}
+	return out
 }
 
-// options lists the values of each per-layer field: kh, kw, sh, sw, f.
-func fieldOptions(sp onnxgen.Space) [5][]int {
-	or1 := func(o []int) []int {
-		if len(o) == 0 {
-			return []int{1}
+// mutate changes one decision of a decision vector: a slot is drawn
+// uniformly among every entry with more than one option, the choices first
+// (in vector order: layer by layer), then the anchors (likewise); a choice
+// takes another of its options uniformly, an anchor flips. choices is not
+// modified.
+func mutate(prog controller.Space, layers int, choices []int, r *rand.Rand) []int {
+	out := append([]int(nil), choices...)
+	var fields, anchors []int
+	for t, p := range prog.Positions(layers) {
+		switch {
+		case p.Earlier >= 0:
+			anchors = append(anchors, t)
+		case p.Options > 1:
+			fields = append(fields, t)
 		}
-		return o
 	}
-	return [5][]int{sp.KernelHeights, sp.KernelWidths, or1(sp.StrideHeights), or1(sp.StrideWidths), sp.Filters}
+	if len(fields)+len(anchors) == 0 {
+		return out
+	}
+	k := r.IntN(len(fields) + len(anchors))
+	if k >= len(fields) {
+		out[anchors[k-len(fields)]] ^= 1
+		return out
+	}
+	t := fields[k]
+	var others []int
+	for v := range prog.Positions(layers)[t].Options {
+		if v != out[t] {
+			others = append(others, v)
+		}
+	}
+	out[t] = others[r.IntN(len(others))]
+	return out
 }
 
-func layerField(l *onnxgen.Layer, f int) *int {
-	return [5]*int{&l.KH, &l.KW, &l.SH, &l.SW, &l.Filters}[f]
-}
-
-// randomArch draws an architecture of the given depth uniformly: every
-// field uniform over its options, and with anchors every earlier layer an
-// input with probability 1/2 (without anchors, a chain).
-func randomArch(sp onnxgen.Space, layers int, r *rand.Rand) onnxgen.Arch {
-	opts := fieldOptions(sp)
-	a := onnxgen.Arch{Layers: make([]onnxgen.Layer, layers)}
-	for i := range a.Layers {
-		l := &a.Layers[i]
-		for f, o := range opts {
-			*layerField(l, f) = o[r.IntN(len(o))]
-		}
-		for j := 0; j < i; j++ {
-			if (sp.Anchors && r.IntN(2) == 1) || (!sp.Anchors && j == i-1) {
-				l.Inputs = append(l.Inputs, j)
-			}
-		}
+// written is the proposal of a decision vector: its string, canonical when
+// the kind accepts it.
+func written(k kind, layers int, choices []int) proposal {
+	p := proposal{arch: k.program().Format(layers, choices), layers: layers, choices: choices}
+	if c, err := k.canonical(p.arch); err != nil {
+		p.err = err
+	} else {
+		p.arch = c
 	}
-	return a
-}
-
-// mutate changes one decision of a: a slot is drawn uniformly among every
-// field with more than one option of every layer and, with anchors, every
-// (layer i, earlier layer j) pair; a field takes another of its options
-// uniformly, an anchor flips. a is not modified.
-func mutate(sp onnxgen.Space, a onnxgen.Arch, r *rand.Rand) onnxgen.Arch {
-	opts := fieldOptions(sp)
-	var fields []int
-	for f, o := range opts {
-		if len(o) > 1 {
-			fields = append(fields, f)
-		}
-	}
-	L := len(a.Layers)
-	nf := L * len(fields)
-	na := 0
-	if sp.Anchors {
-		na = L * (L - 1) / 2
-	}
-	b := onnxgen.Arch{Layers: make([]onnxgen.Layer, L)}
-	for i, l := range a.Layers {
-		l.Inputs = append([]int(nil), l.Inputs...)
-		b.Layers[i] = l
-	}
-	if nf+na == 0 {
-		return b
-	}
-	k := r.IntN(nf + na)
-	if k < nf {
-		l := &b.Layers[k/len(fields)]
-		f := fields[k%len(fields)]
-		o := opts[f]
-		cur := *layerField(l, f)
-		var others []int
-		for _, v := range o {
-			if v != cur {
-				others = append(others, v)
-			}
-		}
-		*layerField(l, f) = others[r.IntN(len(others))]
-		return b
-	}
-	k -= nf
-	i := 1
-	for k >= i { // pair k: layer i, earlier layer j = k
-		k -= i
-		i++
-	}
-	l := &b.Layers[i]
-	var in []int
-	found := false
-	for _, j := range l.Inputs {
-		if j == k {
-			found = true
-			continue
-		}
-		in = append(in, j)
-	}
-	if !found {
-		in = append(in, k)
-		for x := len(in) - 1; x > 0 && in[x] < in[x-1]; x-- {
-			in[x], in[x-1] = in[x-1], in[x]
-		}
-	}
-	l.Inputs = in
-	return b
+	return p
 }
 
 // randomStrategy proposes uniform architectures; trial i's draw is seeded
 // by (Seed, i), so it has no state.
 type randomStrategy struct {
-	sp   onnxgen.Space
+	kind kind
 	seed uint64
 }
 
@@ -177,7 +124,7 @@ func (s *randomStrategy) propose(_, start, n, layers int, _ []Record) ([]proposa
 	ps := make([]proposal, n)
 	for k := range ps {
 		r := rand.New(rand.NewPCG(mix(s.seed, seedRandom, start+k), 0))
-		ps[k] = proposal{arch: onnxgen.Format(randomArch(s.sp, layers, r)), layers: layers}
+		ps[k] = written(s.kind, layers, randomChoices(s.kind.program(), layers, r))
 	}
 	return ps, nil
 }
@@ -194,7 +141,7 @@ func (s *randomStrategy) observe(iter int, _ []proposal, _ []Record) (*Iteration
 // decision mutated. Draws are seeded by (Seed, i); the population comes
 // from the trial table, so the strategy has no state of its own.
 type evolution struct {
-	sp        onnxgen.Space
+	kind      kind
 	seed      uint64
 	pop, tour int
 }
@@ -210,8 +157,9 @@ func (s *evolution) propose(_, start, n, layers int, history []Record) ([]propos
 	for k := range ps {
 		i := start + k
 		r := rand.New(rand.NewPCG(mix(s.seed, seedEvolution, i), 0))
+		prog := s.kind.program()
 		if i < s.pop || len(pop) == 0 {
-			ps[k] = proposal{arch: onnxgen.Format(randomArch(s.sp, layers, r)), layers: layers}
+			ps[k] = written(s.kind, layers, randomChoices(prog, layers, r))
 			continue
 		}
 		perm := r.Perm(len(pop))[:min(s.tour, len(pop))]
@@ -221,15 +169,14 @@ func (s *evolution) propose(_, start, n, layers int, history []Record) ([]propos
 				best = c
 			}
 		}
-		parent, err := s.sp.ParseArch(pop[best].Arch)
+		pl, parent, err := s.kind.encode(pop[best].Arch)
 		if err != nil {
 			// A parent that is not an architecture of the space (a
 			// proposal error recorded as failed) is replaced by a draw.
-			ps[k] = proposal{arch: onnxgen.Format(randomArch(s.sp, layers, r)), layers: layers}
+			ps[k] = written(s.kind, layers, randomChoices(prog, layers, r))
 			continue
 		}
-		child := mutate(s.sp, parent, r)
-		ps[k] = proposal{arch: onnxgen.Format(child), layers: len(child.Layers)}
+		ps[k] = written(s.kind, pl, mutate(prog, pl, parent, r))
 	}
 	return ps, nil
 }
@@ -244,15 +191,15 @@ func (s *evolution) observe(iter int, _ []proposal, _ []Record) (*IterationDone,
 // of the next iteration (weights, Adam state, baseline, sampler RNG), so a
 // resumed run re-samples exactly the interrupted iteration.
 type rl struct {
-	sp   onnxgen.Space
+	kind kind
 	ctrl *controller.Controller
 	path string
 }
 
-func newRL(dir string, o Options, sp onnxgen.Space) (*rl, error) {
+func newRL(dir string, o Options, k kind) (*rl, error) {
 	cfg := o.Controller
 	cfg.Seed = mix(o.Seed, seedController, 0)
-	csp := ControllerSpace(sp)
+	csp := k.program()
 	path := filepath.Join(dir, CheckpointFile)
 	var c *controller.Controller
 	var err error
@@ -266,7 +213,7 @@ func newRL(dir string, o Options, sp onnxgen.Space) (*rl, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: rl: %w", err)
 	}
-	return &rl{sp: sp, ctrl: c, path: path}, nil
+	return &rl{kind: k, ctrl: c, path: path}, nil
 }
 
 func (s *rl) firstIteration() int { return s.ctrl.Steps() }
@@ -278,13 +225,7 @@ func (s *rl) propose(_, _, n, layers int, _ []Record) ([]proposal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("search: rl: %w", err)
 		}
-		p := proposal{arch: smp.Arch, layers: layers, choices: smp.Choices}
-		if a, err := s.sp.ParseArch(smp.Arch); err != nil {
-			p.err = err
-		} else {
-			p.arch = onnxgen.Format(a)
-		}
-		ps[k] = p
+		ps[k] = written(s.kind, layers, smp.Choices)
 	}
 	return ps, nil
 }

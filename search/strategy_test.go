@@ -22,9 +22,9 @@ func TestDepthSchedule(t *testing.T) {
 	}{
 		{"paper-like v1: 6..14 is 5 stages", Options{Trials: 1000}, 200, map[int]int{0: 6, 192: 6, 200: 8, 800: 14, 999: 14}},
 		{"no trial budget: the paper's 1600", Options{Duration: time.Hour}, 1600, map[int]int{1599: 6, 1600: 8, 100000: 15}},
-		{"rounded up to a multiple of M", Options{Trials: 50, M: 8, StartLayers: 10}, 24, map[int]int{0: 10, 24: 12, 48: 14}},
-		{"set by hand, v2", Options{Trials: 10, Space: "v2", LayerEvery: 4, LayerStep: 5}, 4, map[int]int{0: 6, 4: 11, 8: 16, 12: 20}},
-		{"start at the cap", Options{Trials: 10, Space: "v1", StartLayers: 15}, 16, map[int]int{0: 15, 9: 15}},
+		{"rounded up to a multiple of M", Options{Trials: 50, M: 8, Schedule: Schedule{StartLayers: 10}}, 24, map[int]int{0: 10, 24: 12, 48: 14}},
+		{"set by hand, v2", Options{Trials: 10, Space: "v2", Schedule: Schedule{LayerEvery: 4, LayerStep: 5}}, 4, map[int]int{0: 6, 4: 11, 8: 16, 12: 20}},
+		{"start at the cap", Options{Trials: 10, Space: "v1", Schedule: Schedule{StartLayers: 15}}, 16, map[int]int{0: 15, 9: 15}},
 	}
 	for _, c := range cases {
 		d := c.o.WithDefaults()
@@ -32,12 +32,15 @@ func TestDepthSchedule(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		sp, _ := d.space()
+		k, err := newKind(d)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if d.LayerEvery != c.every {
 			t.Errorf("%s: LayerEvery %d, want %d", c.name, d.LayerEvery, c.every)
 		}
 		for s, want := range c.depths {
-			if got := d.depth(s, sp.MaxLayers); got != want {
+			if got := k.depth(s); got != want {
 				t.Errorf("%s: depth(%d) = %d, want %d", c.name, s, got, want)
 			}
 		}
@@ -58,24 +61,38 @@ func TestDepthGrows(t *testing.T) {
 	}
 }
 
-// TestMutate: a mutation changes exactly one decision to another option
-// of the space; a random architecture is in the space.
+// TestMutate: a random decision vector writes an architecture of the space
+// that encodes back to the same vector; a mutation changes exactly one
+// decision to another option of the space.
 func TestMutate(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, sp := range []onnxgen.Space{onnxgen.SpaceV1, onnxgen.SpaceV2, {KernelHeights: []int{3}, KernelWidths: []int{3, 5}, Filters: []int{8}, MaxLayers: 4}} {
-		for range 300 {
-			a := randomArch(sp, 1+r.IntN(sp.MaxLayers), r)
-			if err := sp.Check(a); err != nil {
-				t.Fatalf("random architecture %s: %v", onnxgen.Format(a), err)
+		k := &cnn{sp: sp, prog: ControllerSpace(sp)}
+		arch := func(layers int, ch []int) onnxgen.Arch {
+			t.Helper()
+			p := written(k, layers, ch)
+			if p.err != nil {
+				t.Fatalf("%q: %v", p.arch, p.err)
 			}
-			before := onnxgen.Format(a)
-			b := mutate(sp, a, r)
-			if onnxgen.Format(a) != before {
+			a, err := sp.ParseArch(p.arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l, back, err := k.encode(p.arch); err != nil || l != layers || !reflect.DeepEqual(back, ch) {
+				t.Fatalf("%q encodes to %d layers %v (%v), want %d %v", p.arch, l, back, err, layers, ch)
+			}
+			return a
+		}
+		for range 300 {
+			layers := 1 + r.IntN(sp.MaxLayers)
+			ch := randomChoices(k.prog, layers, r)
+			a := arch(layers, ch)
+			before := append([]int(nil), ch...)
+			mc := mutate(k.prog, layers, ch, r)
+			if !reflect.DeepEqual(ch, before) {
 				t.Fatal("mutate changed its input")
 			}
-			if err := sp.Check(b); err != nil {
-				t.Fatalf("mutant %s: %v", onnxgen.Format(b), err)
-			}
+			b := arch(layers, mc)
 			diff := 0
 			for i := range a.Layers {
 				x, y := a.Layers[i], b.Layers[i]
@@ -98,7 +115,7 @@ func TestMutate(t *testing.T) {
 				}
 			}
 			if diff != 1 {
-				t.Fatalf("%s -> %s: %d decisions changed, want 1", before, onnxgen.Format(b), diff)
+				t.Fatalf("%s -> %s: %d decisions changed, want 1", onnxgen.Format(a), onnxgen.Format(b), diff)
 			}
 		}
 	}

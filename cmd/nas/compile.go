@@ -2,14 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nas-project/nas/internal/atomicfile"
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/onnxgen/graph"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
@@ -21,6 +20,7 @@ func (a *app) compileCmd() *cobra.Command {
 		classes                 int
 		seed                    uint64
 		text, train, bn         bool
+		opt                     optimizerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "compile --arch STR",
@@ -41,7 +41,8 @@ With --text it prints the model's readable text instead of writing it.`,
 			opts := onnxgen.Options{Seed: seed, BatchNorm: bn}
 			var m *onnxpb.ModelProto
 			if train {
-				m, err = onnxgen.CompileTrain(a, in, classes, onnxgen.TrainOptions{Options: opts})
+				m, err = onnxgen.CompileTrain(a, in, classes, onnxgen.TrainOptions{Options: opts,
+					Momentum: float32(opt.momentum), WeightDecay: float32(opt.wd), Nesterov: opt.nesterov})
 			} else {
 				m, err = onnxgen.Compile(a, in, classes, opts)
 			}
@@ -59,7 +60,7 @@ With --text it prints the model's readable text instead of writing it.`,
 			if err != nil {
 				return fmt.Errorf("compile: %w", err)
 			}
-			return writeFileAtomic(out, b)
+			return atomicfile.Write(out, b)
 		},
 	}
 	f := cmd.Flags()
@@ -70,6 +71,7 @@ With --text it prints the model's readable text instead of writing it.`,
 	f.Uint64Var(&seed, "seed", 1, "seed of the weight initialisation")
 	f.BoolVar(&bn, "bn", false, "batch normalisation after each convolution")
 	f.BoolVar(&train, "train", false, "write the training-step graph instead of the inference graph")
+	opt.register(f) // the training step's SGD constants, as nas train's
 	f.BoolVar(&text, "text", false, "print the model as text instead of writing it")
 	f.StringVarP(&out, "output", "o", "", "write the model to this file")
 	_ = cmd.MarkFlagRequired("arch")
@@ -112,33 +114,4 @@ func parseInput(s string) (onnxgen.Input, error) {
 		v[i] = n
 	}
 	return onnxgen.Input{C: v[0], H: v[1], W: v[2]}, nil
-}
-
-// writeFileAtomic writes b to path through a temporary file in the same
-// directory and a rename, so a reader never sees half a file.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".nas-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }

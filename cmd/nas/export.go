@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nas-project/nas/internal/atomicfile"
 	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/internal/localeval"
 	"github.com/nas-project/nas/onnxgen"
@@ -103,7 +104,7 @@ which gives the same weights (training is deterministic).`,
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
-			if err := writeFileAtomic(out, b); err != nil {
+			if err := atomicfile.Write(out, b); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "trial %d: %s\nvalidation accuracy %.4f, test accuracy %.4f on %d images\nwrote %s\n",

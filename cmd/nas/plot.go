@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nas-project/nas/internal/atomicfile"
 	"github.com/nas-project/nas/internal/viz"
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
@@ -65,7 +66,7 @@ func writePlot(dir, path, by string) error {
 	if err := viz.PlotRewards(pts, title, &buf); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 func (a *app) graphCmd() *cobra.Command {
@@ -109,7 +110,7 @@ func writeGraph(w, stderr io.Writer, dir string, rec search.Record, path string)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(path, []byte(dot)); err != nil {
+	if err := atomicfile.Write(path, []byte(dot)); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s\n", path)
@@ -122,7 +123,7 @@ func writeGraph(w, stderr io.Writer, dir string, rec search.Record, path string)
 		return err
 	}
 	svgPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".svg"
-	if err := writeFileAtomic(svgPath, svg); err != nil {
+	if err := atomicfile.Write(svgPath, svg); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s\n", svgPath)

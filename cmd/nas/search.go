@@ -46,8 +46,8 @@ completed trial.`,
 				return usagef("search: give --dir DIR for a new run or --resume DIR to continue one")
 			}
 			cfg := search.Config{Dir: dir, Options: opts}
-			cfg.Options.Child = cf.co
-			co := cf.co
+			cfg.Options.Child = cf.options()
+			co := cfg.Options.Child
 			seed := opts.Seed
 			if resume != "" {
 				stored, _, err := search.ReadRun(resume)
@@ -191,8 +191,7 @@ completed trial.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the result")
 	f.BoolVar(&jsonl, "json", false, "print one JSON object per finished trial, nothing else")
 	rf.register(f)
-	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, Momentum: 0.9,
-		WeightDecay: 1e-4, TrainSize: 5000, ValSize: 1000})
+	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 5000, ValSize: 1000})
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nas-project/nas/internal/atomicfile"
 	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/internal/localeval"
 	"github.com/nas-project/nas/onnxgen"
@@ -18,10 +19,39 @@ import (
 	"github.com/nas-project/nas/search"
 )
 
+// optimizerFlags are SGD's flags, with one set of defaults for every command
+// that trains or compiles a training step (nas train, nas search, nas
+// retrain's base, nas compile --train). Zero is a value: --momentum 0 is plain
+// SGD, --wd 0 no weight decay.
+type optimizerFlags struct {
+	momentum, wd float64
+	nesterov     bool
+}
+
+// The optimizer flags' defaults.
+const (
+	defaultMomentum    = search.DefaultMomentum
+	defaultWeightDecay = 1e-4
+)
+
+func (o *optimizerFlags) register(f *pflag.FlagSet) {
+	f.Float64Var(&o.momentum, "momentum", defaultMomentum, "SGD momentum (0: plain SGD)")
+	f.BoolVar(&o.nesterov, "nesterov", false, "Nesterov momentum")
+	f.Float64Var(&o.wd, "wd", defaultWeightDecay, "weight decay (0: none)")
+}
+
 // childFlags are the child-training flags that nas train and nas search share.
 type childFlags struct {
 	co      search.ChildOptions
+	opt     optimizerFlags
 	dataDir string
+}
+
+// options are the child options the flags say.
+func (c *childFlags) options() search.ChildOptions {
+	co := c.co
+	co.Momentum, co.WeightDecay, co.Nesterov = search.Float(c.opt.momentum), c.opt.wd, c.opt.nesterov
+	return co
 }
 
 func (c *childFlags) register(f *pflag.FlagSet, d search.ChildOptions) {
@@ -32,9 +62,7 @@ func (c *childFlags) register(f *pflag.FlagSet, d search.ChildOptions) {
 	f.IntVar(&c.co.Batch, "batch", d.Batch, "training batch size")
 	f.Float64Var(&c.co.LR, "lr", d.LR, "SGD learning rate")
 	f.BoolVar(&c.co.CosineLR, "cosine", d.CosineLR, "anneal the learning rate to zero (cosine)")
-	f.Float64Var(&c.co.Momentum, "momentum", d.Momentum, "SGD momentum")
-	f.BoolVar(&c.co.Nesterov, "nesterov", d.Nesterov, "Nesterov momentum")
-	f.Float64Var(&c.co.WeightDecay, "wd", d.WeightDecay, "weight decay")
+	c.opt.register(f)
 	f.BoolVar(&c.co.BatchNorm, "bn", d.BatchNorm, "batch normalisation after each convolution")
 	f.IntVar(&c.co.TrainSize, "train-size", d.TrainSize, "training images per child (0: all of the training split)")
 	f.IntVar(&c.co.ValSize, "val-size", d.ValSize, "validation images, split off the training images (0: a tenth, at most 5,000)")
@@ -75,7 +103,7 @@ included: it takes raw pixels).`,
 			if err != nil {
 				return err
 			}
-			co := cf.co.WithDefaults()
+			co := cf.options().WithDefaults()
 			if err := co.Validate(); err != nil {
 				return usageError{err}
 			}
@@ -103,8 +131,7 @@ included: it takes raw pixels).`,
 	f.StringVarP(&out, "output", "o", "", "write the trained inference model here")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar (there is none when stderr is not a terminal)")
 	rf.register(f)
-	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, Momentum: 0.9,
-		WeightDecay: 1e-4, TrainSize: 10000, ValSize: 2000})
+	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 10000, ValSize: 2000})
 	_ = cmd.MarkFlagRequired("arch")
 	return cmd
 }
@@ -184,7 +211,7 @@ func (tr trained) write(w io.Writer, path string, co search.ChildOptions, seed u
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	if err := writeFileAtomic(path, b); err != nil {
+	if err := atomicfile.Write(path, b); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s (takes raw pixels, 0-255, as float [N,%d,%d,%d])\n", path, in.C, in.H, in.W)

@@ -189,7 +189,7 @@ func InferenceModel(a onnxgen.Arch, in onnxgen.Input, classes int, co search.Chi
 // evaluation graph, and their description.
 func BuildChild(a onnxgen.Arch, in onnxgen.Input, classes int, co search.ChildOptions, seed uint64) (child.Net, error) {
 	return onnxgen.CompileNet(a, in, classes, onnxgen.TrainOptions{Options: onnxgen.Options{BatchNorm: co.BatchNorm, Seed: seed},
-		Momentum: float32(co.Momentum), WeightDecay: float32(co.WeightDecay), Nesterov: co.Nesterov})
+		Momentum: float32(*co.Momentum), WeightDecay: float32(co.WeightDecay), Nesterov: co.Nesterov})
 }
 
 // Data is the prepared data of a search or of one training: normalised

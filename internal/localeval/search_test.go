@@ -100,7 +100,7 @@ func final(t *testing.T, dir string) map[int]search.Record {
 // while children train, and resumed: no completed trial is lost or changed,
 // and the resumed run completes the budget.
 func TestResumeRealTraining(t *testing.T) {
-	o := search.Options{Strategy: search.StrategyRL, M: 4, Trials: 20, Parallel: 2, StartLayers: 2, LayerEvery: 8, Seed: 5,
+	o := search.Options{Strategy: search.StrategyRL, M: 4, Trials: 20, Parallel: 2, Schedule: search.Schedule{StartLayers: 2, LayerEvery: 8}, Seed: 5,
 		Child: search.ChildOptions{Dataset: "digits", Epochs: 1, Batch: 32, TrainSize: 256, ValSize: 100}}
 	dir := t.TempDir()
 	cmd := startHelper(t, helperSpec{Dir: dir, Options: o, KillAt: 6})
@@ -180,7 +180,7 @@ func TestMemoryFlat(t *testing.T) {
 	}
 	co := search.ChildOptions{Dataset: "digits", Epochs: 1, Batch: 32, TrainSize: 128, ValSize: 64}
 	ev := evaluator(t, co)
-	o := search.Options{Strategy: search.StrategyRL, M: 8, Trials: 200, StartLayers: 3, LayerEvery: 1000, Seed: 9, Child: co}
+	o := search.Options{Strategy: search.StrategyRL, M: 8, Trials: 200, Schedule: search.Schedule{StartLayers: 3, LayerEvery: 1000}, Seed: 9, Child: co}
 	var at40, at200 int64
 	var curve, heap []int64
 	trained := 0

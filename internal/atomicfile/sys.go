@@ -1,0 +1,10 @@
+package atomicfile
+
+import (
+	"errors"
+	"syscall"
+)
+
+func isUnsupported(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
+}
