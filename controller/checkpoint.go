@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/nas-project/nas/internal/atomicfile"
 )
 
 // Checkpoint file layout (all integers little-endian):
@@ -80,35 +81,12 @@ func (c *Controller) Save(w io.Writer) (err error) {
 	return nil
 }
 
-// SaveFile writes the checkpoint atomically: a temporary file in the same
-// directory, fsync, rename over path, fsync of the directory.
-func (c *Controller) SaveFile(path string) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("controller: save %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = c.Save(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("controller: save %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("controller: save %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("controller: save %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: not every file system syncs directories
-		d.Close()
+// SaveFile writes the checkpoint atomically (package atomicfile: a
+// temporary file in the same directory, synced, renamed over path, the
+// directory synced).
+func (c *Controller) SaveFile(path string) error {
+	if err := atomicfile.WriteFunc(path, c.Save); err != nil {
+		return fmt.Errorf("controller: save: %w", err)
 	}
 	return nil
 }
@@ -148,7 +126,7 @@ func Load(r io.Reader, cfg Config, sp Space) (c *Controller, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if want := cfg.withDefaults(); ck.Config != want {
+	if want := cfg.WithDefaults(); ck.Config != want {
 		return nil, fmt.Errorf("controller: load: %w: checkpoint config %+v, want %+v", ErrMismatch, ck.Config, want)
 	}
 	if err := sp.Validate(); err != nil {

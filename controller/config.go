@@ -9,29 +9,29 @@ import (
 // selects the documented default, so Config{} is the paper's controller.
 type Config struct {
 	// Hidden is the number of units of each LSTM layer. Zero means 35.
-	Hidden int
+	Hidden int `json:"hidden"`
 	// LSTMLayers is the number of stacked LSTM layers. Zero means 2.
-	LSTMLayers int
+	LSTMLayers int `json:"lstm_layers"`
 	// Embedding is the size of the token embeddings fed back as inputs.
 	// Zero means Hidden.
-	Embedding int
+	Embedding int `json:"embedding"`
 	// InitRange is r in the uniform initialisation U[-r, r] of every weight.
 	// Zero means 0.08.
-	InitRange float64
+	InitRange float64 `json:"init_range"`
 	// LR is Adam's learning rate. Zero means 0.0006.
-	LR float64
+	LR float64 `json:"lr"`
 	// BaselineDecay is d in the reward baseline b ← d·b + (1−d)·mean(R).
 	// Zero means 0.95. It must lie in [0, 1); use a tiny positive value
 	// (e.g. 1e-9) for a baseline that is just the previous batch's mean.
-	BaselineDecay float64
+	BaselineDecay float64 `json:"baseline_decay"`
 	// EntropyWeight is β of the entropy bonus. Zero means no bonus.
-	EntropyWeight float64
+	EntropyWeight float64 `json:"entropy_weight"`
 	// ClipNorm is the largest global L2 norm of the gradient; larger
 	// gradients are scaled down to it. Zero means no clipping.
-	ClipNorm float64
+	ClipNorm float64 `json:"clip_norm"`
 	// Seed seeds the weight initialisation and the sampler. Every seed,
 	// zero included, is used as given.
-	Seed uint64
+	Seed uint64 `json:"seed"`
 }
 
 // Defaults of Config's fields.
@@ -43,8 +43,8 @@ const (
 	DefaultBaselineDecay = 0.95
 )
 
-// withDefaults returns c with its zero fields replaced by the defaults.
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with its zero fields replaced by the defaults.
+func (c Config) WithDefaults() Config {
 	if c.Hidden == 0 {
 		c.Hidden = DefaultHidden
 	}
@@ -70,7 +70,7 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // Validate reports the first field that is out of range (after defaults).
 func (c Config) Validate() error {
-	d := c.withDefaults()
+	d := c.WithDefaults()
 	switch {
 	case d.Hidden < 1 || d.Hidden > 4096:
 		return fmt.Errorf("controller: config: hidden %d out of range [1, 4096]", c.Hidden)

@@ -10,12 +10,12 @@ import (
 // Controller is the RNN policy over architecture strings. It is not safe
 // for concurrent use.
 type Controller struct {
-	cfg  Config // with defaults applied
+	cfg  Config  // with defaults applied
 	prog Space   // the space as given
 	sp   layout  // what the policy samples (prog without fixed decisions)
 	smp  sampled // maps prog's decision vectors to sp's
 	fp   [32]byte
-	w   *weights
+	w    *weights
 
 	// Adam state and the gradient buffer, parallel to w.all.
 	adamM, adamV, grad [][]float64
@@ -75,7 +75,7 @@ func New(cfg Config, sp Space) (c *Controller, err error) {
 	if err := sp.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	prog := sp.clone()
 	l := prog.layout()
 	c = &Controller{cfg: cfg, prog: prog, sp: l, smp: newSampled(prog), fp: l.fingerprint(), w: newWeights(cfg, l), graphs: map[[2]int]*graph{}}

@@ -13,8 +13,9 @@ func goLoss(t *testing.T, c *Controller, eps []Episode, adv, entw []float64) flo
 	loss := 0.0
 	for k, e := range eps {
 		c.buf.growPrev(e.Layers, c.cfg.Hidden)
-		scratch := make([]int, len(e.Choices))
-		lp, ent := c.rollout(e.Layers, func(i int, _ []float64) int { return e.Choices[i] }, scratch)
+		short := c.smp.compact(e.Layers, e.Choices) // the layout's vector
+		scratch := make([]int, len(short))
+		lp, ent := c.rollout(e.Layers, func(i int, _ []float64) int { return short[i] }, scratch)
 		loss -= adv[k]*lp + entw[k]*ent
 	}
 	return loss

@@ -8,15 +8,9 @@ import (
 // uniformPatternReward is the expected patternReward of uniform sampling.
 func uniformPatternReward(sp Space, layers int) float64 {
 	e, n := 0.0, 0
-	for i := 0; i < layers; i++ {
-		for _, d := range sp.Decisions {
-			e += 1 / float64(len(d.Tokens))
-			n++
-		}
-		if sp.Anchors {
-			e += float64(i) / 2
-			n += i
-		}
+	for _, p := range sp.Positions(layers) {
+		e += 1 / float64(p.Options)
+		n++
 	}
 	return e / float64(n)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -33,23 +34,18 @@ func stateHash(c *Controller) string {
 }
 
 // patternReward is the toy problem: the fraction of choices equal to a
-// hidden pattern (choice t should be t mod its number of options).
+// hidden pattern (choice t of layer i should be (t+i) mod its number of
+// options; anchor j of layer i should be (i+j) mod 2).
 func patternReward(sp Space) func(Sample) float64 {
 	return func(s Sample) float64 {
 		hit := 0
-		t := 0
-		for i := 0; i < s.Layers; i++ {
-			for _, d := range sp.Decisions {
-				if s.Choices[t] == (t+i)%len(d.Tokens) {
-					hit++
-				}
-				t++
+		for t, p := range sp.Positions(s.Layers) {
+			want := (t + p.Layer) % p.Options
+			if p.Earlier >= 0 {
+				want = (p.Layer + p.Earlier) % 2
 			}
-			for j := 0; j < i && sp.Anchors; j++ {
-				if s.Choices[t] == (i+j)%2 {
-					hit++
-				}
-				t++
+			if s.Choices[t] == want {
+				hit++
 			}
 		}
 		return float64(hit) / float64(len(s.Choices))
@@ -64,7 +60,7 @@ func runUpdates(t testing.TB, c *Controller, k, m, layers int) {
 		depths[i] = layers
 	}
 	for range k {
-		eps := sampleEpisodes(t, c, depths, patternReward(c.sp))
+		eps := sampleEpisodes(t, c, depths, patternReward(c.Space()))
 		if _, err := c.Update(eps); err != nil {
 			t.Fatal(err)
 		}
@@ -186,6 +182,9 @@ func TestLoadErrors(t *testing.T) {
 		{"other seed", good, Config{Seed: 2, Hidden: 4}, sp, ErrMismatch, "config"},
 		{"other space", good, cfg, otherSpace, ErrMismatch, "search space"},
 		{"anchors off", good, cfg, tinySpace(false), ErrMismatch, "search space"},
+		{"other anchor prefix", good, cfg, func() Space { s := tinySpace(true); s.Layer[2].Prefix = "from"; return s }(), ErrMismatch, "search space"},
+		{"other layer separator", good, cfg, func() Space { s := tinySpace(true); s.LayerSep = " ; "; return s }(), ErrMismatch, "search space"},
+		{"other step order", good, cfg, func() Space { s := tinySpace(true); s.Layer[0], s.Layer[1] = s.Layer[1], s.Layer[0]; return s }(), ErrMismatch, "search space"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,4 +200,97 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := LoadFile(filepath.Join(t.TempDir(), "missing"), cfg, sp); err == nil {
 		t.Fatal("missing file: no error")
 	}
+}
+
+// TestLoadV1Checkpoint: a checkpoint written before the space became a
+// program (commit c7b1a38, Space{Decisions, Anchors, AnchorPrefix,
+// LayerSep}) loads into the program of the same space, and the loaded
+// controller samples what the old one sampled after saving.
+//
+// testdata/v1-tiny.ckpt was written by a throw-away program built against
+// a copy of c7b1a38's controller package (not kept in the repository). It
+// made the old tinySpace(true) — Space{Decisions: {kh: kh1 kh3 kh5},
+// {f: f8 f16}, Anchors: true, AnchorPrefix: "in", LayerSep: " | "} — and
+// New(Config{Seed: 1, Hidden: 4}, space), ran one Update on v1Episodes,
+// saved with SaveFile, then printed Sample(3), Sample(1), Sample(4),
+// Sample(3) and Greedy(4): the literals of v1Samples and v1Greedy.
+func TestLoadV1Checkpoint(t *testing.T) {
+	cfg := Config{Seed: 1, Hidden: 4}
+	sp := tinySpace(true)
+	c, err := LoadFile(filepath.Join("testdata", "v1-tiny.ckpt"), cfg, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, set := c.Baseline(); c.Steps() != 1 || b != 0.5 || !set {
+		t.Fatalf("steps %d, baseline %v (set %v); want 1, 0.5", c.Steps(), b, set)
+	}
+	// The same update by this version gives the same state (bitwise on
+	// amd64; compare with a tolerance for platforms that fuse multiply-adds).
+	fresh := mustNew(t, cfg, sp)
+	if _, err := fresh.Update(v1Episodes); err != nil {
+		t.Fatal(err)
+	}
+	if !closeState(c, fresh, 1e-12) || c.baseline != fresh.baseline {
+		t.Fatal("the loaded state differs from this version's update on the same episodes")
+	}
+	check := func(what string, got, want Sample) {
+		t.Helper()
+		if got.Arch != want.Arch || !reflect.DeepEqual(got.Choices, want.Choices) || got.Layers != want.Layers ||
+			math.Abs(got.LogProb-want.LogProb) > 1e-12*math.Abs(want.LogProb) {
+			t.Fatalf("%s: %+v, the old controller drew %+v", what, got, want)
+		}
+	}
+	for i, want := range v1Samples {
+		got, err := c.Sample(want.Layers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("sample %d", i), got, want)
+	}
+	g, err := c.Greedy(v1Greedy.Layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("greedy", g, v1Greedy)
+}
+
+// v1Episodes is the batch of the one update in testdata/v1-tiny.ckpt.
+var v1Episodes = []Episode{
+	{Layers: 3, Choices: []int{0, 1, 2, 0, 1, 1, 0, 1, 1}, Reward: 0.25},
+	{Layers: 3, Choices: []int{2, 1, 1, 0, 0, 0, 1, 1, 0}, Reward: 0.75},
+	{Layers: 2, Choices: []int{1, 0, 0, 1, 1}, Reward: 0.5},
+}
+
+// v1Samples and v1Greedy are what c7b1a38's controller drew right after
+// saving testdata/v1-tiny.ckpt.
+var (
+	v1Samples = []Sample{
+		{"kh5 f8 | kh3 f8 in0 | kh3 f16 in1", []int{2, 0, 1, 0, 1, 1, 1, 0, 1}, 3, -7.387490809197429},
+		{"kh1 f16", []int{0, 1}, 1, -1.8036560872668637},
+		{"kh5 f8 | kh5 f16 in0 | kh5 f16 in0 in1 | kh3 f16 in0 in2", []int{2, 0, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 0, 1}, 4, -11.25889079870665},
+		{"kh3 f16 | kh3 f8 in0 | kh1 f16", []int{1, 1, 1, 0, 1, 0, 1, 0, 0}, 3, -7.341132919654974},
+	}
+	v1Greedy = Sample{"kh3 f16 | kh3 f16 in0 | kh3 f16 in0 in1 | kh3 f16 in0 in1 in2", []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 4, -10.93893386685061}
+)
+
+// closeState reports whether a and b have the same parameters and every
+// weight and Adam moment within tol (absolute, relative above 1).
+func closeState(a, b *Controller, tol float64) bool {
+	if len(a.w.all) != len(b.w.all) || a.step != b.step {
+		return false
+	}
+	for pi, p := range a.w.all {
+		q := b.w.all[pi]
+		if p.name != q.name || len(p.w) != len(q.w) {
+			return false
+		}
+		for _, xs := range [][2][]float64{{p.w, q.w}, {a.adamM[pi], b.adamM[pi]}, {a.adamV[pi], b.adamV[pi]}} {
+			for i := range xs[0] {
+				if math.Abs(xs[0][i]-xs[1][i]) > tol*math.Max(1, math.Abs(xs[0][i])) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }

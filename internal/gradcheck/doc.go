@@ -12,7 +12,9 @@
 //     testdata/torch_step.py with Debian's /usr/bin/python3 in float64:
 //     max |w_onnx − w_torch| ≤ 1e-4·max |w_torch − w_init| + 1e-6 per tensor.
 //   - checker_test.go: ONNX's checker (full_check) on the graphs.
-//   - bench_test.go: the time of one training step (BenchmarkTrainStep).
+//
+// The time of a training step is measured in package runner
+// (BenchmarkTrainStep, BenchmarkTrainStepArch).
 //
 // The tests need the ONNX Runtime library ($NAS_ORT_LIB, else
 // <module root>/.ort/libonnxruntime.so.1: `make ort`) and Debian's
