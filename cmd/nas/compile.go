@@ -37,6 +37,17 @@ With --text it prints the model's readable text instead of writing it.`,
 			if err != nil {
 				return err
 			}
+			if !text {
+				if out == "" {
+					return usagef("compile: give -o FILE to write the model, or --text to print it")
+				}
+				if err := checkOutput(out); err != nil {
+					return err
+				}
+			}
+			if err := checkSize(a, in, classes, !text); err != nil {
+				return err
+			}
 			opts := onnxgen.Options{Seed: seed, BatchNorm: bn}
 			var m *onnxpb.ModelProto
 			if train {
@@ -51,10 +62,7 @@ With --text it prints the model's readable text instead of writing it.`,
 				_, err := fmt.Fprint(cmd.OutOrStdout(), onnxgen.Text(m))
 				return err
 			}
-			if out == "" {
-				return usagef("compile: give -o FILE to write the model, or --text to print it")
-			}
-			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+			b, err := marshalModel(m)
 			if err != nil {
 				return fmt.Errorf("compile: %w", err)
 			}
@@ -113,9 +121,22 @@ func parseInput(s string) (onnxgen.Input, error) {
 	return onnxgen.Input{C: v[0], H: v[1], W: v[2]}, nil
 }
 
+// marshalModel encodes a model deterministically, refusing one over the
+// protobuf limit that readers (onnx.load, ONNX Runtime) cannot load.
+func marshalModel(m *onnxpb.ModelProto) ([]byte, error) {
+	if n := proto.Size(m); n > maxProtoBytes {
+		return nil, fmt.Errorf("the model takes %.2f GiB; an ONNX file holds at most 2 GiB (the protobuf limit)", float64(n)/(1<<30))
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
+
 // writeFileAtomic writes b to path through a temporary file in the same
-// directory and a rename, so a reader never sees half a file.
+// directory and a rename, so a reader never sees half a file. Nothing is
+// left behind when it fails.
 func writeFileAtomic(path string, b []byte) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".nas-*")
 	if err != nil {
 		return err
@@ -139,5 +160,9 @@ func writeFileAtomic(path string, b []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
