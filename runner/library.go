@@ -37,7 +37,7 @@ const apiSymbol = "OrtGetApiBase"
 // 30 ms, once per process.)
 func checkLibrary(lib string) error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("runner: %s: %s: %w", lib, fmt.Sprintf(format, args...), ErrLibrary)
+		return fmt.Errorf("runner: loading %s: %s: %w", lib, fmt.Sprintf(format, args...), ErrLibrary)
 	}
 	st, err := os.Stat(lib)
 	if err != nil {
