@@ -174,6 +174,11 @@ func (p *parsed) token(l *Layer, lp *layerPos, i int) error {
 	if v == 0 {
 		return p.errAt(i, "%s 0 is not positive", fieldName[f])
 	}
+	if (f == int(fKH) || f == int(fKW)) && v%2 == 0 {
+		// 'same' padding is (k-1)/2 on each side: an even kernel would
+		// shrink the map by one.
+		return p.errAt(i, "%s %d is even (want an odd kernel size: 1, 3, 5, ...; 'same' padding needs one)", fieldName[f], v)
+	}
 	lp.field[f] = i
 	*l.field(field(f)) = v
 	return nil

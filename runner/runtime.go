@@ -179,8 +179,16 @@ func initORT(lib string) error {
 		}
 		return nil
 	}
+	// dlopen of a damaged library crashes the process (SIGBUS on a
+	// truncated one): check the file first.
+	if err := checkLibrary(lib); err != nil {
+		return err
+	}
 	ort.SetSharedLibraryPath(lib)
-	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+	// Fatal only: ORT's own log lines (raw, ANSI-coloured, on stderr) would
+	// precede nas's message for what nas reports itself as an error, e.g. a
+	// CUDA provider that does not load.
+	if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
 		return fmt.Errorf("runner: loading %s: %v: %w", lib, err, ErrLibrary)
 	}
 	ortState.lib = lib

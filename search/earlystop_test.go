@@ -57,6 +57,7 @@ func TestEarlyStopValidate(t *testing.T) {
 	}{
 		{EarlyStop{On: true, MinTrials: -1}, "min trials -1"},
 		{EarlyStop{MinTrials: 3}, "without early stopping"},
+		{EarlyStop{On: true}, "needs at least 2 epochs"}, // testOptions trains children for 1 epoch
 	} {
 		o := testOptions(StrategyRandom, 4)
 		o.EarlyStop = c.e
@@ -66,6 +67,10 @@ func TestEarlyStopValidate(t *testing.T) {
 	}
 	o := testOptions(StrategyRandom, 4)
 	o.EarlyStop.On = true
+	o.Child.Epochs = 2
+	if err := o.Validate(); err != nil {
+		t.Errorf("early stopping with 2 epochs: %v", err)
+	}
 	if d := o.WithDefaults().EarlyStop; d.MinTrials != DefaultEarlyStopMin {
 		t.Errorf("defaults: %+v", d)
 	}
@@ -140,5 +145,39 @@ func TestSchemaVersion1(t *testing.T) {
 	setVersion(SchemaVersion + 1)
 	if _, _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), "this nas reads 1 to 2") {
 		t.Errorf("version %d: %v", SchemaVersion+1, err)
+	}
+}
+
+// TestOptionsRanges: values that used to pass Validate and then broke the
+// search (a NaN controller gradient, a plot that fails after the search).
+func TestOptionsRanges(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		set  func(*Options)
+		want string
+	}{
+		{"huge penalty", func(o *Options) { o.Penalty = 1e308 }, "penalty 1e+308: want a value in [-1, 1]"},
+		{"huge negative penalty", func(o *Options) { o.Penalty = -1e308 }, "penalty -1e+308"},
+		{"huge controller lr", func(o *Options) { o.Controller.LR = 1e10 }, "controller lr 1e+10: want at most 1"},
+	} {
+		o := testOptions(StrategyRL, 4)
+		c.set(&o)
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		set  func(*Options)
+	}{
+		{"penalty -1", func(o *Options) { o.Penalty = -1 }},
+		{"penalty 0.5", func(o *Options) { o.Penalty = 0.5 }},
+		{"controller lr 1", func(o *Options) { o.Controller.LR = 1 }},
+	} {
+		o := testOptions(StrategyRL, 4)
+		c.set(&o)
+		if err := o.Validate(); err != nil {
+			t.Errorf("%s: %v, want no error", c.name, err)
+		}
 	}
 }

@@ -313,8 +313,14 @@ func (o Options) Validate() error {
 		return fmt.Errorf("search: layer step %d: want >= 0", o.LayerStep)
 	case d.LayerEvery < 1:
 		return fmt.Errorf("search: layer every %d: want >= 1", o.LayerEvery)
-	case !finite(d.Penalty):
-		return fmt.Errorf("search: penalty %v: want a finite value", o.Penalty)
+	case !finite(d.Penalty) || math.Abs(d.Penalty) > 1:
+		// Rewards lie in [0, 1]; a penalty far outside them swamps the
+		// controller's baseline and makes its gradient overflow.
+		return fmt.Errorf("search: penalty %v: want a value in [-1, 1] (rewards lie in [0, 1])", o.Penalty)
+	case !finite(d.Controller.LR) || d.Controller.LR > 1:
+		// Adam steps of this size make the controller's weights, and then
+		// its gradient, overflow.
+		return fmt.Errorf("search: controller lr %v: want at most 1 (the paper's is 0.0006)", o.Controller.LR)
 	case d.Population < 2:
 		return fmt.Errorf("search: population %d: want >= 2", o.Population)
 	case d.Tournament < 1 || d.Tournament > d.Population:
@@ -328,6 +334,9 @@ func (o Options) Validate() error {
 	}
 	if err := o.EarlyStop.Validate(); err != nil {
 		return err
+	}
+	if d.EarlyStop.On && d.Child.Epochs < 2 {
+		return fmt.Errorf("search: early stopping needs at least 2 epochs per child (epochs %d): the rule runs after every epoch but the last", d.Child.Epochs)
 	}
 	return d.Child.Validate()
 }

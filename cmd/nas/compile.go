@@ -38,6 +38,17 @@ With --text it prints the model's readable text instead of writing it.`,
 			if err != nil {
 				return err
 			}
+			if !text {
+				if out == "" {
+					return usagef("compile: give -o FILE to write the model, or --text to print it")
+				}
+				if err := checkOutput(out); err != nil {
+					return err
+				}
+			}
+			if err := checkSize(a, in, classes, !text); err != nil {
+				return err
+			}
 			opts := onnxgen.Options{Seed: seed, BatchNorm: bn}
 			var m *onnxpb.ModelProto
 			if train {
@@ -53,10 +64,7 @@ With --text it prints the model's readable text instead of writing it.`,
 				_, err := fmt.Fprint(cmd.OutOrStdout(), graph.Text(m))
 				return err
 			}
-			if out == "" {
-				return usagef("compile: give -o FILE to write the model, or --text to print it")
-			}
-			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+			b, err := marshalModel(m)
 			if err != nil {
 				return fmt.Errorf("compile: %w", err)
 			}
@@ -114,4 +122,13 @@ func parseInput(s string) (onnxgen.Input, error) {
 		v[i] = n
 	}
 	return onnxgen.Input{C: v[0], H: v[1], W: v[2]}, nil
+}
+
+// marshalModel encodes a model deterministically, refusing one over the
+// protobuf limit that readers (onnx.load, ONNX Runtime) cannot load.
+func marshalModel(m *onnxpb.ModelProto) ([]byte, error) {
+	if n := proto.Size(m); n > maxProtoBytes {
+		return nil, fmt.Errorf("the model takes %.2f GiB; an ONNX file holds at most 2 GiB (the protobuf limit)", float64(n)/(1<<30))
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
 }

@@ -10,7 +10,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nas-project/nas/internal/atomicfile"
-	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/internal/localeval"
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/onnxgen/onnxpb"
@@ -38,6 +37,9 @@ which gives the same weights (training is deterministic).`,
 			if out == "" {
 				return usagef("export: give -o FILE")
 			}
+			if err := firstErr(checkTrialFlag(cmd, trial), checkThreads(rf.threads), checkOutput(out)); err != nil {
+				return err
+			}
 			dir := args[0]
 			opts, recs, rec, err := readTrial(dir, trial)
 			if err != nil {
@@ -51,13 +53,17 @@ which gives the same weights (training is deterministic).`,
 			root := dataRoot(dataDir)
 			w := cmd.OutOrStdout()
 			var model []byte
+			// fromBest names best.onnx in the errors of reading and running
+			// the model when the model is that file.
+			fromBest := func(err error) error { return err }
 			if best, _ := chooseTrial(recs, -1); best.Index == rec.Index {
+				fromBest = func(err error) error { return bestModelError(dir, err) }
 				if model, err = os.ReadFile(filepath.Join(dir, search.BestFile)); err != nil {
-					return err
+					return fromBest(err)
 				}
 			} else {
 				fmt.Fprintf(w, "retraining trial %d from its seed\n", rec.Index)
-				data, err := localeval.LoadData(root, opts.Child, opts.Seed)
+				data, err := loadData(root, opts.Child, opts.Seed)
 				if err != nil {
 					return err
 				}
@@ -77,17 +83,20 @@ which gives the same weights (training is deterministic).`,
 				}
 				model = o.Model
 			}
-			_, test, err := dataset.Load(opts.Child.WithDefaults().Dataset, root)
-			if err != nil {
-				return err
-			}
-			acc, err := modelAccuracy(rt, model, test, 256)
+			test, err := loadTest(opts.Child.WithDefaults().Dataset, root)
 			if err != nil {
 				return err
 			}
 			var m onnxpb.ModelProto
 			if err := proto.Unmarshal(model, &m); err != nil {
-				return fmt.Errorf("export: trial %d's model: %w", rec.Index, err)
+				return fromBest(fmt.Errorf("export: trial %d's model: %w", rec.Index, err))
+			}
+			acc, err := modelAccuracy(cmd.Context(), rt, model, test, 256)
+			if err != nil {
+				if cmd.Context().Err() != nil {
+					return fmt.Errorf("export: measuring the test accuracy: %w", err)
+				}
+				return fromBest(err)
 			}
 			meta := map[string]string{
 				"nas.arch":                rec.Arch,
@@ -100,7 +109,7 @@ which gives the same weights (training is deterministic).`,
 				"nas.version":             version,
 			}
 			onnxgen.SetMetadata(&m, localeval.WithLabels(meta, test.Labels))
-			b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&m)
+			b, err := marshalModel(&m)
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
@@ -123,7 +132,7 @@ which gives the same weights (training is deterministic).`,
 // readTrial reads the run in dir and chooses trial n of it (chooseTrial);
 // an unknown or unfinished trial is a usage error.
 func readTrial(dir string, n int) (search.Options, []search.Record, search.Record, error) {
-	opts, recs, err := search.ReadRun(dir)
+	opts, recs, err := readRun(dir)
 	if err != nil {
 		return opts, nil, search.Record{}, err
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,9 +40,13 @@ func TestExportAccuracy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, trial := range []string{"-1", "1"} { // the best, and trial 1 retrained
+	for _, trial := range []string{"best", "1"} { // the best (no --trial), and trial 1 retrained
 		path := filepath.Join(dir, "m"+trial+".onnx")
-		nas("export", run, "--trial", trial, "-o", path)
+		args := []string{"export", run, "-o", path}
+		if trial != "best" {
+			args = append(args, "--trial", trial)
+		}
+		nas(args...)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -55,12 +61,32 @@ func TestExportAccuracy(t *testing.T) {
 				stored = p.GetValue()
 			}
 		}
-		acc, err := modelAccuracy(rt, b, test, 64)
+		acc, err := modelAccuracy(t.Context(), rt, b, test, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := strconv.FormatFloat(acc, 'f', 4, 64); got != stored {
 			t.Errorf("trial %s: the file scores %s on the test split, its metadata says %q", trial, got, stored)
 		}
+	}
+}
+
+// TestModelAccuracyCancel: the test-accuracy pass (nas export, the end of nas
+// search) stops at an interrupt instead of running every batch.
+func TestModelAccuracyCancel(t *testing.T) {
+	lib := testenv.ORTLibrary(t)
+	rt, err := runner.New(runner.Config{LibraryPath: lib, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, test, err := dataset.Load("digits", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	// Not a model: a pass that ran a batch would fail with ORT's error.
+	if _, err := modelAccuracy(ctx, rt, []byte("not a model"), test, 64); !errors.Is(err, context.Canceled) {
+		t.Fatalf("modelAccuracy with a cancelled context: %v, want context.Canceled", err)
 	}
 }

@@ -46,7 +46,7 @@ func (a *app) plotCmd() *cobra.Command {
 
 // writePlot writes the reward plot of the run in dir to path.
 func writePlot(dir, path, by string) error {
-	opts, recs, err := search.ReadRun(dir)
+	opts, recs, err := readRun(dir)
 	if err != nil {
 		return err
 	}
@@ -79,6 +79,9 @@ func (a *app) graphCmd() *cobra.Command {
 		Short: "Draw a trial's architecture (default: the best) as Graphviz DOT, and SVG when dot is installed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTrialFlag(cmd, trial); err != nil {
+				return err
+			}
 			_, _, rec, err := readTrial(args[0], trial)
 			if err != nil {
 				return err
@@ -104,7 +107,7 @@ func writeGraph(w, stderr io.Writer, dir string, rec search.Record, path string)
 	}
 	in, classes, err := modelShape(filepath.Join(dir, search.BestFile))
 	if err != nil {
-		return err
+		return bestModelError(dir, err)
 	}
 	dot, err := viz.Dot(ar, in, classes, fmt.Sprintf("trial %d: reward %.4f, validation accuracy %.4f", rec.Index, rec.Reward, bestOf(rec.ValAcc)))
 	if err != nil {
@@ -131,7 +134,8 @@ func writeGraph(w, stderr io.Writer, dir string, rec search.Record, path string)
 }
 
 // modelShape reads the input size and the number of classes of a model nas
-// wrote (input image [N,C,H,W], output logits [N,classes]).
+// wrote (input image [N,C,H,W], output logits [N,classes]). Its errors
+// about the content do not name the file: the caller does.
 func modelShape(path string) (onnxgen.Input, int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -139,7 +143,7 @@ func modelShape(path string) (onnxgen.Input, int, error) {
 	}
 	var m onnxpb.ModelProto
 	if err := proto.Unmarshal(b, &m); err != nil {
-		return onnxgen.Input{}, 0, fmt.Errorf("%s: %w", path, err)
+		return onnxgen.Input{}, 0, err
 	}
 	dims := func(v *onnxpb.ValueInfoProto) []int64 {
 		var d []int64
@@ -150,11 +154,11 @@ func modelShape(path string) (onnxgen.Input, int, error) {
 	}
 	g := m.GetGraph()
 	if len(g.GetInput()) != 1 || len(g.GetOutput()) != 1 {
-		return onnxgen.Input{}, 0, fmt.Errorf("%s: not a model nas wrote (want one input and one output)", path)
+		return onnxgen.Input{}, 0, errors.New("not a model nas wrote (want one input and one output)")
 	}
 	in, out := dims(g.GetInput()[0]), dims(g.GetOutput()[0])
 	if len(in) != 4 || len(out) != 2 {
-		return onnxgen.Input{}, 0, fmt.Errorf("%s: input shape %v, output shape %v: want [N,C,H,W] and [N,classes]", path, in, out)
+		return onnxgen.Input{}, 0, fmt.Errorf("input shape %v, output shape %v: want [N,C,H,W] and [N,classes]", in, out)
 	}
 	return onnxgen.Input{C: int(in[1]), H: int(in[2]), W: int(in[3])}, int(out[1]), nil
 }

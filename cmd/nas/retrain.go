@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nas-project/nas/internal/localeval"
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/search"
 )
@@ -32,8 +31,17 @@ accuracy, report its test accuracy and write its model (default DIR/retrained.on
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
+			if err := firstErr(checkTrialFlag(cmd, trial), checkThreads(rf.threads)); err != nil {
+				return err
+			}
 			opts, _, rec, err := readTrial(dir, trial)
 			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = filepath.Join(dir, "retrained.onnx")
+			}
+			if err := checkOutput(out); err != nil {
 				return err
 			}
 			ar, err := onnxgen.Parse(rec.Arch)
@@ -47,7 +55,7 @@ accuracy, report its test accuracy and write its model (default DIR/retrained.on
 			if err != nil {
 				return err
 			}
-			data, err := localeval.LoadData(root, co, opts.Seed)
+			data, err := loadData(root, co, opts.Seed)
 			if err != nil {
 				return err
 			}
@@ -81,9 +89,6 @@ accuracy, report its test accuracy and write its model (default DIR/retrained.on
 			}
 			fmt.Fprintf(w, "best setting: lr %g, weight decay %g: validation accuracy %.4f, test accuracy %.4f\n",
 				bestCO.LR, bestCO.WeightDecay, bestOf(best.res.Scores), best.testAcc)
-			if out == "" {
-				out = filepath.Join(dir, "retrained.onnx")
-			}
 			return best.write(w, out, bestCO, rec.Seed)
 		},
 	}

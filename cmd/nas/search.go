@@ -45,18 +45,24 @@ completed trial.`,
 			if (dir == "") == (resume == "") {
 				return usagef("search: give --dir DIR for a new run or --resume DIR to continue one")
 			}
+			if err := checkThreads(rf.threads); err != nil {
+				return err
+			}
 			cfg := search.Config{Dir: dir, Options: opts}
 			cfg.Options.Child = cf.options()
 			co := cfg.Options.Child
 			seed := opts.Seed
 			if resume != "" {
-				stored, _, err := search.ReadRun(resume)
+				stored, _, err := readRun(resume)
 				if err != nil {
 					return err
 				}
 				cfg.Dir, cfg.Resume = resume, true
 				co, seed = stored.Child, stored.Seed
 			} else {
+				if err := checkDataFlag(cf.co); err != nil {
+					return err
+				}
 				if err := cfg.Options.Validate(); err != nil {
 					return usageError{err}
 				}
@@ -67,8 +73,11 @@ completed trial.`,
 			}
 			out := cmd.OutOrStdout()
 			log := a.logger()
-			data, err := localeval.LoadData(cf.root(), co, seed)
+			data, err := loadData(cf.root(), co, seed)
 			if err != nil {
+				return err
+			}
+			if err := checkTrainable(co, data); err != nil {
 				return err
 			}
 			// Children in parallel, one thread each, beat one child with
@@ -113,13 +122,27 @@ completed trial.`,
 					co.WithDefaults().Dataset, data.Train.Len(), data.Val.Len(), co.WithDefaults().Epochs, co.WithDefaults().Batch, co.WithDefaults().LR)
 			}
 			p.total = cfg.Options.Trials
-			sum, err := search.Run(cmd.Context(), cfg)
+			ctx := cmd.Context()
+			sum, err := search.Run(ctx, cfg)
 			p.finish()
 			if errors.Is(err, context.Canceled) {
 				fmt.Fprintf(a.stderr, "nas: search interrupted; completed trials are saved. Continue with:\n  nas search --resume %s\n", cfg.Dir)
 				return err
 			}
 			if err != nil {
+				return err
+			}
+			// The search is complete; what follows only reports on it, and
+			// stops at an interrupt too.
+			interrupted := func() error {
+				if ctx.Err() == nil {
+					return nil
+				}
+				fmt.Fprintf(a.stderr, "nas: interrupted after the search, which is complete (%s): "+
+					"nas show, nas plot and nas export %s report on it\n", cfg.Dir, cfg.Dir)
+				return ctx.Err()
+			}
+			if err := interrupted(); err != nil {
 				return err
 			}
 			pics := io.Discard
@@ -130,6 +153,9 @@ completed trial.`,
 				return err
 			}
 			fmt.Fprintf(pics, "wrote %s\n", filepath.Join(cfg.Dir, "rewards.png"))
+			if err := interrupted(); err != nil {
+				return err
+			}
 			if sum.Best != nil {
 				if err := writeGraph(pics, a.stderr, cfg.Dir, *sum.Best, filepath.Join(cfg.Dir, "best.dot")); err != nil {
 					return err
@@ -148,15 +174,18 @@ completed trial.`,
 				b.Index, b.Reward, bestOf(b.ValAcc), humanCount(b.Params), humanCount(b.FLOPs), b.Arch)
 			model, err := os.ReadFile(filepath.Join(cfg.Dir, search.BestFile))
 			if err != nil {
-				return err
+				return bestModelError(cfg.Dir, err)
 			}
-			_, test, err := dataset.Load(co.WithDefaults().Dataset, cf.root())
+			test, err := loadTest(co.WithDefaults().Dataset, cf.root())
 			if err != nil {
 				return err
 			}
-			acc, err := modelAccuracy(rt, model, test, 256)
-			if err != nil {
+			acc, err := modelAccuracy(ctx, rt, model, test, 256)
+			if err := interrupted(); err != nil {
 				return err
+			}
+			if err != nil {
+				return bestModelError(cfg.Dir, err)
 			}
 			fmt.Fprintf(out, "  test accuracy %.4f on %d images (%s, trained as in the search; retrain it longer for the final number)\n",
 				acc, data.Test.Len(), filepath.Join(cfg.Dir, search.BestFile))
@@ -275,12 +304,16 @@ func trialJSON(r search.Record) map[string]any {
 
 // modelAccuracy is the accuracy on set of an inference model run through
 // ONNX Runtime, batch images at a time. Models that nas writes take raw
-// pixels: give it a set as dataset.Load returns it.
-func modelAccuracy(rt *runner.Runtime, model []byte, set *dataset.Set, batch int) (float64, error) {
+// pixels: give it a set as dataset.Load returns it. It stops with ctx's
+// error between batches once ctx is done.
+func modelAccuracy(ctx context.Context, rt *runner.Runtime, model []byte, set *dataset.Set, batch int) (float64, error) {
 	k := set.Classes
 	size := set.C * set.H * set.W
 	hits := 0
 	for i := 0; i < set.Len(); i += batch {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		n := min(batch, set.Len()-i)
 		logits, _, err := rt.Infer(model, onnxgen.InputImage, set.X[i*size:(i+n)*size], []int64{int64(n), int64(set.C), int64(set.H), int64(set.W)}, onnxgen.OutputLogits)
 		if err != nil {

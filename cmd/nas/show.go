@@ -17,7 +17,10 @@ func (a *app) showCmd() *cobra.Command {
 		Short: "Print a run's summary and its best trials",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, recs, err := search.ReadRun(args[0])
+			if top < 1 {
+				return usagef("show: -k %d: want at least 1 trial", top)
+			}
+			opts, recs, err := readRun(args[0])
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/nas-project/nas/internal/atomicfile"
 	"github.com/nas-project/nas/internal/dataset"
@@ -103,6 +102,9 @@ included: it takes raw pixels).`,
 			if err != nil {
 				return err
 			}
+			if err := firstErr(checkDataFlag(cf.co), checkThreads(rf.threads), checkOutput(out)); err != nil {
+				return err
+			}
 			co := cf.options().WithDefaults()
 			if err := co.Validate(); err != nil {
 				return usageError{err}
@@ -111,8 +113,15 @@ included: it takes raw pixels).`,
 			if err != nil {
 				return err
 			}
-			data, err := localeval.LoadData(cf.root(), co, seed)
+			data, err := loadData(cf.root(), co, seed)
 			if err != nil {
+				return err
+			}
+			if err := checkTrainable(co, data); err != nil {
+				return err
+			}
+			in := onnxgen.Input{C: data.Train.C, H: data.Train.H, W: data.Train.W}
+			if err := checkSize(ar, in, data.Train.Classes, out != ""); err != nil {
 				return err
 			}
 			tr, err := a.trainArch(cmd, rt, data, ar, co, seed, quiet)
@@ -207,7 +216,7 @@ func (tr trained) write(w io.Writer, path string, co search.ChildOptions, seed u
 	if err != nil {
 		return err
 	}
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	b, err := marshalModel(m)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}

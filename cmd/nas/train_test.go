@@ -81,7 +81,7 @@ func TestTrainLearnsFashionMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, err := modelAccuracy(rt, b, test, 500)
+	acc, err := modelAccuracy(t.Context(), rt, b, test, 500)
 	if err != nil {
 		t.Fatal(err)
 	}

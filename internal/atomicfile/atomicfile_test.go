@@ -74,6 +74,17 @@ func TestWriteFailure(t *testing.T) {
 	if err := Write(filepath.Join(dir, "missing", "x"), nil); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("write into a missing directory: %v", err)
 	}
+	// Over a directory (nas train -o /tmp): refused, nothing left behind.
+	sub := filepath.Join(dir, "d")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(sub, []byte("model")); err == nil {
+		t.Error("writing over a directory: no error")
+	}
+	if n := names(t, dir); !slices.Equal(n, []string{"controller.ckpt", "d"}) {
+		t.Errorf("directory holds %v after writing over a directory", n)
+	}
 }
 
 // TestClean: temporaries of interrupted writes, and names the caller
