@@ -3,30 +3,38 @@
 // architecture strings token by token, and the REINFORCE update that makes
 // well-rewarded strings likelier.
 //
-// The package knows the search space only as plain data (Space): the
-// per-layer decisions with the token of each option, whether skip
-// connections (anchors) are searched, the anchor token prefix and the layer
-// separator. It imports neither onnxgen nor runner nor search, and no
-// gorgonia type appears in its API.
+// The package knows the search space only as plain data (Space): a program
+// of decision steps for one layer, run for every layer, and the layer
+// separator. A step is a Choice among a Decision's tokens, a set of earlier
+// layers (Anchors: one binary choice per earlier layer, the skip
+// connections), a Chain (no choice: the previous layer) or a Pointer to an
+// earlier node (reserved for the cell search; refused today). Layered builds
+// the CNN program: every decision in order, then the anchors or the chain. It
+// imports neither onnxgen nor runner nor search, and no gorgonia type appears
+// in its API.
 //
-// # Decision order
+// # Decision vectors
 //
-// An architecture of L layers is the choice sequence, for i = 0 … L−1:
+// An architecture of L layers is a decision vector (Space.Positions), for
+// i = 0 … L−1:
 //
-//	the decisions of Space.Decisions in order (e.g. kh, kw, sh, sw, f),
-//	then, with anchors on, one binary choice per earlier layer j = 0 … i−1
-//	("layer j feeds layer i").
+//	one entry per Choice step, in step order (e.g. kh, kw, sh, sw, f): the
+//	option's index; then, for an Anchors step, one binary entry per earlier
+//	layer j = 0 … i−1 ("layer j feeds layer i").
 //
-// Sample.Choices and Episode.Choices hold the option index of each softmax
-// decision and 0/1 for each anchor, in this order; Space.NumChoices(L) is
-// their length, L·len(Decisions) + L(L−1)/2 with anchors. The architecture
-// string lists, per layer, the chosen tokens in decision order, then
-// AnchorPrefix+j for each chosen input j ascending, layers joined by
-// LayerSep: "kh3 kw3 f36 | kh5 kw5 f48 in0". A layer with no input token
-// takes the image (the language's rule). With anchors off, layer i > 0 gets
-// AnchorPrefix+(i−1) (a chain) and no anchor choices are made. Tokens are
-// emitted as the space spells them (e.g. "sh1" stays), so a string is valid
-// but not necessarily canonical: onnxgen.Format canonicalises.
+// Sample.Choices and Episode.Choices are such vectors; Space.NumChoices(L) is
+// their length, L·(Choice steps) + L(L−1)/2 with anchors. Random search and
+// evolution (package search) draw and mutate the same vectors. A decision with
+// one option (the strides of a space that does not search them) is fixed: it
+// has its entry (always 0) and is written, but the policy spends no step on
+// it: the controller samples only the decisions with two or more options, so a
+// fixed decision changes neither the weights nor the sampled choices.
+// Space.Format writes the string: per layer, the chosen tokens in step order,
+// then Prefix+j for each chosen input j ascending (a Chain: Prefix+(i−1) for
+// layer i > 0), layers joined by LayerSep: "kh3 kw3 sh1 sw1 f36 | kh5 kw5 sh1
+// sw1 f48 in0". A layer with no input token takes the image (the language's
+// rule). Tokens are emitted as the space spells them (e.g. "sh1" stays), so a
+// string is valid but not necessarily canonical: onnxgen.Format canonicalises.
 //
 // # The policy
 //
@@ -82,16 +90,21 @@
 // (0: no clipping) and Adam (β1 0.9, β2 0.999, ε 1e-8, bias-corrected,
 // learning rate LR, default 0.0006) is applied in plain Go, in place. A
 // batch is validated before anything changes: a rejected batch, or one
-// whose gradient is not finite, leaves the controller as it was.
+// whose gradient is not finite, leaves the controller as it was (the first
+// batch's mean becomes the baseline only when its update is applied).
 //
 // # Checkpoints
 //
-// Save writes the whole state: configuration, space and its fingerprint,
-// weights, Adam moments, step count, baseline and the sampler's RNG state.
+// Save writes the whole state: configuration, the sampled layout of the
+// space and its fingerprint (the decisions the policy samples, the anchors,
+// the prefix and the separator: what shapes the weights; its encoding is that
+// of the space type before programs, so older checkpoints still load), weights,
+// Adam moments, step count, baseline and the sampler's RNG state.
 // Loading and continuing gives exactly the samples and weights of never
 // having stopped. The format: magic "NASCTRL\x00", a uint32 version (1), a
 // uint64 payload length, the gob-encoded payload and its SHA-256. SaveFile
-// is atomic (temporary file in the same directory, fsync, rename).
+// is atomic (package internal/atomicfile: temporary file in the same
+// directory, fsync, rename, directory fsync).
 // Load(r, cfg, sp) needs the configuration (after defaults) and space the
 // checkpoint was made with.
 //

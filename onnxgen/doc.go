@@ -40,9 +40,9 @@
 // " | " (LayerSeparator) between layers. Format(Parse(s)) is canonical and
 // Parse(Format(a)) == a, so the canonical string identifies an architecture.
 //
-// Kinds: a first token containing ":" is a kind tag reserved for other kinds
-// of child ("rnn:" for recurrent cells, later). A CNN string has no tag; a
-// tagged string is rejected today.
+// Kinds: a first token containing ":" is a kind tag (KindOf reads it). A CNN
+// string has no tag; "rnn:" is reserved for recurrent cells and rejected
+// until they land, as is any other tag.
 //
 // Search spaces: Parse checks syntax and structure only. A Space (SpaceV1 and
 // SpaceV2 are the paper's) lists the options of each decision, the most layers
@@ -70,8 +70,17 @@
 // CompileTrain writes one SGD step of a child network as a plain ONNX graph
 // (IR 8, opset 17, standard ops only: stock ONNX Runtime runs it; its training
 // API and the com.microsoft / ai.onnx.preview.training ops are not used).
-// CompileEval writes the evaluation graph. The runner consumes both as bytes
-// and never imports onnxgen. The batch size N stays symbolic.
+// CompileEval writes the evaluation graph. The batch size N stays symbolic.
+//
+// CompileNet compiles both, with the initial parameters, into a child.Net
+// (package internal/child, the contract with the runner): the graphs' bytes
+// and, produced by the same Builder that wrote them, the name, type and shape
+// of every input and output and the role of each: batch inputs image and
+// label (InputImage, InputLabel), the learning rate lr (InputLR), the state
+// pairs p → p.next (starting from the parameter) and p.mom → p.mom.next
+// (starting at zero), and the metrics loss (MetricLoss: a batch mean that must
+// stay finite) and correct (MetricRight: a count). The runner binds from that
+// description, never from the bytes, and never imports onnxgen.
 //
 // Training-step graph, in this order:
 //
@@ -84,7 +93,7 @@
 // The running mean and variance of a batch norm (l3.bn.mean, l3.bn.var) are
 // state, not trained: they are inputs p and outputs p.next like the others,
 // but have no momentum buffer (no p.mom, no p.mom.next); every other parameter
-// has one. TrainState lists the exact input and output names. Buffers start at
+// has one. CompileNet's description lists the exact names. Buffers start at
 // zero; an output never aliases an input, so a runner keeps two sets of
 // tensors and swaps them each step. Scalars have shape [1].
 //
@@ -109,8 +118,10 @@
 // Backward, op by op:
 //
 //	logits     dlogits = (Exp(log_prob) − OneHot(label)) / N   (N = ReduceSum(OneHot(label)))
-//	Gemm       dW = ReduceSum(dy[:,:,None]·x[:,None,:], [0]) (the Builder does not contract
-//	           the symbolic batch in Gemm); db = ReduceSum(dy, [0]); dx = MatMul(dy, W)
+//	Gemm       dW = ReduceSum(dy[:,:,None]·x[:,None,:], [0]), a broadcast product summed
+//	           over N (Gemm(dy, x, transA) would do too; this form is kept because the
+//	           tensors are small and changing it would change every trained model's
+//	           bits); db = ReduceSum(dy, [0]); dx = MatMul(dy, W)
 //	GAP        dx = dy · a constant [1,1,H,W] of 1/(H·W) (broadcast)
 //	Concat/Pad the Slice of each piece (channels, then rows/columns [0,h)×[0,w))
 //	fan-out    the gradients of a layer read by several consumers are Summed
@@ -148,26 +159,10 @@
 //
 // # Graphs
 //
-// Builder writes ONNX graphs (IR 8, opset 17, default domain only, producer
-// "nas": what Debian's onnx 1.12 checker validates and ONNX Runtime 1.30
-// runs). It is explicit and typed: NewBuilder, then Input (in order),
-// Initializer / Scalar / Int64s (constants; Int64s are named by their content,
-// "const.i.0.2.3", and shared), one method per op, Output (in order), Model.
-// Each op takes the output's name first and Values (name, element type,
-// shape) and returns the output Value; it checks types and shapes and infers
-// the output's when it is added, with numpy broadcasting and the symbolic
-// batch dimension Batch (printed "N", which broadcasts only against itself
-// and 1, and can be contracted but not flattened, padded or moved). The first
-// error sticks: later ops return the zero Value and add nothing, and Err and
-// Model report it, so a graph is one op per line. Names must be unique; nodes
-// are in call order, so every value is defined before it is used. Ops: Conv,
-// ConvTranspose (ConvAttrs), BatchNormalization (inference mode), Relu, Exp,
-// Log, Sqrt, Reciprocal, Identity, Cast, Add, Sub, Mul, Div, Sum, Greater,
-// Equal, Where, Pad (zeros), Concat, GlobalAveragePool, Flatten, Reshape,
-// Transpose, Unsqueeze, Slice, ReduceSum, ReduceMean, ArgMax, Gemm
-// (GemmAttrs), MatMul, OneHot, SoftmaxCrossEntropyLoss (mean; rank-0 loss).
-// A new op is one small method: check the inputs, compute the output shape,
-// call op1.
+// The graphs are written with package onnxgen/graph, the generic ONNX graph
+// builder (typed values, shapes checked as each op is added, a sticky error,
+// the readable Text the golden files hold); this package holds only what is
+// particular to its architectures.
 //
 // Inference graph (Compile): input "image" float[N,C,H,W], output "logits"
 // float[N,classes], every parameter an initializer. Values are named by layer
@@ -185,13 +180,12 @@
 // Options.Seed, biases 0, batch norm scale 1, bias 0, mean 0, var 1.
 // ParamsOf reads them back from a model.
 //
-// Text prints a model from its ModelProto in a subset of the ONNX textual
-// syntax (header, signature, initializers as shapes only, one node per line
-// "out = Op <attr = value, ...> (in, ...)", attributes sorted); it is what
-// the golden files in testdata/*.txtar hold.
+// The golden files in testdata/*.txtar hold graph.Text of the inference and
+// training graphs.
 //
 // Errors: Compile and InitParams return an error ("onnxgen: ...") for an
 // invalid architecture (the messages of Arch.Shapes), fewer than 2 classes,
-// invalid Options, or Params whose names or shapes do not match; a Builder
-// op's error names the op and its output ("onnxgen: Concat \"l2.in\": ...").
+// invalid Options, or Params whose names or shapes do not match; a graph
+// builder op's error names the op and its output ("onnxgen: Concat
+// \"l2.in\": ...").
 package onnxgen

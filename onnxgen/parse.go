@@ -96,9 +96,38 @@ func (p *parsed) errAt(i int, format string, args ...any) *ParseError {
 	return &ParseError{Pos: i, Token: p.tokenAt(i), Msg: fmt.Sprintf(format, args...)}
 }
 
+// Kind is the kind of child an architecture string describes.
+type Kind string
+
+// The kinds of the language.
+const (
+	// KindCNN: an image classifier; its strings have no tag.
+	KindCNN Kind = "cnn"
+	// KindRNN: a recurrent cell ("rnn: ..."); reserved, not built yet.
+	KindRNN Kind = "rnn"
+)
+
+// KindOf reads the kind of an architecture string from its tag: a first
+// token containing ":" names the kind before the colon; no tag is a CNN. It
+// returns the tag it read even when it is not a kind of the language (ok
+// false).
+func KindOf(s string) (k Kind, ok bool) {
+	first, _, _ := strings.Cut(strings.TrimSpace(s), " ")
+	tag, _, tagged := strings.Cut(strings.TrimSpace(first), ":")
+	switch {
+	case !tagged:
+		return KindCNN, true
+	case tag == string(KindRNN):
+		return KindRNN, true
+	}
+	return Kind(tag), false
+}
+
 // Parse reads an architecture string (see the package documentation for the
 // grammar). It checks syntax and structure only; Space.ParseArch also checks
-// the values against a search space. Errors are *ParseError.
+// the values against a search space. Errors are *ParseError. Only the CNN
+// kind parses: a string of another kind, or with an unknown tag, is an error
+// at its first token.
 func Parse(s string) (Arch, error) {
 	p, err := parse(s)
 	if err != nil {
@@ -112,8 +141,11 @@ func parse(s string) (*parsed, error) {
 	if len(p.toks) == 0 {
 		return nil, p.errAt(0, "empty architecture (want at least one layer, e.g. %q)", "kh3 kw3 f36")
 	}
-	if tag, _, ok := strings.Cut(p.toks[0], ":"); ok {
-		return nil, p.errAt(0, "architecture kind %q is not supported (want a CNN string, which has no kind tag)", tag)
+	switch k, known := KindOf(s); {
+	case k == KindRNN:
+		return nil, p.errAt(0, "architecture kind %q (recurrent cells) is reserved and not built yet (want a CNN string, which has no kind tag)", k)
+	case !known || k != KindCNN:
+		return nil, p.errAt(0, "architecture kind %q is not supported (want a CNN string, which has no kind tag)", k)
 	}
 	var cur Layer
 	lp := newLayerPos(0)

@@ -91,7 +91,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", 0, `onnxgen: token 0 (end): empty architecture (want at least one layer, e.g. "kh3 kw3 f36")`, "nothing to parse"},
 		{"blank", " \t\n", 0, `onnxgen: token 0 (end): empty architecture (want at least one layer, e.g. "kh3 kw3 f36")`, "whitespace only is empty"},
-		{"kind tag", "rnn: add tanh", 0, `onnxgen: token 0 "rnn:": architecture kind "rnn" is not supported (want a CNN string, which has no kind tag)`, "kind tags are reserved for other children"},
+		{"kind tag", "rnn: add tanh", 0, `onnxgen: token 0 "rnn:": architecture kind "rnn" (recurrent cells) is reserved and not built yet (want a CNN string, which has no kind tag)`, "rnn: is reserved for the cell search"},
+		{"unknown kind tag", "lstm:x kh3", 0, `onnxgen: token 0 "lstm:x": architecture kind "lstm" is not supported (want a CNN string, which has no kind tag)`, "kind tags other than rnn: are unknown"},
 		{"glued kind tag", "cnn:kh3 kw3 f3", 0, `onnxgen: token 0 "cnn:kh3": architecture kind "cnn" is not supported (want a CNN string, which has no kind tag)`, "CNNs have no tag, not even cnn:"},
 		{"unknown", "kh3 kw3 f36 pool2", 3, `onnxgen: token 3 "pool2": unknown token (want khN, kwN, shN, swN, fN, inJ or "|")`, "pooling is not in the language"},
 		{"upper case", "KH3 kw3 f3", 0, `onnxgen: token 0 "KH3": unknown token (want khN, kwN, shN, swN, fN, inJ or "|")`, "prefixes are lower case"},
@@ -201,5 +202,25 @@ func BenchmarkFormat(b *testing.B) {
 	}
 	for b.Loop() {
 		_ = Format(a)
+	}
+}
+
+// TestKindOf: the kind tag dispatches; no tag is a CNN.
+func TestKindOf(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want Kind
+		ok   bool
+	}{
+		{"kh3 kw3 f24", KindCNN, true},
+		{"  kh3 kw3 f24 | kh1 kw1 f8 in0", KindCNN, true},
+		{"rnn: base8 ...", KindRNN, true},
+		{"rnn:base8", KindRNN, true},
+		{"cnn: kh3", "cnn", false}, // CNN strings carry no tag
+		{"gru: x", "gru", false},
+	} {
+		if k, ok := KindOf(c.s); k != c.want || ok != c.ok {
+			t.Errorf("KindOf(%q) = %q, %v; want %q, %v", c.s, k, ok, c.want, c.ok)
+		}
 	}
 }

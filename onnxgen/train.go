@@ -189,8 +189,9 @@ func backward(b *graph.Builder, a Arch, convs []convGeom, head Input, f forwardV
 	dl := b.Div("logits.grad", b.Sub("logits.grad.n", b.Exp("prob", logProb), onehot), n)
 	// Head: Gemm, GlobalAveragePool, concatenation.
 	// dW = dlᵀ·flat, a contraction over the batch: as a broadcast product
-	// [N,classes,1]·[N,1,C] summed over N (the Builder's Gemm and MatMul do not
-	// contract the symbolic batch dimension; the tensors are small).
+	// [N,classes,1]·[N,1,C] summed over N. Gemm(dl, flat, transA) would
+	// contract the batch as well; the tensors are small (classes × C per
+	// image), and another form would change every trained model's bits.
 	outer := b.Mul("head.fc.w.grad.n", b.Unsqueeze("logits.grad.u", dl, 2), b.Unsqueeze("head.flat.u", f.flat, 1))
 	out["head.fc.w"] = b.ReduceSum("head.fc.w.grad", outer, false, 0)
 	out["head.fc.b"] = b.ReduceSum("head.fc.b.grad", dl, false, 0)

@@ -1,38 +1,44 @@
 // Package runner trains and runs compiled child networks with ONNX Runtime
-// (ORT). It is the only package of nas that imports onnxruntime_go (cgo); it
-// knows nothing of architectures: a child arrives as plain data, the
-// serialized ONNX graphs and the parameter list that onnxgen produced.
+// (ORT). It is the only package of nas that imports onnxruntime_go (cgo), and
+// a leaf: its only nas import is the contract package internal/child, plain
+// data. It knows nothing of architectures, images, labels or rewards: a child
+// arrives as a child.Net (the serialized graphs and the description the
+// compiler produced with them), the data as a Source, and what a pass
+// measures as the child's metrics.
 //
 // # The runtime
 //
 // New loads the ORT shared library once per process, from Config.LibraryPath,
 // else $NAS_ORT_LIB, else <dir of executable>/../.ort/libonnxruntime.so.1,
 // else ./.ort/libonnxruntime.so.1 (`make ort` fetches the CPU build there).
-// A later New must name the same library. Every session runs with all graph
-// optimisations and Config.Threads intra-op threads.
+// The file is checked before it is loaded (an ELF shared object for this
+// machine that exports OrtGetApiBase; in a .ort/ directory, the sha256 that
+// `make ort` pins). A later New must name the same library. Every session
+// runs with all graph optimisations and Config.Threads intra-op threads.
 //
-// # The child interface
+// # The child
 //
-// Parameters are an ordered list of (Name, Shape, Data), named after layer
-// positions: l3.conv.w [F,Cin,KH,KW], l3.conv.b [F], optional l3.bn.scale,
-// l3.bn.bias, l3.bn.mean, l3.bn.var, and head.fc.w [classes,Cin],
-// head.fc.b [classes]. Scalars have shape [1] (onnxruntime_go cannot make
-// rank-0 tensors).
+// A child.Net names every input and output of its training-step and
+// evaluation graphs (name, element type, shape with -1 for the batch), in
+// order, and the role of each, as the compiler declared them; the runner
+// binds from that and never reads the model bytes:
 //
-//   - Inference graph: input image float[N,C,H,W] (N symbolic), output
-//     logits float[N,classes]; the parameters are initializers. Infer runs it.
-//   - Training-step graph: inputs image, label int64[N], lr float[1], every
-//     parameter p in list order, then every momentum buffer p.mom; outputs
-//     loss float[1] (batch mean), correct int64[1] (argmax hits), every
-//     p.next, then every p.mom.next. A parameter has a buffer when the graph
-//     has an input named p.mom (the runner reads the graph's input names from
-//     the model bytes): batch-norm running statistics, which the graph
-//     updates without SGD, have none. Buffers start at zero. The graph holds forward pass, backward
-//     pass and the SGD update with PyTorch semantics: d = g + wd·w;
-//     v' = μ·v + d; w' = w − lr·v' (Nesterov: w' = w − lr·(d + μ·v')), μ and
-//     wd baked in, lr an input so that the runner schedules it.
-//   - Evaluation graph: inputs image, label, every parameter; outputs loss,
-//     correct. Evaluate runs it.
+//   - batch inputs (Net.Batch), filled before every step by the Source, one
+//     example per row (a classifier's image and label);
+//   - the learning rate (Net.LR, float[1]), set from TrainOptions.LR and its
+//     schedule;
+//   - state pairs (Net.State): training-graph input p is read from output
+//     p.next of the step before; a parameter's state starts as its values,
+//     any other (a momentum buffer, a carried hidden state) at zero;
+//   - metrics (Net.Metrics): scalar outputs, [1], of both graphs, reduced
+//     over a pass as a mean over examples (a loss) or a total (a count of
+//     correct predictions). A metric marked Finite must stay finite.
+//
+// The evaluation graph takes the batch inputs and every parameter under the
+// parameter's name. Every input and output of a graph must have a role.
+// Scalars have shape [1] (onnxruntime_go cannot make rank-0 tensors).
+// Infer runs a model with one float input and one float output (an exported
+// classifier: "image" to "logits").
 //
 // # Training
 //
@@ -40,49 +46,48 @@
 // and destroys them, with every tensor, when it returns. All tensors are made
 // once, before the first step, over Go slices:
 //
-//   - The image batch [Batch,C,H,W] and the labels [Batch]: each step writes
-//     the next batch into them in place.
-//   - Two sets of weight tensors and two of momentum tensors. A step reads set
-//     A and writes set B; the next reads B and writes A (ORT forbids an output
-//     sharing memory with an input). The outputs of step k are the inputs of
-//     step k+1: no copies.
-//   - loss and correct, preallocated outputs.
+//   - The batch inputs [Batch, ...]: each step the Source writes the next
+//     examples into them in place.
+//   - Two sets of state tensors. A step reads set A and writes set B; the
+//     next reads B and writes A (ORT forbids an output sharing memory with
+//     an input). The outputs of step k are the inputs of step k+1: no copies.
+//   - The metrics, preallocated outputs.
 //
 // Each set is bound once to the session through an ORT IoBinding (one per
 // direction), and a step is one RunWithBinding: in the steady state a step
 // allocates nothing in Go (a test checks it; DynamicAdvancedSession.Run would
 // allocate two small slices per call).
 //
-// Every epoch visits the training set in a new order, shuffled by a PCG
-// generator seeded from TrainOptions.Seed, in batches of Batch images; the
-// last partial batch of an epoch is dropped, so every step has the same
-// shape. After every epoch the current weights are evaluated on every image
-// of the validation set, in order: full batches of EvalBatch, then one batch
+// Every epoch visits the training examples in a new order, shuffled by a PCG
+// generator seeded from TrainOptions.Seed, in batches of Batch; the last
+// partial batch of an epoch is dropped, so every step has the same shape.
+// After every epoch the current weights are evaluated on every example of
+// the validation Source, in order: full batches of EvalBatch, then one batch
 // of the remainder through its own preallocated tensors (nothing is padded,
-// every image counts once). The reward is (max validation accuracy over the
-// last RewardK epochs)^RewardP, over all epochs when there are fewer.
+// every example counts once). The pass's metrics are Result.Val; its score,
+// TrainOptions.Score of the pass (a classifier's: the accuracy), is
+// Result.Scores. What a score is worth (a reward) is the caller's business.
 //
 // # Outcomes and errors
 //
 // Train returns an error, prefixed "runner: ", only for the caller's
-// mistakes (invalid options, a child whose parameters do not match their
-// shapes, data sets that are empty, inconsistent or have labels out of
-// range) and for cancellation: the context is checked before every batch and
-// every validation batch, and a cancelled Train returns ctx.Err() itself.
-// Otherwise the trial has a Status:
+// mistakes (invalid options, an inconsistent child description, a batch
+// larger than the training data, empty data) and for cancellation: the
+// context is checked before every batch and every validation batch, and a
+// cancelled Train returns ctx.Err() itself. Otherwise the trial has a Status:
 //
-//   - Done: every epoch ran; Result has the accuracies, reward and trained
-//     weights.
-//   - Oversized: EstimateMemory (parameters × 4 sets, the batch, and
-//     Child.ActivationFloats × 2 per image) exceeds TrainOptions.MemoryLimit;
-//     decided before any session exists.
-//   - Diverged: a training batch's loss (or a validation loss) was NaN or
-//     infinite; reward 0.
-//   - Failed: ORT rejected a graph (parse, type check, a parameter name the
-//     graph lacks) or a run failed; Reason holds ORT's message; reward 0.
-//   - Stopped: after an epoch, the best validation accuracy so far was below
-//     TrainOptions.StopBelow's threshold for it (early stopping); the reward
-//     comes from the epochs that ran; no weights.
+//   - Done: every epoch ran; Result has the passes, the scores and the
+//     trained weights.
+//   - Oversized: EstimateMemory (two sets of parameters and zero-started
+//     state, the batch inputs, and Net.ActivationFloats × 2 per example)
+//     exceeds TrainOptions.MemoryLimit; decided before any session exists.
+//   - Diverged: a Finite metric of a training step (or of a validation pass)
+//     was NaN or infinite.
+//   - Failed: ORT rejected a graph (parse, type check, a name the graph
+//     lacks) or a run failed; Reason holds ORT's message.
+//   - Stopped: after an epoch, the best score so far was below
+//     TrainOptions.StopBelow's threshold for it (early stopping); the passes
+//     and scores of the epochs that ran, no weights.
 //
 // A missing or wrong ORT library is reported by New, once, with the path
 // tried and "run make ort or set NAS_ORT_LIB" (errors.Is ErrLibrary).

@@ -14,7 +14,8 @@ type TrainOptions struct {
 	Batch int
 	// EvalBatch is the batch size of validation. Zero: Batch.
 	EvalBatch int
-	// LR is the SGD learning rate (> 0), fed to the graph's "lr" input.
+	// LR is the learning rate (> 0), fed to the child's learning-rate input
+	// (child.Net.LR).
 	LR float32
 	// CosineLR anneals the learning rate from LR to zero with a half cosine
 	// over all steps. Zero (false): LR is constant.
@@ -87,17 +88,17 @@ func (o TrainOptions) withDefaults() TrainOptions {
 type Status int
 
 const (
-	// Done: every epoch ran; Reward is set.
+	// Done: every epoch ran; Result has the passes, scores and weights.
 	Done Status = iota
-	// Diverged: a batch's loss was NaN or infinite; Reward is 0.
+	// Diverged: a Finite metric (the loss) was NaN or infinite.
 	Diverged
 	// Oversized: EstimateMemory exceeded TrainOptions.MemoryLimit; nothing ran.
 	Oversized
 	// Failed: ONNX Runtime rejected a graph or a run failed; Reason holds
-	// its message and Reward is 0.
+	// its message.
 	Failed
-	// Stopped: training stopped early (TrainOptions.StopBelow); ValAcc
-	// has the epochs that ran and Reward is computed from them.
+	// Stopped: training stopped early (TrainOptions.StopBelow); Val and
+	// Scores have the epochs that ran.
 	Stopped
 )
 

@@ -34,7 +34,20 @@
 //  4. the strategy observes the iteration's rewards (only a complete
 //     iteration of M trials).
 //
-// Strategies (Options.Strategy), with the same budget, seeds and evaluator:
+// # Kinds and spaces
+//
+// A kind of child (Options.Kind; "cnn", the only one today) owns what the
+// loop needs to know of it: its search space as a program of decisions
+// (controller.Space: per layer, a Choice step per decision, then the
+// anchors or the chain; for the CNN spaces kh, kw, sh, sw, f, the strides
+// fixed in v1), how a written string becomes canonical (onnxgen), how a
+// canonical string becomes a decision vector again (an evolution parent),
+// and the depth schedule (Options.Schedule). Its training options
+// (Options.Child) travel to the evaluator untouched in every Trial.
+//
+// Strategies (Options.Strategy), with the same budget, seeds and evaluator,
+// all sampling and mutating the same decision vectors
+// (controller.Space.Positions):
 //
 //   - rl (default): the controller (package controller), an LSTM policy.
 //     Step 4 is one REINFORCE update over the M episodes,
@@ -42,17 +55,19 @@
 //     of rewards, Adam; then the controller checkpoint is written atomically.
 //     An incomplete last iteration makes no update: it waits for a resumed
 //     run with a larger budget to complete it.
-//   - random: every field uniform over its options, every anchor (skip
+//   - random: every entry of the vector uniform over its options (a fixed
+//     decision's one option still takes a draw), every anchor (skip
 //     connection) with probability 1/2; trial i draws from a PCG seeded by
 //     (Seed, i).
 //   - evolution: regularized evolution (Real et al., 2019), batched: the
 //     first Population trials are random; later, each trial's parent wins a
 //     tournament of Tournament trials drawn without replacement from the
 //     population, the Population trials before its iteration (older ones
-//     are gone: aging), and the child changes one decision of it (another
-//     value of one kh/kw/sh/sw/f field, or one anchor flipped, drawn
-//     uniformly over all such slots). Trial i draws from a PCG seeded by
-//     (Seed, i); the population comes from the trial table.
+//     are gone: aging), and the child changes one entry of its vector
+//     (another option of one choice, kh/kw/sh/sw/f of one layer, or one
+//     anchor flipped; drawn uniformly over the choices with two or more
+//     options, then the anchors, in vector order). Trial i draws from a PCG
+//     seeded by (Seed, i); the population comes from the trial table.
 //
 // Trial i is handed to the evaluator with Seed = TrialSeed(Options.Seed, i),
 // which seeds the child's initialisation and data order.
@@ -67,7 +82,10 @@
 // and is still read and continued):
 //
 //	run(id = 1, version INTEGER, created TEXT (RFC 3339), config TEXT)
-//	    config is the JSON of Options with defaults resolved.
+//	    config is the JSON of Options with every default resolved, the
+//	    controller's included, under snake_case keys. Runs written before
+//	    (controller keys such as "EntropyWeight", zeros meaning defaults,
+//	    no "kind") are read with those meanings and resume unchanged.
 //	trial(idx INTEGER PRIMARY KEY, iteration, arch TEXT, layers, strategy,
 //	      status ∈ {running, done, failed, diverged, oversized, duplicate,
 //	      stopped},
@@ -110,6 +128,11 @@
 // the context's error, the directory resumable.
 //
 // # Errors
+//
+// The rules that turn an evaluator's outcome into a record (status,
+// penalty, cost objective, whether the model is the new best; a proposal
+// outside the space; a duplicate) are pure functions (outcome.go); the loop
+// only schedules.
 //
 // Errors start with "search: ". Run fails on invalid options, a directory
 // that already holds a run (new) or none (resume), a database error, an

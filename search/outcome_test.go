@@ -63,10 +63,14 @@ func TestFinalRecord(t *testing.T) {
 			with(base, func(r *Record) { r.Status, r.Reward, r.Error = Oversized, -0.25, "too big" }), nil},
 		{"done with a non-finite reward is a failure saying what came back",
 			Outcome{Status: Done, Reward: math.NaN(), Reason: "?"}, nil, plain, best,
-			with(base, func(r *Record) { r.Status, r.Reward, r.Error = Failed, -0.25, "evaluator returned status done, reward NaN: ?" }), nil},
+			with(base, func(r *Record) {
+				r.Status, r.Reward, r.Error = Failed, -0.25, "evaluator returned status done, reward NaN: ?"
+			}), nil},
 		{"a status an evaluator may not return is a failure",
 			Outcome{Status: Duplicate, Reward: 0.9}, nil, plain, best,
-			with(base, func(r *Record) { r.Status, r.Reward, r.Error = Failed, -0.25, "evaluator returned status duplicate, reward 0.9: " }), nil},
+			with(base, func(r *Record) {
+				r.Status, r.Reward, r.Error = Failed, -0.25, "evaluator returned status duplicate, reward 0.9: "
+			}), nil},
 	}
 	for _, c := range cases {
 		got, m := finalRecord(base, c.out, c.err, c.opts, c.best)

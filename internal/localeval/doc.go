@@ -13,20 +13,27 @@
 //     size and classes; a parse or shape error (e.g. a stride larger than
 //     its feature map) is status Failed;
 //  2. refuses a child with more than Child.MaxParams parameters: Oversized;
-//  3. initialises the parameters (onnxgen.InitParams, He, seeded by
-//     trial.Seed), compiles the training-step and evaluation graphs
-//     (onnxgen.CompileTrain / CompileEval with Child's momentum, weight
-//     decay, Nesterov and batch norm), a compile error is Failed;
-//  4. trains with runner.Train (epochs, batch, lr, cosine schedule, reward
-//     k and p, memory limit, shuffling seeded by trial.Seed) and maps its
-//     status (Done, Diverged, Oversized by the memory estimate, Failed);
-//  5. for Done, compiles the inference graph with the trained parameters
+//  3. compiles the child (BuildChild, onnxgen.CompileNet: parameters
+//     initialised He-normal from trial.Seed, the training-step and
+//     evaluation graphs with Child's momentum, weight decay, Nesterov and
+//     batch norm, and their description); a compile error is Failed;
+//  4. trains with runner.Train on the data sets (a *dataset.Set is a
+//     runner.Source: it fills the image and label columns; epochs, batch,
+//     lr, cosine schedule, memory limit, shuffling seeded by trial.Seed), an
+//     epoch's score being its validation accuracy (Accuracy: correct /
+//     examples), and maps its status (Done, Stopped, Diverged, Oversized by
+//     the memory estimate, Failed);
+//  5. computes the reward of a Done or Stopped child from the accuracies,
+//     the paper's (Reward: max over the last RewardK epochs, to the power
+//     RewardP);
+//  6. for Done, compiles the inference graph with the trained parameters
 //     (onnxgen.Compile with Options.Params) and returns it as Outcome.Model.
 //
-// The memory estimate counts, per image, every forward value of the
-// training graph (the padded concatenations of each layer's inputs and the
-// head's, each layer's convolution output, batch norm output when on, and
-// ReLU output); runner doubles it for the gradients.
+// The memory estimate (runner.EstimateMemory) counts the compiler's
+// activation floats per image (every forward value of the training graph:
+// the padded concatenations of each layer's inputs and the head's, each
+// layer's convolution output, batch norm output when on, and ReLU output),
+// doubled for the gradients.
 //
 // Evaluate returns an error only for an infrastructure failure: a trial
 // whose options do not fit the data (e.g. a batch larger than the training
