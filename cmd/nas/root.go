@@ -65,7 +65,7 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.searchCmd(), a.trainCmd(), a.compileCmd(), a.exportCmd(), a.retrainCmd(), a.showCmd(), a.plotCmd(), a.graphCmd())
+	root.AddCommand(a.searchCmd(), a.trainCmd(), a.compileCmd(), a.exportCmd(), a.retrainCmd(), a.showCmd(), a.plotCmd(), a.graphCmd(), a.serveCmd())
 	return root
 }
 

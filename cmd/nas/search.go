@@ -29,6 +29,7 @@ func (a *app) searchCmd() *cobra.Command {
 		opts         search.Options
 		dir, resume  string
 		quiet, jsonl bool
+		serveAt      string
 		rf           runtimeFlags
 		cf           childFlags
 	)
@@ -113,6 +114,13 @@ completed trial.`,
 					co.WithDefaults().Dataset, data.Train.Len(), data.Val.Len(), co.WithDefaults().Epochs, co.WithDefaults().Batch, co.WithDefaults().LR)
 			}
 			p.total = cfg.Options.Trials
+			if serveAt != "" {
+				ctx, stop := context.WithCancel(cmd.Context())
+				defer stop()
+				if err := a.serveBeside(ctx, a.stderr, cfg.Dir, serveAt); err != nil {
+					return err
+				}
+			}
 			sum, err := search.Run(cmd.Context(), cfg)
 			p.finish()
 			if errors.Is(err, context.Canceled) {
@@ -190,6 +198,7 @@ completed trial.`,
 	f.IntVar(&opts.EarlyStop.MinTrials, "early-stop-min", 0, "early stop: earlier trials needed at an epoch before the rule applies there (0: 5)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the result")
 	f.BoolVar(&jsonl, "json", false, "print one JSON object per finished trial, nothing else")
+	serveFlag(f, &serveAt)
 	rf.register(f)
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, Momentum: 0.9,
 		WeightDecay: 1e-4, TrainSize: 5000, ValSize: 1000})

@@ -67,6 +67,13 @@ func TestImportDirections(t *testing.T) {
 		// viz draws plain data (an Arch, points): it knows nothing of how
 		// they were made.
 		"internal/viz": {"runner", "search", "controller", "cmd"},
+		// modelfile reads a model's signature and metadata: onnxgen's
+		// types only.
+		"internal/modelfile": {"runner", "search", "controller", "cmd"},
+		// serve reads run directories (search, read-only), draws with viz
+		// and reads models with modelfile; it never trains (no runner, no
+		// localeval), so it builds without cgo.
+		"internal/serve": {"runner", "internal/localeval", "cmd"},
 	}
 	for rel, p := range pkgs {
 		for _, d := range p.Deps {
