@@ -86,9 +86,19 @@ func startServer(t *testing.T, cfg Config) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(s)
-	t.Cleanup(ts.Close)
+	ts := testServer(t, s)
 	return s, strings.TrimPrefix(ts.URL, "http://")
+}
+
+// testServer serves s until the test ends; then it ends the open event
+// streams (their requests' context) and closes.
+func testServer(t testing.TB, s *Server) *httptest.Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := httptest.NewUnstartedServer(s)
+	ts.Config.BaseContext = func(net.Listener) context.Context { return ctx }
+	ts.Start()
+	t.Cleanup(func() { cancel(); ts.Close() })
+	return ts
 }
 
 func getJSON(t *testing.T, addr, path string, v any) {
@@ -171,6 +181,16 @@ func TestAPI(t *testing.T) {
 		if c.path == "/" && strings.Contains(body, "<script>") {
 			t.Errorf("the page has an inline script")
 		}
+	}
+	// nas retrain's model: the run's test accuracy, a download of every
+	// done trial of its architecture.
+	writeRetrained(t, dir, sum.Best.Arch, 0.9611)
+	getJSON(t, addr, "/api/runs/0", &detail)
+	if detail.Run.TestAcc == nil || *detail.Run.TestAcc != 0.9611 || detail.Run.TestFrom != "retrained.onnx" || len(detail.Run.Models) != 2 {
+		t.Errorf("with retrained.onnx: test accuracy %v from %q, models %+v", detail.Run.TestAcc, detail.Run.TestFrom, detail.Run.Models)
+	}
+	if ms := detail.Trials[sum.Best.Index].Models; len(ms) != 2 || ms[1] != "retrained.onnx" {
+		t.Errorf("the best trial's models: %v", ms)
 	}
 	if resp, _ := rawGet(t, addr, "GET", "/api/runs/0/models/best.onnx", "", nil); !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
 		t.Errorf("the model is not sent as a download: %q", resp.Header.Get("Content-Disposition"))

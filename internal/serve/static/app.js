@@ -20,7 +20,7 @@
       else if (k === 'data') for (const [dk, dv] of Object.entries(v)) e.dataset[dk] = dv;
       else e.setAttribute(k, v === true ? '' : v);
     }
-    for (const kid of kids.flat()) {
+    for (const kid of kids.flat(Infinity)) {
       if (kid === null || kid === undefined || kid === false) continue;
       e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
     }
@@ -126,7 +126,7 @@
     pts.forEach((p, i) => { if (p[1] > best) { best = p[1]; front[i] = p[1]; } });
     return chart(box, {
       scales: { x: { time: false, distr: 3 } },
-      axes: [{ label: metric === 'params' ? 'parameters' : 'multiply-adds per image', values: (u, vs) => vs.map(count) }, { label: 'validation accuracy' }],
+      axes: [{ label: metric === 'params' ? 'parameters' : 'multiply-adds per image', values: (u, vs) => vs.map(v => (v === null ? '' : count(v))) }, { label: 'validation accuracy' }],
       series: [
         { label: metric, value: (u, v) => (v === null ? '—' : count(v)) },
         Object.assign({ label: 'trials' }, dots(palette[1])),
