@@ -329,18 +329,22 @@ func TestLive(t *testing.T) {
 	next := func(what string) (ev struct {
 		Run     int
 		Version string
-	}) { t.Helper(); select {
-	case d, ok := <-events:
-		if !ok {
-			t.Fatalf("%s: the stream ended", what)
-		}
-		if err := json.Unmarshal([]byte(d), &ev); err != nil {
-			t.Fatal(err)
+	}) {
+		t.Helper()
+		select {
+		case d, ok := <-events:
+			if !ok {
+				t.Fatalf("%s: the stream ended", what)
+			}
+			if err := json.Unmarshal([]byte(d), &ev); err != nil {
+				t.Fatal(err)
+			}
+			return ev
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no event in 10 s", what)
 		}
 		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: no event in 10 s", what)
-	}; return ev }
+	}
 	first := next("the first versions")
 	var runs []runJSON
 	getJSON(t, addr, "/api/runs", &runs)
