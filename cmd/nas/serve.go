@@ -22,7 +22,12 @@ its rewards and accuracy against cost, each trial's architecture, training curve
 by side. The page updates while a search writes to a directory, in this process or another. It is read-only and
 serves only the directories named here. It listens on loopback unless told otherwise; any other address needs a
 token (--token, or one is generated), which the printed address carries.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("serve: give one or more run directories")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.serveRuns(cmd.Context(), cmd.OutOrStdout(), args, listen, token, nil)
 		},

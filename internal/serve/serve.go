@@ -132,7 +132,8 @@ func (s *Server) URL(addr string) string {
 }
 
 // ListenAndServe listens on Config.Listen, calls ready with the view's URL
-// (URL of the address bound, so port 0 gives the port chosen), and serves
+// (URL of the address bound, so port 0 gives the port chosen; the host
+// name for every interface), and serves
 // until ctx is done; then it shuts down, closing open event streams.
 func (s *Server) ListenAndServe(ctx context.Context, ready func(url string)) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
@@ -140,7 +141,19 @@ func (s *Server) ListenAndServe(ctx context.Context, ready func(url string)) err
 		return fmt.Errorf("serve: %w", err)
 	}
 	if ready != nil {
-		ready(s.URL(ln.Addr().String()))
+		addr := ln.Addr().String()
+		// Every interface (0.0.0.0, ::): the machine's name is an address
+		// a browser elsewhere can open.
+		if host, port, err := net.SplitHostPort(addr); err == nil {
+			if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+				name, err := os.Hostname()
+				if err != nil || name == "" {
+					name = "localhost"
+				}
+				addr = net.JoinHostPort(name, port)
+			}
+		}
+		ready(s.URL(addr))
 	}
 	return s.Serve(ctx, ln)
 }
