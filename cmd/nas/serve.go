@@ -39,7 +39,7 @@ token (--token, or one is generated), which the printed address carries.`,
 
 // serveFlag registers nas search's --serve[=ADDR].
 func serveFlag(f *pflag.FlagSet, p *string) {
-	f.StringVar(p, "serve", "", "serve the live web view of the run beside the search (default address "+serve.DefaultListen+"; a non-loopback one gets a token)")
+	f.StringVar(p, "serve", "", "serve the live web view of the run beside the search: --serve ("+serve.DefaultListen+") or --serve=ADDR (a non-loopback ADDR gets a token)")
 	f.Lookup("serve").NoOptDefVal = serve.DefaultListen
 }
 

@@ -3,6 +3,7 @@ package serve
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -378,5 +379,32 @@ func TestLive(t *testing.T) {
 	}
 	if runs[0].Statuses["running"] != 0 || runs[0].Trials != 12 || runs[0].Final != 12 {
 		t.Errorf("after the resume: %+v", runs[0])
+	}
+}
+
+// TestVendored: the embedded chart library is the one scripts/fetch-uplot.sh
+// verified (its SHA256SUMS), licence included.
+func TestVendored(t *testing.T) {
+	assets, err := loadAssets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := string(assets["vendor/uplot/SHA256SUMS"].body)
+	lines := strings.Split(strings.TrimSpace(sums), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("SHA256SUMS: %q", sums)
+	}
+	for _, l := range lines {
+		want, name, ok := strings.Cut(l, "  ")
+		if !ok {
+			t.Fatalf("SHA256SUMS line %q", l)
+		}
+		a, found := assets["vendor/uplot/"+name]
+		if !found {
+			t.Fatalf("vendor/uplot/%s is not embedded", name)
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(a.body)); got != want {
+			t.Errorf("vendor/uplot/%s: sha256 %s, want %s (run make uplot)", name, got, want)
+		}
 	}
 }
