@@ -12,7 +12,7 @@ export NAS_ORT_LIB := $(ORT_LIB)
 export NAS_DATA := $(DATA_DIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build ort data search compare test-deps test test-short golden lint bench proto fuzz clean
+.PHONY: help build ort data search compare serve test-deps test test-short golden lint bench proto fuzz clean uplot screenshots
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,7 +42,14 @@ search: build ort data ## the main job: a real search on Fashion-MNIST (about 14
 compare: build ort ## rl vs random vs evolution, same budget, 3 seeds, on the digits fixture (runs/compare/table.md)
 	scripts/compare.sh
 
-test-deps: ## install the test references (Debian python3-onnx, python3-torch)
+RUNS ?= $(patsubst %/nas.db,%,$(wildcard runs/*/nas.db runs/*/*/nas.db))
+LISTEN ?= 127.0.0.1:8080
+
+serve: build ## the live web view of every run under runs/ (RUNS='dir...', LISTEN=host:port)
+	@test -n "$(RUNS)" || { echo "no run under runs/: make search or make compare first, or RUNS='dir...'" >&2; exit 1; }
+	bin/nas serve --listen $(LISTEN) $(RUNS)
+
+test-deps: ## install the test references (Debian python3-onnx, python3-torch, graphviz, chromium)
 	@scripts/test-deps.sh
 
 test: test-deps ort data ## everything the tests need, then all tests
@@ -72,6 +79,12 @@ proto: ## regenerate onnxgen/onnxpb from Debian's onnx.proto (needs protoc and l
 	sed -e 's/^package onnx;/package nas.onnx;/' /usr/include/onnx/onnx.proto > onnxgen/onnxpb/onnx.proto
 	cd onnxgen/onnxpb && protoc --plugin=protoc-gen-go=$(CURDIR)/bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative \
 		--go_opt=Monnx.proto=github.com/nas-project/nas/onnxgen/onnxpb onnx.proto
+
+uplot: ## re-fetch the chart library of nas serve (uPlot, pinned version and sha256) into internal/serve/static/vendor
+	@scripts/fetch-uplot.sh
+
+screenshots: test-deps ## PNGs of nas serve's main views (docs/screenshots/), from demo runs in headless chromium
+	NAS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./internal/serve
 
 clean: ## remove built binaries (keeps .ort and .data)
 	rm -rf bin

@@ -2,12 +2,14 @@
 # Makes sure the external references the tests compare against are present:
 # Debian's python3-onnx (the ONNX checker) and python3-torch (PyTorch autograd),
 # both run with /usr/bin/python3, and graphviz (dot, for the architecture
-# pictures). Installs them with apt-get when run as root.
+# pictures) and chromium (the browser tests of nas serve drive it headless).
+# Installs them with apt-get when run as root.
 set -euo pipefail
 missing=()
 /usr/bin/python3 -c 'import onnx' 2>/dev/null || missing+=(python3-onnx)
 /usr/bin/python3 -c 'import torch' 2>/dev/null || missing+=(python3-torch)
 command -v dot >/dev/null || missing+=(graphviz)
+command -v chromium >/dev/null || missing+=(chromium)
 ((${#missing[@]} == 0)) && exit 0
 if [[ $(id -u) == 0 ]]; then
   echo "test-deps: installing ${missing[*]} with apt-get" >&2

@@ -118,6 +118,15 @@
 // and controller weights of a run never interrupted. best.onnx is rewritten
 // from the database on resume.
 //
+// # Reading a run
+//
+// ReadRun and ReadRunState read a run directory while a search may be
+// writing it (in this process or another): they open nas.db read-only
+// (mode=ro, a busy timeout; no schema is created, so an empty or foreign
+// nas.db fails with "no run recorded"), and in WAL mode a reader never
+// blocks the writer. ReadRunState reads the options, the trial table and
+// the best model's index in one read transaction.
+//
 // # Progress
 //
 // A Hook receives typed events (*TrialStarted, *TrialFinished,

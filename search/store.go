@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -275,13 +274,10 @@ func (s *store) bestModel() (int, []byte, error) {
 }
 
 // ReadRun reads a run directory: its options (defaults resolved) and its
-// trial table in index order (rows still "running" included). It does not
-// change the directory.
+// trial table in index order (rows still "running" included). It opens
+// the database read-only and never changes the directory.
 func ReadRun(dir string) (Options, []Record, error) {
-	if _, err := os.Stat(filepath.Join(dir, DBFile)); err != nil {
-		return Options{}, nil, fmt.Errorf("search: %s is not a run directory: %w", dir, err)
-	}
-	s, err := openStore(dir)
+	s, err := openStoreReadOnly(dir)
 	if err != nil {
 		return Options{}, nil, err
 	}

@@ -10,12 +10,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/nas-project/nas/internal/atomicfile"
+	"github.com/nas-project/nas/internal/modelfile"
 	"github.com/nas-project/nas/internal/viz"
 	"github.com/nas-project/nas/onnxgen"
-	"github.com/nas-project/nas/onnxgen/onnxpb"
 	"github.com/nas-project/nas/search"
 )
 
@@ -141,24 +140,9 @@ func modelShape(path string) (onnxgen.Input, int, error) {
 	if err != nil {
 		return onnxgen.Input{}, 0, err
 	}
-	var m onnxpb.ModelProto
-	if err := proto.Unmarshal(b, &m); err != nil {
-		return onnxgen.Input{}, 0, err
+	info, err := modelfile.Read(b)
+	if err != nil {
+		return onnxgen.Input{}, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	dims := func(v *onnxpb.ValueInfoProto) []int64 {
-		var d []int64
-		for _, x := range v.GetType().GetTensorType().GetShape().GetDim() {
-			d = append(d, x.GetDimValue())
-		}
-		return d
-	}
-	g := m.GetGraph()
-	if len(g.GetInput()) != 1 || len(g.GetOutput()) != 1 {
-		return onnxgen.Input{}, 0, errors.New("not a model nas wrote (want one input and one output)")
-	}
-	in, out := dims(g.GetInput()[0]), dims(g.GetOutput()[0])
-	if len(in) != 4 || len(out) != 2 {
-		return onnxgen.Input{}, 0, fmt.Errorf("input shape %v, output shape %v: want [N,C,H,W] and [N,classes]", in, out)
-	}
-	return onnxgen.Input{C: int(in[1]), H: int(in[2]), W: int(in[3])}, int(out[1]), nil
+	return info.Input, info.Classes, nil
 }

@@ -29,6 +29,7 @@ func (a *app) searchCmd() *cobra.Command {
 		opts         search.Options
 		dir, resume  string
 		quiet, jsonl bool
+		serveAt      string
 		rf           runtimeFlags
 		cf           childFlags
 	)
@@ -123,6 +124,13 @@ completed trial.`,
 			}
 			p.total = cfg.Options.Trials
 			ctx := cmd.Context()
+			if serveAt != "" {
+				sctx, stop := context.WithCancel(ctx)
+				defer stop()
+				if err := a.serveBeside(sctx, a.stderr, cfg.Dir, serveAt); err != nil {
+					return err
+				}
+			}
 			sum, err := search.Run(ctx, cfg)
 			p.finish()
 			if errors.Is(err, context.Canceled) {
@@ -219,6 +227,7 @@ completed trial.`,
 	f.IntVar(&opts.EarlyStop.MinTrials, "early-stop-min", 0, "early stop: earlier trials needed at an epoch before the rule applies there (0: 5)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the result")
 	f.BoolVar(&jsonl, "json", false, "print one JSON object per finished trial, nothing else")
+	serveFlag(f, &serveAt)
 	rf.register(f)
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 5000, ValSize: 1000})
 	return cmd

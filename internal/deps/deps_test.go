@@ -72,6 +72,12 @@ var allowed = map[string][]string{
 	// viz draws plain data (an Arch, points): it knows nothing of how they
 	// were made.
 	"internal/viz": {"onnxgen"},
+	// modelfile reads a model's signature and metadata: onnxgen's types only.
+	"internal/modelfile": {"onnxgen", "onnxgen/onnxpb"},
+	// serve reads run directories (search, read-only), draws with viz and
+	// reads models with modelfile; it never trains (no runner, no
+	// localeval), so it builds without cgo.
+	"internal/serve": {"internal/modelfile", "internal/viz", "onnxgen", "search"},
 	// The in-process evaluator wires the compiler, the runner and the data
 	// into search.
 	"internal/localeval": {"internal/child", "internal/dataset", "onnxgen", "onnxgen/onnxpb", "runner", "search"},
@@ -79,7 +85,7 @@ var allowed = map[string][]string{
 	"internal/deps":      {},
 	"internal/gradcheck": {},
 	// The command wires everything.
-	"cmd/nas": {"internal/atomicfile", "internal/dataset", "internal/localeval", "internal/viz", "onnxgen", "onnxgen/graph", "onnxgen/onnxpb", "runner", "search"},
+	"cmd/nas": {"internal/atomicfile", "internal/dataset", "internal/localeval", "internal/modelfile", "internal/serve", "internal/viz", "onnxgen", "onnxgen/graph", "onnxgen/onnxpb", "runner", "search"},
 }
 
 // cgoAllowed: the packages that may depend on onnxruntime_go: runner, the
