@@ -131,7 +131,9 @@ func TestBuilderErrors(t *testing.T) {
 		{"gemm inner dimensions", func(b *Builder, x, w Value) {
 			b.Gemm("g", b.Flatten("f", x, 1), w, Value{}, GemmAttrs{})
 		}, `Gemm "g": "w" has shape [4,3,3,3], want rank 2`},
-		{"a pool larger than the map", func(b *Builder, x, w Value) { b.MaxPool("mp", b.Slice("s", x, []int64{0}, []int64{1}, []int64{2}, nil), 2, 2) }, `MaxPool "mp": kernel 2, stride 2 on input [N,3,1,8]`},
+		{"a pool larger than the map", func(b *Builder, x, w Value) {
+			b.MaxPool("mp", b.Slice("s", x, []int64{0}, []int64{1}, []int64{2}, nil), 2, 2)
+		}, `MaxPool "mp": kernel 2, stride 2 on input [N,3,1,8]`},
 		{"space to depth needs whole tiles", func(b *Builder, x, w Value) { b.SpaceToDepth("s", x, 3) }, `SpaceToDepth "s": block 3 on input [N,3,8,8]`},
 		{"depth to space needs block² channels", func(b *Builder, x, w Value) { b.DepthToSpace("d", x, 2) }, `DepthToSpace "d": block 2 on input [N,3,8,8]`},
 		{"transpose needs a permutation", func(b *Builder, x, w Value) { b.Transpose("t", x, 0, 1, 1, 2) }, `perm [0 1 1 2]`},
