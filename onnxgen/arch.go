@@ -5,12 +5,15 @@ import "fmt"
 // Layer is one convolutional layer of a CNN architecture: a KH×KW convolution
 // with stride SH×SW and Filters output channels, fed by the concatenation of
 // the layers listed in Inputs (indices of earlier layers, ascending, no
-// repeats). A layer with no Inputs takes the image.
+// repeats). A layer with no Inputs takes the image. Pool, when not zero, is
+// a Pool×Pool max pool with stride Pool after the layer's ReLU (Pool ≥ 2;
+// zero, the default, is none).
 type Layer struct {
 	KH, KW  int
 	SH, SW  int
 	Filters int
 	Inputs  []int
+	Pool    int
 }
 
 // Arch is a CNN architecture in the paper's search space: a sequence of
@@ -23,7 +26,7 @@ type Arch struct {
 // Validate checks the structure of an Arch built in code, with the rules
 // Parse applies to a string: at least one layer; positive kernel sizes,
 // strides and filters (a zero stride is an error: Parse, not Validate,
-// supplies the default 1); inputs that are earlier layers, ascending, without
+// supplies the default 1); a pool size of 0 (none) or at least 2; inputs that are earlier layers, ascending, without
 // repeats. Errors name the layer: "onnxgen: layer 3: ...".
 func (a Arch) Validate() error {
 	if len(a.Layers) == 0 {
@@ -32,7 +35,10 @@ func (a Arch) Validate() error {
 	for i, l := range a.Layers {
 		for f := fKH; f < nFields; f++ {
 			v := *l.field(f)
-			if v <= 0 {
+			if f == fP && v == 1 {
+				return fmt.Errorf("onnxgen: layer %d: pool size 1 pools nothing (want 0 for none, or at least 2)", i)
+			}
+			if v <= 0 && !(f == fP && v == 0) {
 				return fmt.Errorf("onnxgen: layer %d: %s %d is not positive", i, fieldName[f], v)
 			}
 			if v > maxValue {

@@ -13,14 +13,16 @@
 //	shN   stride height N               optional, default 1
 //	swN   stride width N                optional, default 1
 //	fN    number of filters N           required
+//	pN    N×N max pool, stride N        optional, default p0 (none); N = 0 or N ≥ 2
 //	inJ   layer J feeds this layer      zero or more, J an earlier layer, no repeats
 //
 // Grammar (EBNF; tokens are separated by any Unicode whitespace, and "|" must
 // stand alone: "f3|" is a malformed number):
 //
 //	arch     = layer { "|" layer } .
-//	layer    = decision { decision } .            (kh, kw, f present; each of kh kw sh sw f at most once)
-//	decision = ("kh" | "kw" | "sh" | "sw" | "f") number | "in" index .
+//	layer    = decision { decision } .            (kh, kw, f present; each of kh kw sh sw f p at most once)
+//	decision = ("kh" | "kw" | "sh" | "sw" | "f") number | "p" pool | "in" index .
+//	pool     = "0" | number .                     (not 1: a 1×1 pool is none, spelled p0 or no p token)
 //	number   = nonzero { digit } .                (1 .. 1048576, no sign, no leading zero)
 //	index    = "0" | number .                     (smaller than the layer's own number)
 //
@@ -29,14 +31,18 @@
 // token takes the image; several inputs are concatenated along channels, the
 // smaller feature maps zero-padded at the bottom and right to the largest;
 // each layer is a convolution with 'same' padding (output size
-// ceil(input/stride)), then batch norm if enabled, then ReLU; the layers no
+// ceil(input/stride)), then batch norm if enabled, then ReLU, then, with a
+// pN token (N ≥ 2), an N×N max pool with stride N and no padding (output
+// floor(size/N), as PyTorch's MaxPool2d: rows and columns that fill no
+// window are dropped; a pool larger than the map is an error, like a stride
+// larger than it); the layers no
 // later layer uses (Arch.HeadInputs) are concatenated the same way and feed the
 // head (global average pooling, then a fully connected layer). Arch.Shapes and
 // Arch.Cost compute sizes, parameter counts and multiply-adds without building
 // a graph.
 //
-// Canonical form (Format, Arch.String): per layer the tokens kh kw sh sw f in,
-// sh and sw omitted when 1, in tokens ascending, one space between tokens,
+// Canonical form (Format, Arch.String): per layer the tokens kh kw sh sw f p in,
+// sh and sw omitted when 1, p omitted when 0 (no pooling), in tokens ascending, one space between tokens,
 // " | " (LayerSeparator) between layers. Format(Parse(s)) is canonical and
 // Parse(Format(a)) == a, so the canonical string identifies an architecture.
 //
@@ -44,10 +50,26 @@
 // string has no tag; "rnn:" is reserved for recurrent cells and rejected
 // until they land, as is any other tag.
 //
-// Search spaces: Parse checks syntax and structure only. A Space (SpaceV1 and
-// SpaceV2 are the paper's) lists the options of each decision, the most layers
-// and whether skip connections (anchors) are searched; without anchors every
-// layer i > 0 must carry the token in<i-1>. Space.ParseArch parses and checks a
+// Search spaces: Parse checks syntax and structure only. A Space lists the
+// options of each decision, the most layers and whether skip connections
+// (anchors) are searched; without anchors every layer i > 0 must carry the
+// token in<i-1>. The presets (SpaceByName, SpaceNames) are the paper's three:
+//
+//	v1       kernels 1, 3, 5, 7 (height and width); filters 24, 36, 48, 64;
+//	         stride 1; up to 15 layers; skips searched
+//	v2       v1 with strides 1, 2, 3 (height and width); up to 20 layers
+//	v3       v2 with max pooling: per layer p0 (none) or p2 (2×2, stride 2,
+//	         after the ReLU); up to 39 layers (the paper's v3 depth)
+//	v3-wide  v3 with more filters: 24, 36, 48, 64, 96, 128 (the paper's
+//	         "v3 + more filters" widened the network it found; here the
+//	         wider choices are searched, and v3 ⊂ v3-wide)
+//
+// Pooling is a per-layer decision p, after f, not a layer kind: the
+// controller, random search and evolution sample and mutate it like the
+// others, and it keeps the layer count and numbering (layer i is still the
+// i-th convolution). A space without Pools (v1, v2) has no p decision at
+// all, so its programs, decision vectors, strings and searches are those it
+// had before pooling existed. Space.ParseArch parses and checks a
 // string against a space; Space.Check does the same for an Arch built in code;
 // Space.Decisions gives the controller the token of every option, so that it
 // writes strings in this language without importing this package.
@@ -108,7 +130,7 @@
 //
 // Forward: the inference graph's own forward pass (forwardPass in infer.go:
 // zero-padded concatenation of the inputs, Conv with the 'same' padding as
-// its pads, batch norm, ReLU; the head's concatenation, GlobalAveragePool,
+// its pads, batch norm, ReLU, MaxPool; the head's concatenation, GlobalAveragePool,
 // Gemm), emitted into the same Builder with the parameters as inputs. Batch
 // norm in the training step uses the batch's statistics (biased variance,
 // Options' ε) and updates the running ones like PyTorch: r' = 0.9·r + 0.1·s,
@@ -123,6 +145,14 @@
 //	           tensors are small and changing it would change every trained model's
 //	           bits); db = ReduceSum(dy, [0]); dx = MatMul(dy, W)
 //	GAP        dx = dy · a constant [1,1,H,W] of 1/(H·W) (broadcast)
+//	MaxPool    P×P, stride P: each window's gradient goes to its first
+//	           maximum in row-major order, PyTorch's choice on ties: the
+//	           windows of the Relu (cropped to P·⌊H/P⌋ × P·⌊W/P⌋) become
+//	           P² phase planes (SpaceToDepth, Reshape to [N,P²,F,H/P,W/P]);
+//	           OneHot(ArgMax over the phases, first index on ties) times dy,
+//	           Transpose and Reshape back, DepthToSpace (DCR) to the
+//	           windows, Pad with zeros for the cropped rows and columns. No
+//	           scatter (ORT's ScatterND with reduction is unsafe with threads)
 //	Concat/Pad the Slice of each piece (channels, then rows/columns [0,h)×[0,w))
 //	fan-out    the gradients of a layer read by several consumers are Summed
 //	ReLU       dz = Where(Greater(y, 0), dy, 0)
@@ -167,7 +197,8 @@
 // Inference graph (Compile): input "image" float[N,C,H,W], output "logits"
 // float[N,classes], every parameter an initializer. Values are named by layer
 // position: per layer i, "li.in" (the concatenation of its inputs, its padded
-// pieces "li.in.padj"), "li.conv", "li.bn", "li.relu"; the head "head.in",
+// pieces "li.in.padj"), "li.conv", "li.bn", "li.relu", "li.pool" (a
+// MaxPool, when the layer pools); the head "head.in",
 // "head.gap", "head.flat", then "logits" (Gemm, transB). Conv pads are the
 // 'same' padding of its (odd) kernel: (k−1)/2 on each side, as PyTorch's
 // padding=(k−1)//2, so the output is ceil(in/s); identical to the training

@@ -6,8 +6,8 @@ import (
 )
 
 // Format writes a in the canonical form of the architecture language: per
-// layer the tokens kh, kw, sh, sw, f, in in that order, sh and sw omitted
-// when they are 1, the in tokens ascending, one space between tokens and
+// layer the tokens kh, kw, sh, sw, f, p, in in that order, sh and sw omitted
+// when they are 1, p omitted when it is 0 (no pooling), the in tokens ascending, one space between tokens and
 // " | " between layers. For every a that Parse returns, Parse(Format(a))
 // equals a, and Format(Parse(s)) is a fixed point of Format∘Parse.
 //
@@ -35,6 +35,9 @@ func Format(a Arch) string {
 			write(fieldPrefix[fSW], l.SW)
 		}
 		write(fieldPrefix[fF], l.Filters)
+		if l.Pool != 0 {
+			write(fieldPrefix[fP], l.Pool)
+		}
 		for _, j := range l.Inputs {
 			write(AnchorPrefix, j)
 		}

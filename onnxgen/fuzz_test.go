@@ -42,9 +42,11 @@ func FuzzParse(f *testing.F) {
 		}
 		// The space checks agree, and Cost does not panic (its errors, e.g.
 		// a stride larger than the map, are fine).
-		_, perr := SpaceV2.ParseArch(s)
-		if cerr := SpaceV2.Check(a); (perr == nil) != (cerr == nil) {
-			t.Fatalf("%q: ParseArch error %v but Check error %v", s, perr, cerr)
+		for _, sp := range []Space{SpaceV2, SpaceV3} {
+			_, perr := sp.ParseArch(s)
+			if cerr := sp.Check(a); (perr == nil) != (cerr == nil) {
+				t.Fatalf("%q: space %s: ParseArch error %v but Check error %v", s, sp.Name, perr, cerr)
+			}
 		}
 		_, _ = a.Cost(Input{3, 8, 8}, 10, true)
 	})

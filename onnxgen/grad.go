@@ -18,6 +18,8 @@ type convGeom struct {
 	SH, SW         int
 	PT, PL, PB, PR int // 'same' padding: top, left, bottom, right
 	HO, WO         int // output size
+	Pool           int // the max pool after the Relu (0: none)
+	YH, YW         int // the layer's output size (HO, WO, or pooled)
 }
 
 // pads is the 'same' padding as Conv's pads attribute.
@@ -31,6 +33,34 @@ func (g convGeom) strides() []int64 { return []int64{int64(g.SH), int64(g.SW)} }
 func reluGrad(b *graph.Builder, out string, y, dy graph.Value) graph.Value {
 	zero := b.Scalar("const.f.0", 0)
 	return b.Where(out, b.Greater(out+".mask", y, zero), dy, zero)
+}
+
+// maxPoolGrad is the gradient out [N,F,HO,WO] of the Relu r under the
+// layer's P×P max pool (stride P, floor mode) given the pool's gradient dy
+// [N,F,YH,YW]: each window's gradient goes to its first maximum in
+// row-major order, as PyTorch's max_pool2d (and ORT's MaxPool indices)
+// choose it, and rows and columns outside every window get 0. Standard ops
+// only, no scatter: the windows of the cropped r become P² phase planes
+// (SpaceToDepth, reshaped to [N,P²,F,YH,YW]); ArgMax over the phases takes
+// the first maximum; its OneHot [N,F,YH,YW,P²] times dy, moved back to the
+// phases' layout and placed by DepthToSpace, then zero-padded to HO×WO.
+func maxPoolGrad(b *graph.Builder, pre, out string, r, dy graph.Value, g convGeom) graph.Value {
+	p := int64(g.Pool)
+	hc, wc := int64(g.YH)*p, int64(g.YW)*p
+	f, yh, yw := int64(g.F), int64(g.YH), int64(g.YW)
+	x := r
+	crop := hc != int64(g.HO) || wc != int64(g.WO)
+	if crop {
+		x = b.Slice(pre+".crop", r, []int64{0, 0}, []int64{hc, wc}, []int64{2, 3}, nil)
+	}
+	ph := b.Reshape(pre+".phases", b.SpaceToDepth(pre+".s2d", x, p), 0, p*p, f, yh, yw)
+	mask := b.OneHot(pre+".mask", b.ArgMax(pre+".argmax", ph, 1, false), p*p, 0, 1)
+	d := b.Mul(pre+".grad.phases", mask, b.Unsqueeze(pre+".grad.u", dy, 4))
+	d = b.Reshape(pre+".grad.d", b.Transpose(pre+".grad.t", d, 0, 4, 1, 2, 3), 0, p*p*f, yh, yw)
+	if !crop {
+		return b.DepthToSpace(out, d, p)
+	}
+	return b.Pad(out, b.DepthToSpace(pre+".grad.s", d, p), 0, 0, 0, 0, 0, 0, int64(g.HO)-hc, int64(g.WO)-wc)
 }
 
 // sumGrads adds the gradient contributions xs (no op for one).

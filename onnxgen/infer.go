@@ -70,7 +70,8 @@ func (o Options) epsilon() float32 {
 // for images of size in: input "image" float[N,C,H,W], output "logits"
 // float[N,classes], the parameters as initializers (opts.Params, or
 // InitParams). Each layer is Conv ('same' padding, its stride, with bias),
-// then BatchNormalization if opts.BatchNorm, then Relu; its input is the
+// then BatchNormalization if opts.BatchNorm, then Relu, then MaxPool if the
+// layer pools (kernel and stride its Pool, no padding); its input is the
 // image, or the zero-padded concatenation of its input layers. The layers no
 // later layer reads are concatenated the same way into the head:
 // GlobalAveragePool, Flatten, Gemm (transB) to "logits".
@@ -140,7 +141,8 @@ func SetMetadata(m *onnxpb.ModelProto, meta map[string]string) {
 // backward pass reads.
 type forwardValues struct {
 	in     []graph.Value // per layer: its input (the image or the padded concatenation)
-	y      []graph.Value // per layer: its output (after Relu)
+	relu   []graph.Value // per layer: its Relu
+	y      []graph.Value // per layer: its output (the Relu, or its max pool)
 	head   graph.Value   // the head's input
 	flat   graph.Value   // the pooled features [N, C]
 	logits graph.Value
@@ -151,7 +153,7 @@ type forwardValues struct {
 // BatchNormalization of layer i (the training graph's batch statistics).
 func forwardPass(b *graph.Builder, a Arch, shapes []LayerShape, head Input, img graph.Value, w map[string]graph.Value, opts Options,
 	bn func(i int, z graph.Value) graph.Value) (forwardValues, error) {
-	f := forwardValues{in: make([]graph.Value, len(a.Layers)), y: make([]graph.Value, len(a.Layers))}
+	f := forwardValues{in: make([]graph.Value, len(a.Layers)), relu: make([]graph.Value, len(a.Layers)), y: make([]graph.Value, len(a.Layers))}
 	for i, l := range a.Layers {
 		pre := fmt.Sprintf("l%d.", i)
 		s := shapes[i]
@@ -162,8 +164,8 @@ func forwardPass(b *graph.Builder, a Arch, shapes []LayerShape, head Input, img 
 		f.in[i] = x
 		pt, pb, ho := samePadding(s.In.H, l.KH, l.SH)
 		pl, pr, wo := samePadding(s.In.W, l.KW, l.SW)
-		if ho != s.Out.H || wo != s.Out.W {
-			return f, fmt.Errorf("onnxgen: layer %d: padding gives %dx%d, shapes say %dx%d", i, ho, wo, s.Out.H, s.Out.W)
+		if ho != s.Conv.H || wo != s.Conv.W {
+			return f, fmt.Errorf("onnxgen: layer %d: padding gives %dx%d, shapes say %dx%d", i, ho, wo, s.Conv.H, s.Conv.W)
 		}
 		z := b.Conv(pre+"conv", x, w[pre+"conv.w"], w[pre+"conv.b"], graph.ConvAttrs{
 			Strides: []int64{int64(l.SH), int64(l.SW)},
@@ -176,7 +178,11 @@ func forwardPass(b *graph.Builder, a Arch, shapes []LayerShape, head Input, img 
 			z = b.BatchNormalization(pre+"bn", z, w[pre+"bn.scale"], w[pre+"bn.bias"], w[pre+"bn.mean"], w[pre+"bn.var"],
 				opts.epsilon(), 0.9)
 		}
-		f.y[i] = b.Relu(pre+"relu", z)
+		f.relu[i] = b.Relu(pre+"relu", z)
+		f.y[i] = f.relu[i]
+		if l.Pool > 0 {
+			f.y[i] = b.MaxPool(pre+"pool", f.relu[i], int64(l.Pool), int64(l.Pool))
+		}
 	}
 	f.head = padConcat(b, "head.in", f.y, a.HeadInputs(), head)
 	gap := b.GlobalAveragePool("head.gap", f.head)

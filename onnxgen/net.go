@@ -87,8 +87,8 @@ func tensors(vs []graph.Value) []child.Tensor {
 
 // activationFloats counts the forward values of the training graph per
 // image: each layer's (padded, concatenated) input unless it is the image,
-// its convolution output, batch norm output and ReLU output, and the head's
-// concatenation.
+// its convolution output, batch norm output and ReLU output, its pooled
+// output, and the head's concatenation.
 func activationFloats(a Arch, in Input, bn bool) (int64, error) {
 	shapes, err := a.Shapes(in)
 	if err != nil {
@@ -104,7 +104,10 @@ func activationFloats(a Arch, in Input, bn bool) (int64, error) {
 		if len(l.Inputs) > 0 {
 			n += size(shapes[i].In)
 		}
-		n += per * size(shapes[i].Out)
+		n += per * size(shapes[i].Conv)
+		if l.Pool > 0 {
+			n += size(shapes[i].Out)
+		}
 	}
 	h, err := a.HeadShape(in)
 	if err != nil {

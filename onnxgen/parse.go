@@ -47,11 +47,12 @@ const (
 	fSH
 	fSW
 	fF
+	fP
 	nFields
 )
 
-var fieldPrefix = [nFields]string{"kh", "kw", "sh", "sw", "f"}
-var fieldName = [nFields]string{"filter height", "filter width", "stride height", "stride width", "number of filters"}
+var fieldPrefix = [nFields]string{"kh", "kw", "sh", "sw", "f", "p"}
+var fieldName = [nFields]string{"filter height", "filter width", "stride height", "stride width", "number of filters", "pool size"}
 
 func (l *Layer) field(f field) *int {
 	switch f {
@@ -63,6 +64,8 @@ func (l *Layer) field(f field) *int {
 		return &l.SH
 	case fSW:
 		return &l.SW
+	case fP:
+		return &l.Pool
 	default:
 		return &l.Filters
 	}
@@ -180,7 +183,7 @@ func (p *parsed) token(l *Layer, lp *layerPos, i int) error {
 	num := t[len(prefix):]
 	f := slices.Index(fieldPrefix[:], prefix)
 	if f < 0 && prefix != AnchorPrefix {
-		return p.errAt(i, "unknown token (want khN, kwN, shN, swN, fN, inJ or %q)", SeparatorToken)
+		return p.errAt(i, "unknown token (want khN, kwN, shN, swN, fN, pN, inJ or %q)", SeparatorToken)
 	}
 	v, msg := parseNumber(prefix, num)
 	if msg != "" {
@@ -203,7 +206,12 @@ func (p *parsed) token(l *Layer, lp *layerPos, i int) error {
 	if j := lp.field[f]; j >= 0 {
 		return p.errAt(i, "layer %d already has a %s (token %d %q)", n, fieldName[f], j, p.toks[j])
 	}
-	if v == 0 {
+	switch {
+	case f == int(fP) && v == 1:
+		// A 1x1 pool is no pooling: only p0 (or no p token) says so, so
+		// that the canonical string stays unique.
+		return p.errAt(i, "pool size 1 pools nothing (want p0 or no p token for none, or p2 and up: a 2x2 max pool with stride 2, ...)")
+	case v == 0 && f != int(fP):
 		return p.errAt(i, "%s 0 is not positive", fieldName[f])
 	}
 	if (f == int(fKH) || f == int(fKW)) && v%2 == 0 {

@@ -16,44 +16,50 @@ func TestParseFormat(t *testing.T) {
 		{
 			name: "example", in: "kh3 kw3 f36 | kh5 kw5 f48 in0 | kh3 kw3 sh2 sw2 f64 in0 in1",
 			canon:  "kh3 kw3 f36 | kh5 kw5 f48 in0 | kh3 kw3 sh2 sw2 f64 in0 in1",
-			want:   Arch{Layers: []Layer{{3, 3, 1, 1, 36, nil}, {5, 5, 1, 1, 48, []int{0}}, {3, 3, 2, 2, 64, []int{0, 1}}}},
+			want:   Arch{Layers: []Layer{{3, 3, 1, 1, 36, nil, 0}, {5, 5, 1, 1, 48, []int{0}, 0}, {3, 3, 2, 2, 64, []int{0, 1}, 0}}},
 			reason: "the example of the spec is canonical already",
 		},
 		{
 			name: "reordered", in: "f24 kw1 kh7 | in0 sw3 f64 kw5 sh2 kh3",
 			canon:  "kh7 kw1 f24 | kh3 kw5 sh2 sw3 f64 in0",
-			want:   Arch{Layers: []Layer{{7, 1, 1, 1, 24, nil}, {3, 5, 2, 3, 64, []int{0}}}},
+			want:   Arch{Layers: []Layer{{7, 1, 1, 1, 24, nil, 0}, {3, 5, 2, 3, 64, []int{0}, 0}}},
 			reason: "decisions may come in any order; Format writes kh kw sh sw f in",
 		},
 		{
 			name: "default strides", in: "kh3 kw3 sh1 sw1 f36 | kh3 kw3 sh1 f36 in0",
 			canon:  "kh3 kw3 f36 | kh3 kw3 f36 in0",
-			want:   Arch{Layers: []Layer{{3, 3, 1, 1, 36, nil}, {3, 3, 1, 1, 36, []int{0}}}},
+			want:   Arch{Layers: []Layer{{3, 3, 1, 1, 36, nil, 0}, {3, 3, 1, 1, 36, []int{0}, 0}}},
 			reason: "an explicit stride 1 is the default and is omitted",
 		},
 		{
 			name: "one stride only", in: "kh1 kw7 sw2 f48",
 			canon:  "kh1 kw7 sw2 f48",
-			want:   Arch{Layers: []Layer{{1, 7, 1, 2, 48, nil}}},
+			want:   Arch{Layers: []Layer{{1, 7, 1, 2, 48, nil, 0}}},
 			reason: "sh and sw are independent",
 		},
 		{
 			name: "inputs sorted", in: "kh3 kw3 f8 | kh3 kw3 f8 | kh3 kw3 f8 in1 | kh1 kw1 f8 in2 in0 in1",
 			canon:  "kh3 kw3 f8 | kh3 kw3 f8 | kh3 kw3 f8 in1 | kh1 kw1 f8 in0 in1 in2",
-			want:   Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil}, {3, 3, 1, 1, 8, nil}, {3, 3, 1, 1, 8, []int{1}}, {1, 1, 1, 1, 8, []int{0, 1, 2}}}},
+			want:   Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil, 0}, {3, 3, 1, 1, 8, nil, 0}, {3, 3, 1, 1, 8, []int{1}, 0}, {1, 1, 1, 1, 8, []int{0, 1, 2}, 0}}},
 			reason: "in tokens come out ascending; layer 1 without in takes the image",
 		},
 		{
 			name: "tabs and newlines", in: "\t kh3\nkw3   f36\t| kh5 kw5 f48 in0 \n",
 			canon:  "kh3 kw3 f36 | kh5 kw5 f48 in0",
-			want:   Arch{Layers: []Layer{{3, 3, 1, 1, 36, nil}, {5, 5, 1, 1, 48, []int{0}}}},
+			want:   Arch{Layers: []Layer{{3, 3, 1, 1, 36, nil, 0}, {5, 5, 1, 1, 48, []int{0}, 0}}},
 			reason: "any whitespace separates tokens",
 		},
 		{
 			name: "large values", in: "kh1048575 kw9 f1048576",
 			canon:  "kh1048575 kw9 f1048576",
-			want:   Arch{Layers: []Layer{{1048575, 9, 1, 1, 1048576, nil}}},
+			want:   Arch{Layers: []Layer{{1048575, 9, 1, 1, 1048576, nil, 0}}},
 			reason: "the language itself has no space: even kernels and large numbers up to 2^20 parse",
+		},
+		{
+			name: "pooling", in: "p2 kh3 kw3 f24 | in0 p0 kh1 kw1 f8 | kh3 kw3 sh2 f8 p3 in1",
+			canon:  "kh3 kw3 f24 p2 | kh1 kw1 f8 in0 | kh3 kw3 sh2 f8 p3 in1",
+			want:   Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 2}, {1, 1, 1, 1, 8, []int{0}, 0}, {3, 3, 2, 1, 8, []int{1}, 3}}},
+			reason: "p comes after f in the canonical form; p0 (no pooling) is the default and omitted, like sh1",
 		},
 	}
 	for _, tt := range tests {
@@ -94,9 +100,14 @@ func TestParseErrors(t *testing.T) {
 		{"kind tag", "rnn: add tanh", 0, `onnxgen: token 0 "rnn:": architecture kind "rnn" (recurrent cells) is reserved and not built yet (want a CNN string, which has no kind tag)`, "rnn: is reserved for the cell search"},
 		{"unknown kind tag", "lstm:x kh3", 0, `onnxgen: token 0 "lstm:x": architecture kind "lstm" is not supported (want a CNN string, which has no kind tag)`, "kind tags other than rnn: are unknown"},
 		{"glued kind tag", "cnn:kh3 kw3 f3", 0, `onnxgen: token 0 "cnn:kh3": architecture kind "cnn" is not supported (want a CNN string, which has no kind tag)`, "CNNs have no tag, not even cnn:"},
-		{"unknown", "kh3 kw3 f36 pool2", 3, `onnxgen: token 3 "pool2": unknown token (want khN, kwN, shN, swN, fN, inJ or "|")`, "pooling is not in the language"},
-		{"upper case", "KH3 kw3 f3", 0, `onnxgen: token 0 "KH3": unknown token (want khN, kwN, shN, swN, fN, inJ or "|")`, "prefixes are lower case"},
-		{"number first", "3 kw3 f3", 0, `onnxgen: token 0 "3": unknown token (want khN, kwN, shN, swN, fN, inJ or "|")`, "a bare number is no decision"},
+		{"unknown", "kh3 kw3 f36 pool2", 3, `onnxgen: token 3 "pool2": unknown token (want khN, kwN, shN, swN, fN, pN, inJ or "|")`, "pooling is spelled pN"},
+		{"upper case", "KH3 kw3 f3", 0, `onnxgen: token 0 "KH3": unknown token (want khN, kwN, shN, swN, fN, pN, inJ or "|")`, "prefixes are lower case"},
+		{"number first", "3 kw3 f3", 0, `onnxgen: token 0 "3": unknown token (want khN, kwN, shN, swN, fN, pN, inJ or "|")`, "a bare number is no decision"},
+		{"pool 1", "kh3 kw3 f3 | kh3 kw3 p1 f3 in0", 6, `onnxgen: token 6 "p1": pool size 1 pools nothing (want p0 or no p token for none, or p2 and up: a 2x2 max pool with stride 2, ...)`, "a 1x1 pool is the identity: one spelling (none) keeps strings canonical"},
+		{"pool missing number", "kh3 kw3 f3 p", 3, `onnxgen: token 3 "p": missing number after "p"`, "p needs its size"},
+		{"pool leading zero", "kh3 kw3 f3 p02", 3, `onnxgen: token 3 "p02": malformed number "02" after "p" (want decimal digits without sign or leading zeros)`, "one spelling per number"},
+		{"pool negative", "kh3 kw3 f3 p-2", 3, `onnxgen: token 3 "p-2": malformed number "-2" after "p" (want decimal digits without sign or leading zeros)`, "no signs"},
+		{"pool twice", "kh3 kw3 p2 f3 p0", 4, `onnxgen: token 4 "p0": layer 0 already has a pool size (token 2 "p2")`, "each decision at most once, p0 included"},
 		{"glued separator", "kh3 kw3 f3| kh3 kw3 f3", 2, `onnxgen: token 2 "f3|": malformed number "3|" after "f" (want decimal digits without sign or leading zeros)`, "| is a token of its own"},
 		{"missing number", "kh kw3 f3", 0, `onnxgen: token 0 "kh": missing number after "kh"`, "a prefix needs its number"},
 		{"negative", "kh3 kw-3 f3", 1, `onnxgen: token 1 "kw-3": malformed number "-3" after "kw" (want decimal digits without sign or leading zeros)`, "no signs"},
@@ -148,14 +159,16 @@ func TestArchValidate(t *testing.T) {
 		msg    string
 		reason string
 	}{
-		{"ok", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil}, {1, 1, 2, 2, 8, []int{0}}}}, "", "a valid chain"},
+		{"ok", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil, 0}, {1, 1, 2, 2, 8, []int{0}, 0}}}, "", "a valid chain"},
 		{"empty", Arch{}, "onnxgen: architecture has no layers", "no layers"},
 		{"zero stride", Arch{Layers: []Layer{{KH: 3, KW: 3, Filters: 8}}}, "onnxgen: layer 0: stride height 0 is not positive", "code must set strides; only Parse defaults them"},
-		{"huge", Arch{Layers: []Layer{{3, 3, 1, 1, 1 << 21, nil}}}, "onnxgen: layer 0: number of filters 2097152 is too large (want at most 1048576)", "values beyond the language's bound"},
-		{"later input", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil}, {3, 3, 1, 1, 8, []int{1}}}}, "onnxgen: layer 1: cannot be fed by layer 1 (not an earlier layer)", "self"},
-		{"negative input", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil}, {3, 3, 1, 1, 8, []int{-1}}}}, "onnxgen: layer 1: cannot be fed by layer -1 (not an earlier layer)", "no such layer"},
-		{"repeated", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil}, {3, 3, 1, 1, 8, nil}, {3, 3, 1, 1, 8, []int{0, 0}}}}, "onnxgen: layer 2: fed twice by layer 0", "repeats"},
-		{"unsorted", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil}, {3, 3, 1, 1, 8, nil}, {3, 3, 1, 1, 8, []int{1, 0}}}}, "onnxgen: layer 2: inputs [1 0] are not ascending", "Inputs must be ascending so that the Arch is canonical"},
+		{"pool 1", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil, 1}}}, "onnxgen: layer 0: pool size 1 pools nothing (want 0 for none, or at least 2)", "0 is none; 1 has no meaning of its own"},
+		{"negative pool", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil, -2}}}, "onnxgen: layer 0: pool size -2 is not positive", "no negative pools"},
+		{"huge", Arch{Layers: []Layer{{3, 3, 1, 1, 1 << 21, nil, 0}}}, "onnxgen: layer 0: number of filters 2097152 is too large (want at most 1048576)", "values beyond the language's bound"},
+		{"later input", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil, 0}, {3, 3, 1, 1, 8, []int{1}, 0}}}, "onnxgen: layer 1: cannot be fed by layer 1 (not an earlier layer)", "self"},
+		{"negative input", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil, 0}, {3, 3, 1, 1, 8, []int{-1}, 0}}}, "onnxgen: layer 1: cannot be fed by layer -1 (not an earlier layer)", "no such layer"},
+		{"repeated", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil, 0}, {3, 3, 1, 1, 8, nil, 0}, {3, 3, 1, 1, 8, []int{0, 0}, 0}}}, "onnxgen: layer 2: fed twice by layer 0", "repeats"},
+		{"unsorted", Arch{Layers: []Layer{{3, 3, 1, 1, 8, nil, 0}, {3, 3, 1, 1, 8, nil, 0}, {3, 3, 1, 1, 8, []int{1, 0}, 0}}}, "onnxgen: layer 2: inputs [1 0] are not ascending", "Inputs must be ascending so that the Arch is canonical"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,15 +14,21 @@ type LayerShape struct {
 	// of its input layers (channels summed, height and width the largest of
 	// them; the smaller maps are zero-padded at the bottom and right).
 	In Input
-	// Out is the convolution's output with 'same' padding:
+	// Conv is the convolution's output with 'same' padding:
 	// Filters × ceil(In.H/SH) × ceil(In.W/SW).
+	Conv Input
+	// Out is the layer's output: Conv, or with a P×P max pool (stride P, no
+	// padding, rows and columns that fill no window dropped, as PyTorch's
+	// MaxPool2d) Filters × floor(Conv.H/P) × floor(Conv.W/P).
 	Out Input
 }
 
 // Shapes gives the input and output size of every layer for an image of
 // size in. It rejects an invalid architecture (Arch.Validate), a
-// non-positive input size, and a stride larger than the feature map it runs
-// on ("onnxgen: layer 4: stride 3x3 on a 2x2 feature map (input 8x8)").
+// non-positive input size, a stride larger than the feature map it runs
+// on ("onnxgen: layer 4: stride 3x3 on a 2x2 feature map (input 8x8)") and a
+// pool larger than the convolution's output ("onnxgen: layer 5: 2x2 max
+// pool on a 1x1 feature map (input 8x8)").
 func (a Arch) Shapes(in Input) ([]LayerShape, error) {
 	if err := a.Validate(); err != nil {
 		return nil, err
@@ -39,7 +45,15 @@ func (a Arch) Shapes(in Input) ([]LayerShape, error) {
 		if l.SH > x.H || l.SW > x.W {
 			return nil, fmt.Errorf("onnxgen: layer %d: stride %dx%d on a %dx%d feature map (input %dx%d)", i, l.SH, l.SW, x.H, x.W, in.H, in.W)
 		}
-		shapes[i] = LayerShape{In: x, Out: Input{C: l.Filters, H: ceilDiv(x.H, l.SH), W: ceilDiv(x.W, l.SW)}}
+		c := Input{C: l.Filters, H: ceilDiv(x.H, l.SH), W: ceilDiv(x.W, l.SW)}
+		out := c
+		if l.Pool > 0 {
+			if l.Pool > c.H || l.Pool > c.W {
+				return nil, fmt.Errorf("onnxgen: layer %d: %dx%d max pool on a %dx%d feature map (input %dx%d)", i, l.Pool, l.Pool, c.H, c.W, in.H, in.W)
+			}
+			out.H, out.W = c.H/l.Pool, c.W/l.Pool
+		}
+		shapes[i] = LayerShape{In: x, Conv: c, Out: out}
 	}
 	return shapes, nil
 }
@@ -124,7 +138,7 @@ func (a Arch) Cost(in Input, classes int, batchNorm bool) (Cost, error) {
 		if batchNorm {
 			c.add(&c.cost.Params, 2*int64(l.Filters))
 		}
-		c.add(&c.cost.FLOPs, c.mul(w, int64(s.Out.H), int64(s.Out.W)))
+		c.add(&c.cost.FLOPs, c.mul(w, int64(s.Conv.H), int64(s.Conv.W)))
 	}
 	h := concat(shapes, a.HeadInputs())
 	w := c.mul(int64(classes), int64(h.C))

@@ -27,42 +27,58 @@ func TestShapes(t *testing.T) {
 	}{
 		{
 			name: "stride 2", arch: "kh3 kw3 f4 | kh1 kw1 sh2 sw2 f8 in0", in: Input{3, 8, 8},
-			want: []LayerShape{{Input{3, 8, 8}, Input{4, 8, 8}}, {Input{4, 8, 8}, Input{8, 4, 4}}},
+			want: []LayerShape{{Input{3, 8, 8}, Input{4, 8, 8}, Input{4, 8, 8}}, {Input{4, 8, 8}, Input{8, 4, 4}, Input{8, 4, 4}}},
 			head: []int{1}, headIn: Input{8, 4, 4},
 			why: "'same' padding keeps the size at stride 1 and halves it at stride 2",
 		},
 		{
 			name: "stride 3, skips of different sizes", arch: "kh3 kw3 sh3 sw3 f2 | kh1 kw3 f3 | kh3 kw1 sh2 sw2 f5 in0 in1", in: Input{1, 7, 5},
 			want: []LayerShape{
-				{Input{1, 7, 5}, Input{2, 3, 2}},
-				{Input{1, 7, 5}, Input{3, 7, 5}},
-				{Input{5, 7, 5}, Input{5, 4, 3}},
+				{Input{1, 7, 5}, Input{2, 3, 2}, Input{2, 3, 2}},
+				{Input{1, 7, 5}, Input{3, 7, 5}, Input{3, 7, 5}},
+				{Input{5, 7, 5}, Input{5, 4, 3}, Input{5, 4, 3}},
 			},
 			head: []int{2}, headIn: Input{5, 4, 3},
 			why: "out = ceil(in/stride) (7/3 -> 3, 5/3 -> 2); a 3x2 and a 7x5 input concatenate to 7x5 with channels summed",
 		},
 		{
 			name: "several head inputs", arch: "kh3 kw3 sh2 sw2 f4 | kh3 kw3 f6", in: Input{3, 9, 9},
-			want: []LayerShape{{Input{3, 9, 9}, Input{4, 5, 5}}, {Input{3, 9, 9}, Input{6, 9, 9}}},
+			want: []LayerShape{{Input{3, 9, 9}, Input{4, 5, 5}, Input{4, 5, 5}}, {Input{3, 9, 9}, Input{6, 9, 9}, Input{6, 9, 9}}},
 			head: []int{0, 1}, headIn: Input{10, 9, 9},
 			why: "both layers are unused, so both feed the head, padded to the largest",
 		},
 		{
 			name: "stride equal to the map", arch: "kh5 kw5 sh3 sw2 f4 | kh1 kw1 sh2 sw3 f4 in0", in: Input{1, 5, 5},
-			want: []LayerShape{{Input{1, 5, 5}, Input{4, 2, 3}}, {Input{4, 2, 3}, Input{4, 1, 1}}},
+			want: []LayerShape{{Input{1, 5, 5}, Input{4, 2, 3}, Input{4, 2, 3}}, {Input{4, 2, 3}, Input{4, 1, 1}, Input{4, 1, 1}}},
 			head: []int{1}, headIn: Input{4, 1, 1},
 			why: "a stride as large as the map is allowed and gives 1; strides differ per direction",
 		},
 		{
 			name: "skip over a strided chain", arch: "kh3 kw3 f2 | kh3 kw3 sh2 sw2 f3 in0 | kh1 kw1 f4 in0 in1 | kh1 kw1 f5 in1", in: Input{3, 6, 6},
 			want: []LayerShape{
-				{Input{3, 6, 6}, Input{2, 6, 6}},
-				{Input{2, 6, 6}, Input{3, 3, 3}},
-				{Input{5, 6, 6}, Input{4, 6, 6}},
-				{Input{3, 3, 3}, Input{5, 3, 3}},
+				{Input{3, 6, 6}, Input{2, 6, 6}, Input{2, 6, 6}},
+				{Input{2, 6, 6}, Input{3, 3, 3}, Input{3, 3, 3}},
+				{Input{5, 6, 6}, Input{4, 6, 6}, Input{4, 6, 6}},
+				{Input{3, 3, 3}, Input{5, 3, 3}, Input{5, 3, 3}},
 			},
 			head: []int{2, 3}, headIn: Input{9, 6, 6},
 			why: "a 3x3 map joins a 6x6 map (padded) in layer 2 and in the head",
+		},
+		{
+			name: "pooling, odd sizes", arch: "kh3 kw3 f4 p2 | kh3 kw3 f2 p2 in0 | kh1 kw1 f3 in0 in1", in: Input{1, 7, 5},
+			want: []LayerShape{
+				{Input{1, 7, 5}, Input{4, 7, 5}, Input{4, 3, 2}},
+				{Input{4, 3, 2}, Input{2, 3, 2}, Input{2, 1, 1}},
+				{Input{6, 3, 2}, Input{3, 3, 2}, Input{3, 3, 2}},
+			},
+			head: []int{2}, headIn: Input{3, 3, 2},
+			why: "floor mode, as PyTorch's MaxPool2d: 7x5 pools to 3x2, 3x2 to 1x1 (the last row and column fill no window); the 1x1 map is padded into layer 2",
+		},
+		{
+			name: "pool after a stride", arch: "kh3 kw3 sh2 sw2 f4 p3", in: Input{3, 12, 13},
+			want: []LayerShape{{Input{3, 12, 13}, Input{4, 6, 7}, Input{4, 2, 2}}},
+			head: []int{0}, headIn: Input{4, 2, 2},
+			why: "the pool runs on the strided convolution's output; 3x3 pools with stride 3",
 		},
 	}
 	for _, tt := range tests {
@@ -95,11 +111,15 @@ func TestShapesErrors(t *testing.T) {
 		why  string
 	}{
 		{"stride on 2x2", Arch{Layers: []Layer{
-			{3, 3, 2, 2, 4, nil}, {3, 3, 2, 2, 4, []int{0}}, {3, 3, 1, 1, 4, []int{1}}, {3, 3, 1, 1, 4, []int{2}}, {3, 3, 3, 3, 4, []int{3}},
+			{3, 3, 2, 2, 4, nil, 0}, {3, 3, 2, 2, 4, []int{0}, 0}, {3, 3, 1, 1, 4, []int{1}, 0}, {3, 3, 1, 1, 4, []int{2}, 0}, {3, 3, 3, 3, 4, []int{3}, 0},
 		}}, Input{1, 8, 8}, "onnxgen: layer 4: stride 3x3 on a 2x2 feature map (input 8x8)", "8 -> 4 -> 2, then stride 3"},
-		{"stride wider than the image", Arch{Layers: []Layer{{1, 1, 1, 4, 4, nil}}}, Input{1, 8, 3}, "onnxgen: layer 0: stride 1x4 on a 8x3 feature map (input 8x3)", "one direction is enough"},
-		{"bad input", Arch{Layers: []Layer{{1, 1, 1, 1, 4, nil}}}, Input{0, 8, 8}, "onnxgen: input 0x8x8 is not positive", "no channels"},
-		{"bad arch", Arch{Layers: []Layer{{1, 1, 1, 1, 4, []int{0}}}}, Input{1, 8, 8}, "onnxgen: layer 0: cannot be fed by layer 0 (not an earlier layer)", "Arch.Validate runs first"},
+		{"pool on 1x1", Arch{Layers: []Layer{
+			{3, 3, 1, 1, 4, nil, 2}, {3, 3, 1, 1, 4, []int{0}, 2}, {3, 3, 1, 1, 4, []int{1}, 2}, {3, 3, 1, 1, 4, []int{2}, 2},
+		}}, Input{1, 8, 8}, "onnxgen: layer 3: 2x2 max pool on a 1x1 feature map (input 8x8)", "8 -> 4 -> 2 -> 1, then a 2x2 pool"},
+		{"pool wider than the map", Arch{Layers: []Layer{{1, 1, 1, 1, 4, nil, 2}}}, Input{1, 8, 1}, "onnxgen: layer 0: 2x2 max pool on a 8x1 feature map (input 8x1)", "one direction is enough"},
+		{"stride wider than the image", Arch{Layers: []Layer{{1, 1, 1, 4, 4, nil, 0}}}, Input{1, 8, 3}, "onnxgen: layer 0: stride 1x4 on a 8x3 feature map (input 8x3)", "one direction is enough"},
+		{"bad input", Arch{Layers: []Layer{{1, 1, 1, 1, 4, nil, 0}}}, Input{0, 8, 8}, "onnxgen: input 0x8x8 is not positive", "no channels"},
+		{"bad arch", Arch{Layers: []Layer{{1, 1, 1, 1, 4, []int{0}, 0}}}, Input{1, 8, 8}, "onnxgen: layer 0: cannot be fed by layer 0 (not an earlier layer)", "Arch.Validate runs first"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +162,13 @@ func TestCost(t *testing.T) {
 			// head (5 channels): 3·5 + 3 = 18, 15
 			name: "skips, strides 3 and 2", arch: "kh3 kw3 sh3 sw3 f2 | kh1 kw3 f3 | kh3 kw1 sh2 sw2 f5 in0 in1", in: Input{1, 7, 5}, classes: 3,
 			want: Cost{Params: 130, FLOPs: 1338}, why: "hand-computed, non-square kernels",
+		},
+		{
+			// l0: 4·3·3·3 + 4 = 112, 8·8·4·3·3·3 = 6912 (the convolution at 8x8)
+			// l1 (on the pooled 4x4): 8·4·1·1 + 8 = 40, 4·4·8·4 = 512
+			// head: 10·8 + 10 = 90, 80
+			name: "pooling", arch: "kh3 kw3 f4 p2 | kh1 kw1 f8 in0", in: Input{3, 8, 8}, classes: 10,
+			want: Cost{Params: 242, FLOPs: 7504}, why: "a pool costs no parameters and no counted MACs, and shrinks what follows as stride 2 does",
 		},
 	}
 	for _, tt := range tests {

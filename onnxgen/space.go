@@ -20,6 +20,12 @@ type Space struct {
 	// StrideHeights and StrideWidths are the strides. Nil or empty means {1}:
 	// strides are not searched and sh/sw tokens must be absent or 1.
 	StrideHeights, StrideWidths []int
+	// Pools are the max-pooling options: 0 for none, P ≥ 2 for a P×P max
+	// pool with stride P after the layer's ReLU. Nil or empty means {0}:
+	// pooling is not searched, the space has no p decision at all (its
+	// programs and decision vectors are those of a space without the
+	// field), and p tokens must be absent or p0.
+	Pools []int
 	// MaxLayers is the most layers an architecture may have; at least 1
 	// (zero is invalid).
 	MaxLayers int
@@ -57,16 +63,54 @@ var SpaceV2 = Space{
 	Anchors:       true,
 }
 
-// SpaceByName returns a copy of a preset space: "v1" (SpaceV1) or "v2"
-// (SpaceV2).
+// SpaceV3 is the paper's third space: SpaceV2 with max pooling searched per
+// layer (none, or 2×2 with stride 2 after the layer's ReLU: tokens p0 and
+// p2) and up to 39 layers (the depth of the paper's v3 network).
+var SpaceV3 = Space{
+	Name:          "v3",
+	KernelHeights: []int{1, 3, 5, 7},
+	KernelWidths:  []int{1, 3, 5, 7},
+	Filters:       []int{24, 36, 48, 64},
+	StrideHeights: []int{1, 2, 3},
+	StrideWidths:  []int{1, 2, 3},
+	Pools:         []int{0, 2},
+	MaxLayers:     39,
+	Anchors:       true,
+}
+
+// SpaceV3Wide is SpaceV3 with more filters: 24, 36, 48, 64, 96 or 128 (the
+// paper's "v3 max pooling + more filters" widened its found network; here
+// the wider choices are searched, and every v3 architecture is one of
+// v3-wide).
+var SpaceV3Wide = Space{
+	Name:          "v3-wide",
+	KernelHeights: []int{1, 3, 5, 7},
+	KernelWidths:  []int{1, 3, 5, 7},
+	Filters:       []int{24, 36, 48, 64, 96, 128},
+	StrideHeights: []int{1, 2, 3},
+	StrideWidths:  []int{1, 2, 3},
+	Pools:         []int{0, 2},
+	MaxLayers:     39,
+	Anchors:       true,
+}
+
+// SpaceNames are the names SpaceByName knows, in order.
+var SpaceNames = []string{"v1", "v2", "v3", "v3-wide"}
+
+// SpaceByName returns a copy of a preset space: "v1" (SpaceV1), "v2"
+// (SpaceV2), "v3" (SpaceV3) or "v3-wide" (SpaceV3Wide).
 func SpaceByName(name string) (Space, error) {
 	switch name {
 	case "v1":
 		return SpaceV1.clone(), nil
 	case "v2":
 		return SpaceV2.clone(), nil
+	case "v3":
+		return SpaceV3.clone(), nil
+	case "v3-wide":
+		return SpaceV3Wide.clone(), nil
 	}
-	return Space{}, fmt.Errorf("onnxgen: unknown search space %q (want v1 or v2)", name)
+	return Space{}, fmt.Errorf("onnxgen: unknown search space %q (want %s)", name, strings.Join(SpaceNames, ", "))
 }
 
 func (s Space) clone() Space {
@@ -75,6 +119,7 @@ func (s Space) clone() Space {
 	s.Filters = slices.Clone(s.Filters)
 	s.StrideHeights = slices.Clone(s.StrideHeights)
 	s.StrideWidths = slices.Clone(s.StrideWidths)
+	s.Pools = slices.Clone(s.Pools)
 	return s
 }
 
@@ -90,24 +135,38 @@ func (s Space) options(f field) []int {
 		o = s.StrideHeights
 	case fSW:
 		o = s.StrideWidths
+	case fP:
+		o = s.Pools
 	default:
 		o = s.Filters
 	}
-	if len(o) == 0 && (f == fSH || f == fSW) {
+	switch {
+	case len(o) == 0 && (f == fSH || f == fSW):
 		return []int{1}
+	case len(o) == 0 && f == fP:
+		return []int{0}
 	}
 	return o
 }
 
 // searched says whether decision f is sampled: always for kernels and
-// filters, for strides unless their options are just {1}.
+// filters, for strides unless their options are just {1}, for pooling
+// unless its options are just {0}.
 func (s Space) searched(f field) bool {
-	if f == fSH || f == fSW {
-		o := s.options(f)
+	o := s.options(f)
+	switch f {
+	case fSH, fSW:
 		return !(len(o) == 1 && o[0] == 1)
+	case fP:
+		return !(len(o) == 1 && o[0] == 0)
 	}
 	return true
 }
+
+// hasPool says whether the space has a p decision: only when pooling is
+// searched, so that a space without pooling has the decisions and vectors
+// it had before pooling existed.
+func (s Space) hasPool() bool { return s.searched(fP) }
 
 func (s Space) label() string {
 	if s.Name == "" {
@@ -126,7 +185,9 @@ func (s Space) Validate() error {
 		}
 		for k, v := range o {
 			switch {
-			case v <= 0 || v > maxValue:
+			case f == fP && (v == 1 || v < 0 || v > maxValue):
+				return fmt.Errorf("onnxgen: %s: %s %d is not 0 (none) or in 2..%d", s.label(), fieldName[f], v, maxValue)
+			case f != fP && (v <= 0 || v > maxValue):
 				return fmt.Errorf("onnxgen: %s: %s %d is not in 1..%d", s.label(), fieldName[f], v, maxValue)
 			case (f == fKH || f == fKW) && v%2 == 0:
 				return fmt.Errorf("onnxgen: %s: %s %d is even (want odd sizes, so that 'same' padding is symmetric)", s.label(), fieldName[f], v)
@@ -142,7 +203,7 @@ func (s Space) Validate() error {
 }
 
 // Decision is one per-layer categorical decision of the controller: its name
-// (the token prefix: "kh", "kw", "sh", "sw" or "f") and the token of each
+// (the token prefix: "kh", "kw", "sh", "sw", "f" or "p") and the token of each
 // option, in the space's order (e.g. "kh1", "kh3", "kh5", "kh7").
 type Decision struct {
 	Name   string
@@ -150,15 +211,19 @@ type Decision struct {
 }
 
 // Decisions lists the per-layer categorical decisions in the order the
-// controller samples them: kh, kw, sh, sw, f. A decision with one option (the
-// strides of a space that does not search them) is fixed: it is written, not
-// sampled. The layer's string is the chosen tokens joined by spaces, followed
+// controller samples them: kh, kw, sh, sw, f, then p when the space searches
+// pooling (a space without Pools has no p decision). A decision with one
+// option (the strides of a space that does not search them) is fixed: it is
+// written, not sampled. The layer's string is the chosen tokens joined by spaces, followed
 // by the anchors: with Anchors, one AnchorPrefix+J token per chosen earlier
 // layer J; without, the token AnchorPrefix+(i-1) for every layer i > 0.
 // Layers are joined by LayerSeparator. Choices is the inverse.
 func (s Space) Decisions() []Decision {
 	var ds []Decision
 	for f := fKH; f < nFields; f++ {
+		if f == fP && !s.hasPool() {
+			continue
+		}
 		d := Decision{Name: fieldPrefix[f]}
 		for _, v := range s.options(f) {
 			d.Tokens = append(d.Tokens, fieldPrefix[f]+strconv.Itoa(v))
@@ -169,8 +234,8 @@ func (s Space) Decisions() []Decision {
 }
 
 // Choices is the decision vector of an architecture of the space, in the
-// order Decisions describes: per layer the index of its kh, kw, sh, sw and f
-// among their options, then with Anchors one entry per earlier layer j (1 if
+// order Decisions describes: per layer the index of its kh, kw, sh, sw, f
+// (and p, when the space searches pooling) among their options, then with Anchors one entry per earlier layer j (1 if
 // j feeds the layer, else 0). a must pass s.Check.
 func (s Space) Choices(a Arch) ([]int, error) {
 	if err := s.Check(a); err != nil {
@@ -179,6 +244,9 @@ func (s Space) Choices(a Arch) ([]int, error) {
 	var out []int
 	for i, l := range a.Layers {
 		for f := fKH; f < nFields; f++ {
+			if f == fP && !s.hasPool() {
+				continue
+			}
 			out = append(out, slices.Index(s.options(f), *l.field(f)))
 		}
 		if !s.Anchors {

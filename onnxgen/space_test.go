@@ -2,6 +2,7 @@ package onnxgen
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,6 +32,13 @@ func TestSpaceParseArch(t *testing.T) {
 		{"default stride not allowed", Space{Name: "s2", KernelHeights: []int{3}, KernelWidths: []int{3}, Filters: []int{8}, StrideHeights: []int{2}, MaxLayers: 1}, "kh3 kw3 f8", 3, `onnxgen: token 3 (end): stride height 1 not in space s2 (want 2)`, "an omitted stride is 1, reported at the layer's end"},
 		{"unnamed", Space{KernelHeights: []int{3}, KernelWidths: []int{3}, Filters: []int{8}, MaxLayers: 1}, "kh3 kw5 f8", 1, `onnxgen: token 1 "kw5": filter width 5 not in the space (want 3)`, "a space without a name"},
 		{"chain ok", chain, "kh3 kw3 f8 | kh3 kw3 f16 in0 | kh3 kw3 f8 in1", 0, "", "each layer fed by the previous one"},
+		{"v1 pool", SpaceV1, "kh3 kw3 f36 | kh3 kw3 f36 p2 in0", 7, `onnxgen: token 7 "p2": pool size 2 not in space v1 (want 0)`, "v1 and v2 have no pooling"},
+		{"v2 p0", SpaceV2, "kh3 kw3 f36 p0", 0, "", "an explicit p0 is no pooling, in every space"},
+		{"v3 pool", SpaceV3, "kh3 kw3 f36 p2 | kh3 kw3 sh2 f48 p2 in0", 0, "", "v3 pools 2x2"},
+		{"v3 pool 3", SpaceV3, "kh3 kw3 f36 p3", 3, `onnxgen: token 3 "p3": pool size 3 not in space v3 (want 0, 2)`, "v3 pools 2x2 only"},
+		{"v3 wide filters", SpaceV3, "kh3 kw3 f128", 2, `onnxgen: token 2 "f128": number of filters 128 not in space v3 (want 24, 36, 48, 64)`, "128 filters are v3-wide's"},
+		{"v3-wide", SpaceV3Wide, "kh3 kw3 f128 p2 | kh1 kw1 f96 in0", 0, "", "v3-wide has 96 and 128 filters"},
+		{"pool only", Space{Name: "p2", KernelHeights: []int{3}, KernelWidths: []int{3}, Filters: []int{8}, Pools: []int{2}, MaxLayers: 1}, "kh3 kw3 f8", 3, `onnxgen: token 3 (end): pool size 0 not in space p2 (want 2)`, "an omitted pool is none, reported at the layer's end"},
 		{"chain skip", chain, "kh3 kw3 f8 | kh3 kw3 f16 in0 | kh3 kw3 f8 in0 in1", 12, `onnxgen: token 12 "in0": layer 2 cannot be fed by layer 0: space chain has no skip connections (want only in1)`, "skips are not searched"},
 		{"chain image", chain, "kh3 kw3 f8 | kh3 kw3 f16", 7, `onnxgen: token 7 (end): layer 1 takes the image: space chain has no skip connections (want only in0)`, "a chain layer must name its predecessor"},
 		{"syntax first", SpaceV1, "kh9 kw3 f36 | kh3", 5, `onnxgen: token 5 (end): layer 1 has no filter width (want a kwN token)`, "Parse errors come before space errors"},
@@ -63,7 +71,7 @@ func TestSpaceParseArch(t *testing.T) {
 }
 
 func TestSpaceCheck(t *testing.T) {
-	l := func(k, s, f int, in ...int) Layer { return Layer{k, k, s, s, f, in} }
+	l := func(k, s, f int, in ...int) Layer { return Layer{k, k, s, s, f, in, 0} }
 	tests := []struct {
 		name  string
 		space Space
@@ -76,6 +84,15 @@ func TestSpaceCheck(t *testing.T) {
 		{"stride", SpaceV1, Arch{Layers: []Layer{l(3, 2, 24)}}, "onnxgen: layer 0: stride height 2 not in space v1 (want 1)", "v1 has no strides"},
 		{"structure", SpaceV1, Arch{Layers: []Layer{{KH: 3, KW: 3, Filters: 24}}}, "onnxgen: layer 0: stride height 0 is not positive", "Arch.Validate runs first"},
 		{"depth", chain, Arch{Layers: []Layer{l(3, 1, 8), l(3, 1, 8, 0), l(3, 1, 8, 1), l(3, 1, 8, 2)}}, "onnxgen: layer 3: 4 layers, more than space chain allows (want at most 3)", "MaxLayers"},
+		{"pool in v2", SpaceV2, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 2}}}, "onnxgen: layer 0: pool size 2 not in space v2 (want 0)", "v1 and v2 have no pooling"},
+		{"pool in v3", SpaceV3, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 2}, {3, 3, 2, 2, 36, []int{0}, 0}}}, "", "v3 pools 2x2"},
+		{"pool 3 in v3", SpaceV3, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 3}}}, "onnxgen: layer 0: pool size 3 not in space v3 (want 0, 2)", "v3 pools 2x2 only"},
+		{"wide filters", SpaceV3, Arch{Layers: []Layer{l(3, 1, 128)}}, "onnxgen: layer 0: number of filters 128 not in space v3 (want 24, 36, 48, 64)", "128 filters are v3-wide's"},
+		{"wide", SpaceV3Wide, Arch{Layers: []Layer{l(3, 1, 128), l(3, 1, 96, 0)}}, "", "v3-wide has 96 and 128 filters"},
+		{"pool in v2", SpaceV2, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 2}}}, "onnxgen: layer 0: pool size 2 not in space v2 (want 0)", "v1 and v2 have no pooling"},
+		{"pool in v3", SpaceV3, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 2}, {3, 3, 2, 2, 36, []int{0}, 0}}}, "", "v3 pools 2x2"},
+		{"pool 3 in v3", SpaceV3, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 3}}}, "onnxgen: layer 0: pool size 3 not in space v3 (want 0, 2)", "v3 pools 2x2 only"},
+		{"wide", SpaceV3Wide, Arch{Layers: []Layer{l(3, 1, 128), l(3, 1, 96, 0)}}, "", "v3-wide has 96 and 128 filters"},
 		{"chain skip", chain, Arch{Layers: []Layer{l(3, 1, 8), l(3, 1, 8, 0), l(3, 1, 8, 0, 1)}}, "onnxgen: layer 2: layer 2 cannot be fed by layer 0: space chain has no skip connections (want only in1)", "no skips without anchors"},
 	}
 	for _, tt := range tests {
@@ -109,6 +126,12 @@ func TestSpaceValidate(t *testing.T) {
 		{"zero", ok(func(s *Space) { s.Filters = []int{0, 8} }), "onnxgen: space t: number of filters 0 is not in 1..1048576", "positive"},
 		{"negative stride", ok(func(s *Space) { s.StrideWidths = []int{-1} }), "onnxgen: space t: stride width -1 is not in 1..1048576", "positive"},
 		{"repeat", ok(func(s *Space) { s.Filters = []int{8, 16, 8} }), "onnxgen: space t: number of filters 8 is listed twice", "an option twice would skew the controller"},
+		{"v3", SpaceV3, "", "preset"},
+		{"v3-wide", SpaceV3Wide, "", "preset"},
+		{"pool 1", ok(func(s *Space) { s.Pools = []int{0, 1} }), "onnxgen: space t: pool size 1 is not 0 (none) or in 2..1048576", "a 1x1 pool is no option"},
+		{"negative pool", ok(func(s *Space) { s.Pools = []int{-2} }), "onnxgen: space t: pool size -2 is not 0 (none) or in 2..1048576", "no negative pools"},
+		{"pool repeat", ok(func(s *Space) { s.Pools = []int{0, 2, 0} }), "onnxgen: space t: pool size 0 is listed twice", "an option twice would skew the controller"},
+		{"pool only", ok(func(s *Space) { s.Pools = []int{2} }), "", "every layer pools: allowed (a fixed decision)"},
 		{"max layers", ok(func(s *Space) { s.MaxLayers = 0 }), "onnxgen: space t: MaxLayers 0 (want at least 1)", "zero MaxLayers is invalid"},
 	}
 	for _, tt := range tests {
@@ -140,9 +163,29 @@ func TestDecisions(t *testing.T) {
 	if d := cmp.Diff(v2, SpaceV2.Decisions()); d != "" {
 		t.Errorf("v2 decisions (-want +got):\n%s", d)
 	}
+	v3 := append(slices.Clone(v2), Decision{"p", []string{"p0", "p2"}})
+	if d := cmp.Diff(v3, SpaceV3.Decisions()); d != "" {
+		t.Errorf("v3 decisions (-want +got):\n%s", d)
+	}
+	wide := slices.Clone(v3)
+	wide[4] = Decision{"f", []string{"f24", "f36", "f48", "f64", "f96", "f128"}}
+	if d := cmp.Diff(wide, SpaceV3Wide.Decisions()); d != "" {
+		t.Errorf("v3-wide decisions (-want +got):\n%s", d)
+	}
+	// A space whose only pool option is {2} has a fixed p decision; one
+	// whose only option is {0} has none.
+	fixed := SpaceV1.clone()
+	fixed.Pools = []int{2}
+	if ds := fixed.Decisions(); len(ds) != 6 || ds[5].Name != "p" || len(ds[5].Tokens) != 1 {
+		t.Errorf("Pools {2}: decisions %v, want a fixed p2 last", ds)
+	}
+	fixed.Pools = []int{0}
+	if ds := fixed.Decisions(); len(ds) != 5 {
+		t.Errorf("Pools {0}: decisions %v, want no p decision", ds)
+	}
 	// Every combination the controller can write parses in the space: one
 	// token of each decision per layer, anchors as the doc says.
-	for _, sp := range []Space{SpaceV2, chain} {
+	for _, sp := range []Space{SpaceV2, chain, SpaceV3, SpaceV3Wide} {
 		ds := sp.Decisions()
 		var layers []string
 		for i := 0; i < sp.MaxLayers; i++ {
@@ -180,6 +223,9 @@ func TestChoices(t *testing.T) {
 		{"v1: strides fixed (index 0), anchors per earlier layer", SpaceV1, "kh3 kw5 f24 | kh1 kw7 f64 in0 | kh7 kw3 f36 in1",
 			[]int{1, 2, 0, 0, 0 /* layer 1 */, 0, 3, 0, 0, 3, 1 /* layer 2 */, 3, 1, 0, 0, 1, 0, 1}},
 		{"v2: strides searched", SpaceV2, "kh3 kw3 sh2 sw3 f48", []int{1, 1, 1, 2, 2}},
+		{"v3: p last, after f", SpaceV3, "kh3 kw3 sh2 sw3 f48 p2 | kh1 kw1 f24 in0", []int{1, 1, 1, 2, 2, 1 /* layer 1 */, 0, 0, 0, 0, 0, 0, 1}},
+		{"v3: no p token is p0", SpaceV3, "kh3 kw3 f48", []int{1, 1, 0, 0, 2, 0}},
+		{"v1: an explicit p0 adds no entry", SpaceV1, "kh3 kw3 f48 p0", []int{1, 1, 0, 0, 2}},
 		{"chain: no anchor entries", chain, "kh3 kw3 f8 | kh3 kw3 f16 in0", []int{0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
 	} {
 		a, err := tt.sp.ParseArch(tt.arch)
@@ -215,8 +261,19 @@ func TestSpaceByName(t *testing.T) {
 	if _, err := SpaceByName("v1"); err != nil {
 		t.Error(err)
 	}
-	_, err = SpaceByName("v3")
-	if want := `onnxgen: unknown search space "v3" (want v1 or v2)`; err == nil || err.Error() != want {
-		t.Errorf("SpaceByName(v3) = %v, want %s", err, want)
+	for _, n := range SpaceNames {
+		s, err := SpaceByName(n)
+		if err != nil || s.Name != n {
+			t.Errorf("SpaceByName(%s) = %s, %v", n, s.Name, err)
+		}
+	}
+	if s, _ := SpaceByName("v3"); s.Pools[1] != 2 {
+		t.Errorf("v3 pools %v", s.Pools)
+	} else if s.Pools[1] = 3; SpaceV3.Pools[1] != 2 {
+		t.Errorf("SpaceByName returned SpaceV3's own Pools")
+	}
+	_, err = SpaceByName("v4")
+	if want := `onnxgen: unknown search space "v4" (want v1, v2, v3, v3-wide)`; err == nil || err.Error() != want {
+		t.Errorf("SpaceByName(v4) = %v, want %s", err, want)
 	}
 }

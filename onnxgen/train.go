@@ -102,7 +102,8 @@ func compileStep(a Arch, in Input, classes int, opts TrainOptions, train bool) (
 	convs := make([]convGeom, len(a.Layers))
 	for i, l := range a.Layers {
 		s := shapes[i]
-		g := convGeom{C: s.In.C, H: s.In.H, W: s.In.W, F: l.Filters, KH: l.KH, KW: l.KW, SH: l.SH, SW: l.SW}
+		g := convGeom{C: s.In.C, H: s.In.H, W: s.In.W, F: l.Filters, KH: l.KH, KW: l.KW, SH: l.SH, SW: l.SW,
+			Pool: l.Pool, YH: s.Out.H, YW: s.Out.W}
 		g.PT, g.PB, g.HO = samePadding(g.H, g.KH, g.SH)
 		g.PL, g.PR, g.WO = samePadding(g.W, g.KW, g.SW)
 		convs[i] = g
@@ -209,13 +210,20 @@ func backward(b *graph.Builder, a Arch, convs []convGeom, head Input, f forwardV
 	c0 := 0
 	for _, j := range a.HeadInputs() {
 		g := convs[j]
-		dy[j] = append(dy[j], sliceBack(b, fmt.Sprintf("head.in.grad%d", j), dhead, c0, g.F, g.HO, g.WO))
+		dy[j] = append(dy[j], sliceBack(b, fmt.Sprintf("head.in.grad%d", j), dhead, c0, g.F, g.YH, g.YW))
 		c0 += g.F
 	}
 	for i := len(convs) - 1; i >= 0; i-- {
 		g := convs[i]
 		pre := fmt.Sprintf("l%d.conv", i)
-		dz := reluGrad(b, pre+".out.grad", f.y[i], sumGrads(b, fmt.Sprintf("l%d.relu.grad", i), dy[i]))
+		var drelu graph.Value
+		if g.Pool > 0 {
+			drelu = maxPoolGrad(b, fmt.Sprintf("l%d.pool", i), fmt.Sprintf("l%d.relu.grad", i), f.relu[i],
+				sumGrads(b, fmt.Sprintf("l%d.pool.grad", i), dy[i]), g)
+		} else {
+			drelu = sumGrads(b, fmt.Sprintf("l%d.relu.grad", i), dy[i])
+		}
+		dz := reluGrad(b, pre+".out.grad", f.relu[i], drelu)
 		if batchNorm {
 			bn := fmt.Sprintf("l%d.bn", i)
 			dz, out[bn+".scale"], out[bn+".bias"] = batchNormGrad(b, bn, dz, bns[i])
@@ -230,7 +238,7 @@ func backward(b *graph.Builder, a Arch, convs []convGeom, head Input, f forwardV
 		c0 := 0
 		for _, j := range a.Layers[i].Inputs {
 			p := convs[j]
-			dy[j] = append(dy[j], sliceBack(b, fmt.Sprintf("l%d.in.grad%d", i, j), dx, c0, p.F, p.HO, p.WO))
+			dy[j] = append(dy[j], sliceBack(b, fmt.Sprintf("l%d.in.grad%d", i, j), dx, c0, p.F, p.YH, p.YW))
 			c0 += p.F
 		}
 	}

@@ -40,7 +40,9 @@
 // loop needs to know of it: its search space as a program of decisions
 // (controller.Space: per layer, a Choice step per decision, then the
 // anchors or the chain; for the CNN spaces kh, kw, sh, sw, f, the strides
-// fixed in v1), how a written string becomes canonical (onnxgen), how a
+// fixed in v1, then p (max pooling) in v3 and v3-wide only, so that the
+// programs of v1 and v2 are what they were before pooling), how a written
+// string becomes canonical (onnxgen), how a
 // canonical string becomes a decision vector again (an evolution parent),
 // and the depth schedule (Options.Schedule). Its training options
 // (Options.Child) travel to the evaluator untouched in every Trial.
@@ -64,7 +66,7 @@
 //     tournament of Tournament trials drawn without replacement from the
 //     population, the Population trials before its iteration (older ones
 //     are gone: aging), and the child changes one entry of its vector
-//     (another option of one choice, kh/kw/sh/sw/f of one layer, or one
+//     (another option of one choice, kh/kw/sh/sw/f/p of one layer, or one
 //     anchor flipped; drawn uniformly over the choices with two or more
 //     options, then the anchors, in vector order). Trial i draws from a PCG
 //     seeded by (Seed, i); the population comes from the trial table.

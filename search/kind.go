@@ -9,7 +9,8 @@ import (
 
 // Kinds of child.
 const (
-	// KindCNN: an image classifier in onnxgen's CNN language (spaces v1, v2).
+	// KindCNN: an image classifier in onnxgen's CNN language (spaces v1, v2,
+	// v3, v3-wide).
 	KindCNN = "cnn"
 )
 
@@ -52,8 +53,9 @@ type cnn struct {
 }
 
 // ControllerSpace is the program of an onnxgen CNN space: per layer its
-// Decisions (kh, kw, sh, sw, f; fixed where a field has one option), then the
-// anchors, or the chain when the space has no skip connections.
+// Decisions (kh, kw, sh, sw, f, and p in a space that searches pooling; fixed
+// where a field has one option), then the anchors, or the chain when the
+// space has no skip connections.
 func ControllerSpace(sp onnxgen.Space) controller.Space {
 	var ds []controller.Decision
 	for _, d := range sp.Decisions() {

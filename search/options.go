@@ -27,7 +27,8 @@ type Options struct {
 	// Kind is the kind of child searched for: "cnn" (an image classifier in
 	// onnxgen's language). Empty means "cnn".
 	Kind string `json:"kind"`
-	// Space names a preset space of the kind ("v1", "v2"). Empty means "v1".
+	// Space names a preset space of the kind ("v1", "v2", "v3", "v3-wide":
+	// onnxgen.SpaceNames). Empty means "v1".
 	Space string `json:"space"`
 
 	// M is the number of architectures per iteration (the controller's

@@ -15,7 +15,8 @@ import (
 // TestStrategies: every strategy runs its budget to a complete, contiguous
 // trial table with valid statuses; best.onnx is the best Done trial's model.
 func TestStrategies(t *testing.T) {
-	for _, c := range []struct{ s, space string }{{StrategyRL, "v1"}, {StrategyRandom, "v1"}, {StrategyEvolution, "v1"}, {StrategyRL, "v2"}, {StrategyEvolution, "v2"}} {
+	for _, c := range []struct{ s, space string }{{StrategyRL, "v1"}, {StrategyRandom, "v1"}, {StrategyEvolution, "v1"}, {StrategyRL, "v2"}, {StrategyEvolution, "v2"},
+		{StrategyRL, "v3"}, {StrategyRandom, "v3"}, {StrategyEvolution, "v3-wide"}} {
 		s := c.s
 		t.Run(s+"-"+c.space, func(t *testing.T) {
 			dir := t.TempDir()

@@ -66,7 +66,7 @@ func TestDepthGrows(t *testing.T) {
 // decision to another option of the space.
 func TestMutate(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, sp := range []onnxgen.Space{onnxgen.SpaceV1, onnxgen.SpaceV2, {KernelHeights: []int{3}, KernelWidths: []int{3, 5}, Filters: []int{8}, MaxLayers: 4}} {
+	for _, sp := range []onnxgen.Space{onnxgen.SpaceV1, onnxgen.SpaceV2, onnxgen.SpaceV3, onnxgen.SpaceV3Wide, {KernelHeights: []int{3}, KernelWidths: []int{3, 5}, Filters: []int{8}, MaxLayers: 4}} {
 		k := &cnn{sp: sp, prog: ControllerSpace(sp)}
 		arch := func(layers int, ch []int) onnxgen.Arch {
 			t.Helper()
@@ -96,7 +96,7 @@ func TestMutate(t *testing.T) {
 			diff := 0
 			for i := range a.Layers {
 				x, y := a.Layers[i], b.Layers[i]
-				for _, d := range [][2]int{{x.KH, y.KH}, {x.KW, y.KW}, {x.SH, y.SH}, {x.SW, y.SW}, {x.Filters, y.Filters}} {
+				for _, d := range [][2]int{{x.KH, y.KH}, {x.KW, y.KW}, {x.SH, y.SH}, {x.SW, y.SW}, {x.Filters, y.Filters}, {x.Pool, y.Pool}} {
 					if d[0] != d[1] {
 						diff++
 					}

@@ -75,7 +75,7 @@ With --text it prints the model's readable text instead of writing it.`,
 	f.StringVar(&arch, "arch", "", "the architecture, e.g. 'kh3 kw3 f36 | kh5 kw5 f48 in0' (required)")
 	f.StringVar(&input, "input", "3x32x32", "input image shape CxHxW")
 	f.IntVar(&classes, "classes", 10, "number of classes")
-	f.StringVar(&space, "space", "", "also check the architecture against a search space (v1, v2)")
+	f.StringVar(&space, "space", "", "also check the architecture against a search space (v1, v2, v3, v3-wide)")
 	f.Uint64Var(&seed, "seed", 1, "seed of the weight initialisation")
 	f.BoolVar(&bn, "bn", false, "batch normalisation after each convolution")
 	f.BoolVar(&train, "train", false, "write the training-step graph instead of the inference graph")

@@ -204,7 +204,7 @@ completed trial.`,
 	f.StringVar(&dir, "dir", "", "the new run's directory")
 	f.StringVar(&resume, "resume", "", "continue the run in this directory (its stored options apply; budget flags may extend it)")
 	f.StringVar(&opts.Strategy, "strategy", "rl", "rl (the controller), random, or evolution (regularized evolution)")
-	f.StringVar(&opts.Space, "space", "v1", "search space: v1 (stride 1) or v2 (strides 1-3)")
+	f.StringVar(&opts.Space, "space", "v1", "search space: v1 (stride 1), v2 (strides 1-3), v3 (v2 + 2x2 max pooling) or v3-wide (v3 + 96 and 128 filters)")
 	f.IntVar(&opts.M, "m", 8, "architectures per iteration (the controller's batch)")
 	f.IntVar(&opts.Parallel, "parallel", 0, "children trained at once, each with --threads threads (0: min(M, cores), and threads = cores/parallel)")
 	f.IntVar(&opts.Trials, "trials", 0, "stop after this many trials (0: no limit; then --duration is needed)")

@@ -36,6 +36,11 @@ func TestTrainGraphsPassONNXChecker(t *testing.T) {
 			{KH: 5, KW: 3, SH: 1, SW: 2, Filters: 2, Inputs: []int{0, 1, 2}},
 			{KH: 1, KW: 3, SH: 3, SW: 1, Filters: 2, Inputs: []int{1, 2}},
 		}},
+		{Layers: []onnxgen.Layer{ // max pools on odd sizes (10x11 to 5x5 to 2x2), a pooled skip
+			{KH: 3, KW: 3, SH: 1, SW: 1, Filters: 3, Pool: 2},
+			{KH: 3, KW: 3, SH: 1, SW: 1, Filters: 2, Inputs: []int{0}, Pool: 2},
+			{KH: 1, KW: 1, SH: 1, SW: 1, Filters: 2, Inputs: []int{0, 1}, Pool: 3},
+		}},
 	} {
 		for _, bn := range []bool{false, true} {
 			for _, train := range []bool{false, true} {

@@ -5,12 +5,17 @@
 //     weight decay 0: g = w − w.next) against central finite differences of
 //     an independent float64 forward pass (ref_test.go), on architectures
 //     covering 1×1, 7×7, 1×7 and 7×1 kernels, strides 2 and 3, zero-padded
-//     skips, several outputs concatenated into the head, and batch norm;
+//     skips, several outputs concatenated into the head, batch norm, and max
+//     pools (2×2 and 3×3, odd sizes whose last rows and columns fill no
+//     window, pooled outputs zero-padded into skips and the head);
 //     tolerances are stated in the test.
 //   - sgd_test.go: two SGD steps (momentum, weight decay, Nesterov, batch norm
 //     running statistics) against PyTorch autograd + torch.optim.SGD, run by
 //     testdata/torch_step.py with Debian's /usr/bin/python3 in float64:
-//     max |w_onnx − w_torch| ≤ 1e-4·max |w_torch − w_init| + 1e-6 per tensor.
+//     max |w_onnx − w_torch| ≤ 1e-4·max |w_torch − w_init| + 1e-6 per tensor;
+//     the cases include max pools on odd sizes, and exact ties in every pool
+//     window (where PyTorch routes the gradient to the first maximum in
+//     row-major order; routing it to another one fails the check).
 //   - checker_test.go: ONNX's checker (full_check) on the graphs.
 //
 // The time of a training step is measured in package runner

@@ -69,6 +69,24 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 			}},
 			c: 2, h: 7, w: 8, classes: 3, batch: 4, bn: true,
 		},
+		{
+			name: "pooling", why: "2x2 max pools on odd sizes (9x7 to 4x3, 4x3 to 2x1, a strided 2x2 to 1x1): the first-maximum mask, the crop and the zero rows; pooled outputs zero-padded into a skip and into the head",
+			arch: onnxgen.Arch{Layers: []onnxgen.Layer{
+				{KH: 3, KW: 3, SH: 1, SW: 1, Filters: 3, Pool: 2},
+				{KH: 3, KW: 3, SH: 1, SW: 1, Filters: 2, Inputs: []int{0}, Pool: 2},
+				{KH: 1, KW: 1, SH: 1, SW: 1, Filters: 2, Inputs: []int{0, 1}},
+				{KH: 3, KW: 3, SH: 2, SW: 2, Filters: 2, Inputs: []int{0}, Pool: 2},
+			}},
+			c: 2, h: 9, w: 7, classes: 3, batch: 3,
+		},
+		{
+			name: "pooling_bn", why: "a 3x3 max pool with stride 3 after batch norm, its output read by a later layer",
+			arch: onnxgen.Arch{Layers: []onnxgen.Layer{
+				{KH: 3, KW: 3, SH: 1, SW: 1, Filters: 3, Pool: 3},
+				{KH: 1, KW: 3, SH: 1, SW: 1, Filters: 2, Inputs: []int{0}},
+			}},
+			c: 1, h: 8, w: 7, classes: 3, batch: 4, bn: true,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +100,7 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 
 			sp := &spec{C: tc.c, H: tc.h, W: tc.w, Classes: tc.classes, Batch: tc.batch, BNEps: 1e-5}
 			for _, l := range tc.arch.Layers {
-				sp.Layers = append(sp.Layers, specLayer{KH: l.KH, KW: l.KW, SH: l.SH, SW: l.SW, Filters: l.Filters, Inputs: l.Inputs, BN: tc.bn})
+				sp.Layers = append(sp.Layers, specLayer{KH: l.KH, KW: l.KW, SH: l.SH, SW: l.SW, Filters: l.Filters, Inputs: l.Inputs, BN: tc.bn, Pool: l.Pool})
 			}
 			p64 := map[string][]float64{}
 			for i, n := range names {

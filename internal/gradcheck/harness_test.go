@@ -45,6 +45,7 @@ type specLayer struct {
 	Filters int   `json:"filters"`
 	Inputs  []int `json:"inputs"`
 	BN      bool  `json:"bn"`
+	Pool    int   `json:"pool"`
 }
 
 type specParam struct {

@@ -84,6 +84,28 @@ func convSame(x *t4, w []float64, b []float64, f, kh, kw, sh, sw int) *t4 {
 	return out
 }
 
+// maxPool is a p×p max pool with stride p and no padding (floor mode: rows
+// and columns that fill no window are dropped).
+func maxPool(x *t4, p int) *t4 {
+	out := newT4(x.n, x.c, x.h/p, x.w/p)
+	for n := 0; n < x.n; n++ {
+		for c := 0; c < x.c; c++ {
+			for oy := 0; oy < out.h; oy++ {
+				for ox := 0; ox < out.w; ox++ {
+					m := math.Inf(-1)
+					for ky := 0; ky < p; ky++ {
+						for kx := 0; kx < p; kx++ {
+							m = max(m, x.at(n, c, oy*p+ky, ox*p+kx))
+						}
+					}
+					out.d[((n*out.c+c)*out.h+oy)*out.w+ox] = m
+				}
+			}
+		}
+	}
+	return out
+}
+
 // batchNormTrain normalises each channel with the batch's mean and biased
 // variance, then scales and shifts.
 func batchNormTrain(x *t4, scale, bias []float64, eps float64) {
@@ -166,6 +188,9 @@ func refLossMode(s *spec, p map[string][]float64, image []float32, label []int64
 		}
 		for k, v := range y.d {
 			y.d[k] = max(v, 0)
+		}
+		if l.Pool > 0 {
+			y = maxPool(y, l.Pool)
 		}
 		outs[i] = y
 	}

@@ -61,6 +61,7 @@ type sgdCase struct {
 	mu, wd   float32
 	nesterov bool
 	bn       bool
+	blocks   bool // image channel 0 in constant 2x2 blocks, l0.conv.w zero on the other channels (ties in 2x2 windows)
 }
 
 // isRunningStat: batch norms' running mean and variance have no momentum buffer.
@@ -108,6 +109,24 @@ func TestSGDStepsMatchPyTorch(t *testing.T) {
 			}},
 			c: 3, h: 8, w: 9, classes: 4, batch: 5, mu: 0.9, wd: 1e-4, nesterov: true, bn: true,
 		},
+		{
+			name: "pooling_odd_skip", why: "2x2 max pools on odd sizes (9x8 to 4x4, a strided 3x2 to 1x1) with batch norm; a pooled output zero-padded into a skip of a layer that does not pool, and into the head",
+			arch: onnxgen.Arch{Layers: []onnxgen.Layer{
+				{KH: 3, KW: 3, SH: 1, SW: 1, Filters: 4},
+				{KH: 3, KW: 3, SH: 1, SW: 1, Filters: 3, Inputs: []int{0}, Pool: 2},
+				{KH: 1, KW: 1, SH: 1, SW: 1, Filters: 3, Inputs: []int{0, 1}},
+				{KH: 3, KW: 3, SH: 2, SW: 2, Filters: 2, Inputs: []int{1}, Pool: 2},
+			}},
+			c: 3, h: 9, w: 8, classes: 4, batch: 5, mu: 0.9, wd: 1e-4, nesterov: true, bn: true,
+		},
+		{
+			name: "pooling_ties", why: "exact ties in every window of the first step: image channel 0 is made of constant 2x2 blocks, channel 1 is random, and layer 0, a 1x1 convolution, starts with zero weights on channel 1, so each window holds four equal values; PyTorch routes the gradient to the first (row-major), and so must the mask: the weights on channel 1 get the random pixel at that position",
+			arch: onnxgen.Arch{Layers: []onnxgen.Layer{
+				{KH: 1, KW: 1, SH: 1, SW: 1, Filters: 3, Pool: 2},
+				{KH: 3, KW: 3, SH: 1, SW: 1, Filters: 3, Inputs: []int{0}},
+			}},
+			c: 2, h: 8, w: 6, classes: 3, batch: 4, mu: 0.9, wd: 1e-4, blocks: true,
+		},
 	}
 	const steps, lr = 2, 0.05
 	worst, worstAt := 0.0, ""
@@ -122,6 +141,19 @@ func TestSGDStepsMatchPyTorch(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(len(tc.name))))
 			params := initParams(rng, names, shapes)
 			img, lab := randomBatch(rng, tc.batch, tc.c, tc.h, tc.w, tc.classes)
+			if tc.blocks {
+				for i := range img {
+					x, y, p := i%tc.w, (i/tc.w)%tc.h, i/(tc.w*tc.h)
+					if p%tc.c == 0 {
+						img[i] = img[(p*tc.h+y&^1)*tc.w+x&^1]
+					}
+				}
+				for k := range params[0] { // l0.conv.w [F, C, 1, 1]
+					if k%tc.c != 0 {
+						params[0][k] = 0
+					}
+				}
+			}
 			ins := []string{"image", "label", "lr"}
 			outs := []string{"loss", "correct"}
 			for _, n := range names {
@@ -173,7 +205,7 @@ func TestSGDStepsMatchPyTorch(t *testing.T) {
 				Momentum: float64(tc.mu), WeightDecay: float64(tc.wd), Nesterov: tc.nesterov, Steps: steps,
 				BNEps: 1e-5, BNMomentum: 0.1}
 			for _, l := range tc.arch.Layers {
-				sp.Layers = append(sp.Layers, specLayer{KH: l.KH, KW: l.KW, SH: l.SH, SW: l.SW, Filters: l.Filters, Inputs: append([]int{}, l.Inputs...), BN: tc.bn})
+				sp.Layers = append(sp.Layers, specLayer{KH: l.KH, KW: l.KW, SH: l.SH, SW: l.SW, Filters: l.Filters, Inputs: append([]int{}, l.Inputs...), BN: tc.bn, Pool: l.Pool})
 			}
 			var flat []float32
 			for i, n := range names {

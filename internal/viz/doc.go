@@ -8,14 +8,19 @@
 //
 // Dot(a, in, classes, title) writes a Graphviz DOT digraph named "nas", laid
 // out top to bottom. Sizes are written C×H×W with an ASCII x, as onnxgen
-// computes them (Arch.Shapes: 'same' padding, output ceil(input/stride)).
+// computes them (Arch.Shapes: 'same' padding, output ceil(input/stride), a
+// P×P max pool floor(size/P)).
 //
 //	image    an ellipse "image CxHxW" (the input in)
 //	l<i>     one rounded box per layer i, in index order down the page:
 //	           "L<i>  conv KHxKW[ /S | /SHxSW]"   stride omitted when 1x1,
 //	                                                "/2" when square
-//	           "<F> filters -> CxHxW"              the layer's output
-//	         a layer with a stride other than 1x1 is filled a darker blue
+//	           "<F> filters -> CxHxW"              the layer's output (with a
+//	                                                pool: the convolution's)
+//	           "max pool PxP -> CxHxW"             only when the layer pools:
+//	                                                the pooled output
+//	         a layer with a stride other than 1x1 is filled a darker blue,
+//	         a layer that pools lavender
 //	head     "[concat CxHxW + ]global avg pool + fc" / "-> K classes";
 //	         "concat" and the concatenated size appear only when more than
 //	         one layer feeds the head

@@ -22,6 +22,7 @@ const (
 	imageFill    = "#fdf1dc" // the image: warm
 	layerFill    = "#eef3fb" // a convolution with stride 1
 	strideFill   = "#d6e4f5" // a convolution that downsamples
+	poolFill     = "#e4dcf3" // a layer that max-pools
 	headFill     = "#e5f5e0" // the classifier head
 	chainColour  = "#555555" // the plain i-1 -> i chain
 	skipColour   = "#2b6cb0" // skips, the image into a later layer, extra head inputs
@@ -33,7 +34,7 @@ const (
 // of size in, as a Graphviz DOT digraph named "nas", top to bottom. See the
 // package documentation for what it shows. It fails, with the error of
 // onnxgen (wrapped, "viz: onnxgen: layer 4: ..."), when a is invalid, does not
-// fit the image (a stride larger than its feature map) or classes < 2. The
+// fit the image (a stride or a pool larger than its feature map) or classes < 2. The
 // output depends only on the arguments.
 func Dot(a onnxgen.Arch, in onnxgen.Input, classes int, title string) (string, error) {
 	shapes, err := a.Shapes(in)
@@ -80,7 +81,12 @@ func Dot(a onnxgen.Arch, in onnxgen.Input, classes int, title string) (string, e
 		if l.SH != 1 || l.SW != 1 {
 			fill = fmt.Sprintf(", fillcolor=%q", strideFill)
 		}
-		text += fmt.Sprintf("\n%d filters -> %s", l.Filters, size(shapes[i].Out))
+		if l.Pool > 0 {
+			text += fmt.Sprintf("\n%d filters -> %s\nmax pool %dx%d -> %s", l.Filters, size(shapes[i].Conv), l.Pool, l.Pool, size(shapes[i].Out))
+			fill = fmt.Sprintf(", fillcolor=%q", poolFill)
+		} else {
+			text += fmt.Sprintf("\n%d filters -> %s", l.Filters, size(shapes[i].Out))
+		}
 		fmt.Fprintf(&b, "\tl%d [label=%s%s];\n", i, quote(text), fill)
 	}
 	headText := fmt.Sprintf("global avg pool + fc\n-> %d classes", classes)

@@ -215,6 +215,7 @@ func TestDotErrors(t *testing.T) {
 	}{
 		{"stride larger than the map", chain, onnxgen.Input{C: 1, H: 1, W: 1}, 10, "viz: onnxgen: layer 1: stride 2x2 on a 1x1 feature map"},
 		{"one class", chain, goldenInput, 1, "viz: onnxgen: 1 classes"},
+		{"a pool on 1x1", onnxgen.Arch{Layers: []onnxgen.Layer{{KH: 1, KW: 1, SH: 3, SW: 3, Filters: 1, Pool: 2}}}, onnxgen.Input{C: 1, H: 3, W: 3}, 10, "viz: onnxgen: layer 0: 2x2 max pool on a 1x1 feature map (input 3x3)"},
 		{"no layers", onnxgen.Arch{}, goldenInput, 10, "viz: onnxgen: architecture has no layers"},
 		{"empty image", chain, onnxgen.Input{}, 10, "viz: onnxgen: input 0x0x0 is not positive"},
 		{"a later input", onnxgen.Arch{Layers: []onnxgen.Layer{{KH: 1, KW: 1, SH: 1, SW: 1, Filters: 1, Inputs: []int{0}}}}, goldenInput, 10, "viz: onnxgen: layer 0: cannot be fed by layer 0"},

@@ -687,6 +687,51 @@ func (b *Builder) GlobalAveragePool(out string, x Value) Value {
 	return b.op1("GlobalAveragePool", out, x.Type, []int64{x.Shape[0], x.Shape[1], 1, 1}, []Value{x})
 }
 
+// MaxPool is the k×k max pool of x [N,C,H,W] with stride s and no padding
+// (floor mode: rows and columns that fill no window are dropped):
+// [N,C,(H−k)/s+1,(W−k)/s+1]; the window must fit.
+func (b *Builder) MaxPool(out string, x Value, k, s int64) Value {
+	if !b.check("MaxPool", out, x) || !b.wantRank("MaxPool", out, x, 4) || !b.wantType("MaxPool", out, x, Float) {
+		return Value{}
+	}
+	if k < 1 || s < 1 || x.Shape[2] < k || x.Shape[3] < k {
+		b.failf("MaxPool %q: kernel %d, stride %d on input %s", out, k, s, DimsString(x.Shape))
+		return Value{}
+	}
+	shape := []int64{x.Shape[0], x.Shape[1], (x.Shape[2]-k)/s + 1, (x.Shape[3]-k)/s + 1}
+	return b.op1("MaxPool", out, Float, shape, []Value{x}, intsAttr("kernel_shape", k, k), intsAttr("strides", s, s))
+}
+
+// SpaceToDepth moves each block×block tile of x [N,C,H,W] into channels:
+// [N, block²·C, H/block, W/block], out[n, (a·block+b)·C + c, h, w] =
+// x[n, c, h·block+a, w·block+b]; H and W must be multiples of block.
+func (b *Builder) SpaceToDepth(out string, x Value, block int64) Value {
+	if !b.check("SpaceToDepth", out, x) || !b.wantRank("SpaceToDepth", out, x, 4) {
+		return Value{}
+	}
+	if block < 1 || x.Shape[1] == Batch || x.Shape[2]%block != 0 || x.Shape[3]%block != 0 {
+		b.failf("SpaceToDepth %q: block %d on input %s", out, block, DimsString(x.Shape))
+		return Value{}
+	}
+	shape := []int64{x.Shape[0], x.Shape[1] * block * block, x.Shape[2] / block, x.Shape[3] / block}
+	return b.op1("SpaceToDepth", out, x.Type, shape, []Value{x}, intAttr("blocksize", block))
+}
+
+// DepthToSpace is the inverse of SpaceToDepth (mode DCR): x
+// [N, block²·C, H, W] to [N, C, H·block, W·block], out[n, c, h·block+a,
+// w·block+b] = x[n, (a·block+b)·C + c, h, w].
+func (b *Builder) DepthToSpace(out string, x Value, block int64) Value {
+	if !b.check("DepthToSpace", out, x) || !b.wantRank("DepthToSpace", out, x, 4) {
+		return Value{}
+	}
+	if block < 1 || x.Shape[1] == Batch || x.Shape[1]%(block*block) != 0 {
+		b.failf("DepthToSpace %q: block %d on input %s", out, block, DimsString(x.Shape))
+		return Value{}
+	}
+	shape := []int64{x.Shape[0], x.Shape[1] / (block * block), x.Shape[2] * block, x.Shape[3] * block}
+	return b.op1("DepthToSpace", out, x.Type, shape, []Value{x}, intAttr("blocksize", block), stringAttr("mode", "DCR"))
+}
+
 // product multiplies dims; a lone Batch stays Batch, Batch with others fails.
 func Product(ds []int64) (int64, bool) {
 	if len(ds) == 1 {

@@ -50,6 +50,10 @@ func TestBuilderShapes(t *testing.T) {
 		{"cast", b.Cast("cast", b.Lookup1("eq"), Int64), Int64, []int64{Batch}},
 		{"sum of three", b.Sum("sum3", b.Lookup1("add"), b.Lookup1("wh"), b.Lookup1("fb")), Float, []int64{Batch, 5}},
 		{"batch norm keeps the shape", b.BatchNormalization("bn", b.Lookup1("c"), bias, bias, bias, bias, 1e-5, 0.9), Float, []int64{Batch, 4, 8, 6}},
+		{"max pool floors odd sizes", b.MaxPool("mp", b.Lookup1("c"), 2, 2), Float, []int64{Batch, 4, 4, 3}},
+		{"max pool 3x3 stride 3", b.MaxPool("mp3", x, 3, 3), Float, []int64{Batch, 3, 2, 2}},
+		{"space to depth moves tiles to channels", b.SpaceToDepth("s2d", b.Lookup1("c"), 2), Float, []int64{Batch, 16, 4, 3}},
+		{"depth to space inverts it", b.DepthToSpace("d2s", b.Lookup1("s2d"), 2), Float, []int64{Batch, 4, 8, 6}},
 		{"exp, log, sqrt, reciprocal, identity", b.Identity("id", b.Reciprocal("rc", b.Sqrt("sq", b.Log("lg", b.Exp("ex", b.Lookup1("gemm")))))), Float, []int64{Batch, 5}},
 	}
 	loss, lp := b.SoftmaxCrossEntropyLoss("loss", "logp", b.Lookup1("gemm"), lab)
@@ -127,6 +131,11 @@ func TestBuilderErrors(t *testing.T) {
 		{"gemm inner dimensions", func(b *Builder, x, w Value) {
 			b.Gemm("g", b.Flatten("f", x, 1), w, Value{}, GemmAttrs{})
 		}, `Gemm "g": "w" has shape [4,3,3,3], want rank 2`},
+		{"a pool larger than the map", func(b *Builder, x, w Value) {
+			b.MaxPool("mp", b.Slice("s", x, []int64{0}, []int64{1}, []int64{2}, nil), 2, 2)
+		}, `MaxPool "mp": kernel 2, stride 2 on input [N,3,1,8]`},
+		{"space to depth needs whole tiles", func(b *Builder, x, w Value) { b.SpaceToDepth("s", x, 3) }, `SpaceToDepth "s": block 3 on input [N,3,8,8]`},
+		{"depth to space needs block² channels", func(b *Builder, x, w Value) { b.DepthToSpace("d", x, 2) }, `DepthToSpace "d": block 2 on input [N,3,8,8]`},
 		{"transpose needs a permutation", func(b *Builder, x, w Value) { b.Transpose("t", x, 0, 1, 1, 2) }, `perm [0 1 1 2]`},
 		{"loss labels must be int64", func(b *Builder, x, w Value) {
 			f := b.Flatten("f", x, 1)

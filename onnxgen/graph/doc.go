@@ -20,7 +20,8 @@
 // compiler hands on as the graph's description. Ops: Conv, ConvTranspose
 // (ConvAttrs), BatchNormalization (inference mode), Relu, Exp, Log, Sqrt,
 // Reciprocal, Identity, Cast, Add, Sub, Mul, Div, Sum, Greater, Equal, Where,
-// Pad (zeros), Concat, GlobalAveragePool, Flatten, Reshape, Transpose,
+// Pad (zeros), Concat, GlobalAveragePool, MaxPool, SpaceToDepth,
+// DepthToSpace (DCR), Flatten, Reshape, Transpose,
 // Unsqueeze, Slice, ReduceSum, ReduceMean, ArgMax, Gemm (GemmAttrs), MatMul,
 // OneHot, SoftmaxCrossEntropyLoss (mean; rank-0 loss). A new op is one small
 // method: check the inputs, compute the output shape, call op1.

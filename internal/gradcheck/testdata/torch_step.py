@@ -5,7 +5,7 @@ Usage: /usr/bin/python3 torch_step.py DIR
 
 DIR holds what the Go test (internal/gradcheck) wrote:
   spec.json    the architecture and the run: {"c","h","w","classes","batch",
-               "layers": [{"kh","kw","sh","sw","filters","inputs","bn"}],
+               "layers": [{"kh","kw","sh","sw","filters","inputs","bn","pool"}],
                "params": [{"name","shape"}], "lr","momentum","weight_decay",
                "nesterov","steps","bn_eps","bn_momentum"}
   params.f32   every parameter, in list order, float32 little-endian
@@ -21,7 +21,8 @@ zero-padded at the bottom/right to the largest height and width among them and
 concatenated along channels; conv with 'same' padding ((k-1)/2 on each side,
 output = ceil(in/stride)), optional batch norm (training mode: batch statistics, running
 statistics updated with momentum bn_momentum and the unbiased variance, as
-PyTorch does), ReLU. Every layer output no later layer uses goes to the head,
+PyTorch does), ReLU, and with "pool" P > 0 a P×P max pool with stride P
+(F.max_pool2d's floor mode). Every layer output no later layer uses goes to the head,
 padded and concatenated the same way, then global average pooling and a fully
 connected layer. Loss: mean softmax cross-entropy.
 """
@@ -63,7 +64,12 @@ def forward(spec, p, image):
             y = F.batch_norm(y, p[f"l{i}.bn.mean"], p[f"l{i}.bn.var"], p[f"l{i}.bn.scale"],
                              p[f"l{i}.bn.bias"], training=True,
                              momentum=spec.get("bn_momentum", 0.1), eps=spec.get("bn_eps", 1e-5))
-        outs.append(F.relu(y))
+        y = F.relu(y)
+        if l.get("pool"):
+            # MaxPool2d(kernel p, stride p): floor mode, no padding; on ties
+            # the gradient goes to the first maximum in row-major order.
+            y = F.max_pool2d(y, l["pool"], stride=l["pool"])
+        outs.append(y)
     head = [o for i, o in enumerate(outs) if i not in used]
     x = concat_padded(head).mean(dim=(2, 3))
     return F.linear(x, p["head.fc.w"], p["head.fc.b"])
