@@ -26,15 +26,28 @@ func openStoreReadOnly(dir string) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: %s: %w", path, err)
 	}
-	u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro&_pragma=busy_timeout(10000)"}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, fmt.Errorf("search: open %s: %w", path, err)
+	open := func(query string) (*sql.DB, int, error) {
+		u := url.URL{Scheme: "file", Path: abs, RawQuery: query + "&_pragma=busy_timeout(10000)"}
+		db, err := sql.Open("sqlite", u.String())
+		if err != nil {
+			return nil, 0, err
+		}
+		db.SetMaxOpenConns(1)
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'trial')`).Scan(&n); err != nil {
+			db.Close()
+			return nil, 0, err
+		}
+		return db, n, nil
 	}
-	db.SetMaxOpenConns(1)
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'trial')`).Scan(&n); err != nil {
-		db.Close()
+	db, n, err := open("mode=ro")
+	if err != nil && readOnlyWAL(path) {
+		// A WAL database in a directory that cannot take its -shm file (a
+		// read-only mount) and that no search has open (it would have made
+		// -shm), its log empty: nothing can change it while it is read.
+		db, n, err = open("mode=ro&immutable=1")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("search: open %s: %w", path, err)
 	}
 	if n != 2 {
@@ -80,6 +93,17 @@ func ReadBestModel(dir string) (int, []byte, error) {
 // hex): a copy such as best.onnx matches its run's best model when
 // ModelSum(copy) equals RunState.BestSum.
 func ModelSum(model []byte) string { return modelSum(model) }
+
+// readOnlyWAL says whether the database at path may be read as immutable
+// after a read-only open failed: it has no -shm file (no process has it
+// open) and no unfinished write-ahead log.
+func readOnlyWAL(path string) bool {
+	if _, err := os.Stat(path + "-shm"); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	w, err := os.Stat(path + "-wal")
+	return errors.Is(err, os.ErrNotExist) || err == nil && w.Size() == 0
+}
 
 // RunState is a run directory's database as one reader saw it at one
 // moment (one read transaction).
