@@ -369,10 +369,12 @@ func TestNoLitterAfterKills(t *testing.T) {
 	o := testOptions(StrategyRL, 64)
 	o.Parallel = 2
 	h := helperSpec{Dir: dir, Options: o, SleepMS: 1, ModelBytes: 4 << 20}
+	interrupted := 0 // kills that left a temporary file
 	for k := range 16 {
-		h.Resume = k > 0
+		_, err := os.Stat(filepath.Join(dir, DBFile))
+		h.Resume = err == nil // the first kills may come before the run is created
 		cmd := helper(t, h)
-		time.Sleep(time.Duration(30+k*7%40) * time.Millisecond)
+		time.Sleep(time.Duration(40+k*17%60) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		var temps []string
@@ -380,6 +382,10 @@ func TestNoLitterAfterKills(t *testing.T) {
 			if atomicfile.IsTemp(n) {
 				temps = append(temps, n)
 			}
+		}
+		if len(temps) > 0 {
+			t.Logf("after kill %d: %v", k, temps)
+			interrupted++
 		}
 		if len(temps) > 2 { // one best.onnx and one checkpoint write at most
 			t.Errorf("after kill %d: temporaries %v", k, temps)
@@ -389,6 +395,10 @@ func TestNoLitterAfterKills(t *testing.T) {
 	if err := helper(t, h).Wait(); err != nil {
 		t.Fatalf("final resume: %v", err)
 	}
+	if n := len(readTrials(t, dir)); n != 64 {
+		t.Errorf("%d trials, want 64", n)
+	}
+	t.Logf("%d of 16 kills interrupted a write", interrupted)
 	for _, n := range files(t, dir) {
 		switch n {
 		case DBFile, DBFile + "-wal", DBFile + "-shm", BestFile, CheckpointFile:

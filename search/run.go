@@ -447,11 +447,18 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 			}
 			continue
 		}
-		if prev, ok := r.interrupted[i]; ok && (prev.Arch != p.arch || prev.Iteration != iter) {
-			return fmt.Errorf("search: %w: trial %d (interrupted) is %q of iteration %d, the strategy proposes %q in iteration %d",
-				ErrInconsistent, i, prev.Arch, prev.Iteration, p.arch, iter)
+		attempts := 0
+		if prev, ok := r.interrupted[i]; ok {
+			if prev.Arch == p.arch && prev.Iteration == iter {
+				attempts = prev.Attempts
+			} else {
+				// Not the trial proposed again (written by hand, or by
+				// another version): a row that holds no result, replaced.
+				r.log.Warn("an interrupted trial's row is not the trial proposed again: replacing it",
+					"index", i, "arch", prev.Arch, "proposed", p.arch)
+			}
 		}
-		todo = append(todo, &pending{i: i, p: p, attempts: r.interrupted[i].Attempts})
+		todo = append(todo, &pending{i: i, p: p, attempts: attempts})
 	}
 	stop := r.opts.EarlyStop.thresholds(r.recs[:min(start, len(r.recs))], r.opts.Child.Epochs)
 	ctx, cancel := context.WithCancel(ctx)
