@@ -80,8 +80,18 @@
 //	controller.ckpt  the rl controller after the last update (atomic)
 //	best.onnx        the best Done trial's trained inference model (atomic)
 //
-// nas.db's schema (SchemaVersion 2; version 1 lacked the status stopped
-// and is still read and continued):
+// A run exists when nas.db does: a new run's database (schema and run row)
+// is built in a temporary file and written to nas.db with the atomic writer,
+// so a kill during creation leaves no nas.db. A nas.db without a run row
+// (an empty file, or an earlier version's interrupted creation) is replaced
+// by a new run and refused by a resume ("no run recorded"); a new run
+// refuses a directory that holds a run's file without a run
+// (controller.ckpt, best.onnx, nas.db-wal) or a nas.db that is not a run's,
+// and changes nothing in it (CheckNewRunDir says so before any work).
+//
+// nas.db's schema (SchemaVersion 3; version 1 lacked the status stopped,
+// version 2 the attempts and the model's checksum; both are still read,
+// and a resume upgrades them):
 //
 //	run(id = 1, version INTEGER, created TEXT (RFC 3339), config TEXT)
 //	    config is the JSON of Options with every default resolved, the
@@ -93,40 +103,65 @@
 //	      stopped},
 //	      reward REAL, val_acc TEXT (JSON array, per epoch), params, flops,
 //	      seconds REAL, error TEXT, dup_of INTEGER (NULL unless duplicate),
-//	      seed INTEGER (the trial's uint64 seed, bit-cast), started, finished)
-//	best_model(idx INTEGER PRIMARY KEY, onnx BLOB)
+//	      seed INTEGER (the trial's uint64 seed, bit-cast), started, finished,
+//	      attempts INTEGER (how many times the trial was handed to an
+//	      evaluator; a version-2 running row counts 1))
+//	best_model(idx INTEGER PRIMARY KEY, onnx BLOB, sha256 TEXT (hex))
 //	    one row: the model of the best Done trial (highest reward, lowest
 //	    index on ties).
 //
-// A trial record is its row: a "running" row is written when it is handed
-// to the evaluator, and replaced by its final row when it ends; a new best
-// trial's row and its model are committed in one transaction, then
-// best.onnx is rewritten from it (temporary file, fsync, rename). Only the
-// best model is kept.
+// A trial record is its row: a "running" row (its attempts one more than
+// before) is written when it is handed to the evaluator, and replaced by
+// its final row when it ends; a new best trial's row and its model, with
+// the model's sha256, are committed in one transaction, then best.onnx is
+// rewritten from it (temporary file, fsync, rename). Only the best model
+// is kept. best.onnx is a copy: readers take the model from nas.db
+// (ReadBestModel, which verifies the checksum).
 //
 // # Resume
 //
 // Run with Config.Resume continues a run directory left by a finished,
 // cancelled (Ctrl-C) or killed (even SIGKILL, at any point) process: the
-// stored options apply (only the budget fields may change); "running" rows
-// are deleted and those trials evaluated again; completed trials are never
-// re-run or lost; the controller continues from its checkpoint. Every
-// proposal is a function of state saved at the start of its iteration (rl:
-// the checkpoint, which holds the weights, Adam moments, baseline and the
-// sampler's RNG state; random and evolution: the seed and the trial table),
-// so the resumed run re-proposes the interrupted iteration exactly, keeps
-// its finished trials (checking their architectures match), evaluates the
-// rest, and — with a deterministic evaluator — ends with exactly the trials
-// and controller weights of a run never interrupted. best.onnx is rewritten
-// from the database on resume.
+// stored options apply (only the budget fields may change); completed
+// trials are never re-run or lost; the controller continues from its
+// checkpoint. Every proposal is a function of state saved at the start of
+// its iteration (rl: the checkpoint, which holds the weights, Adam
+// moments, baseline and the sampler's RNG state; random and evolution: the
+// seed and the trial table), so the resumed run re-proposes the
+// interrupted iteration exactly, keeps its finished trials (checking their
+// architectures match), evaluates the rest, and — with a deterministic
+// evaluator and no trial killed twice — ends with exactly the trials and
+// controller weights of a run never interrupted.
+//
+// The directory is checked before it is changed: the run row is read
+// read-only first; the trials before the strategy's first iteration must
+// be final; the stored best model must be the table's best and match its
+// checksum (a damaged blob is restored from best.onnx when that file
+// matches, else the resume fails with ErrInconsistent). Only then is an
+// older schema upgraded, the new budget stored and best.onnx rewritten
+// from nas.db. "running" rows are kept until their trial's new row
+// replaces them (one that is not the trial proposed again, written by hand
+// or another version, holds no result: it is replaced, its attempts not
+// carried over).
+//
+// A trial still "running" with two attempts was running each of two times
+// the process died (the kernel's OOM killer kills the whole search for a
+// child that exhausts memory): it is recorded Failed, with the penalty and
+// the error "killed the search twice while training (out of memory?)",
+// instead of being trained a third time, and later trials of the same
+// architecture reuse that record (Duplicate). A cancelled evaluation
+// (ctx) gives its attempt back. Every trial running when the process died
+// is counted, the innocent neighbours of a Parallel search included.
 //
 // # Reading a run
 //
-// ReadRun and ReadRunState read a run directory while a search may be
-// writing it (in this process or another): they open nas.db read-only
-// (mode=ro, a busy timeout; no schema is created, so an empty or foreign
-// nas.db fails with "no run recorded"), and in WAL mode a reader never
-// blocks the writer. ReadRunState reads the options, the trial table and
+// ReadRun, ReadRunState and ReadBestModel read a run directory while a
+// search may be writing it (in this process or another): they open nas.db
+// read-only (mode=ro, a busy timeout; no schema is created, so an empty or
+// foreign nas.db fails with "no run recorded"), and in WAL mode a reader
+// never blocks the writer. On a read-only directory or mount, where no
+// -shm file exists (no process has the database open) and none can be
+// made, the database is read as immutable. ReadRunState reads the options, the trial table and
 // the best model's index in one read transaction.
 //
 // # Progress

@@ -2,6 +2,7 @@ package search
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -143,7 +144,7 @@ func TestSchemaVersion1(t *testing.T) {
 		t.Errorf("version 1: %d trials, %v", len(recs), err)
 	}
 	setVersion(SchemaVersion + 1)
-	if _, _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), "this nas reads 1 to 2") {
+	if _, _, err := ReadRun(dir); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("this nas reads 1 to %d", SchemaVersion)) {
 		t.Errorf("version %d: %v", SchemaVersion+1, err)
 	}
 }

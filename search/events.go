@@ -25,6 +25,11 @@ type Record struct {
 	// -1 otherwise.
 	DupOf int
 	Seed  uint64
+	// Attempts is how many times the trial was handed to an evaluator
+	// (its "running" row written): more than one when a process died
+	// while it ran; 0 for a trial that never ran (a duplicate, a rejected
+	// proposal).
+	Attempts int
 	// Started and Finished are wall-clock times (UTC).
 	Started, Finished time.Time
 }

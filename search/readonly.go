@@ -26,22 +26,83 @@ func openStoreReadOnly(dir string) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: %s: %w", path, err)
 	}
-	u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro&_pragma=busy_timeout(10000)"}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, fmt.Errorf("search: open %s: %w", path, err)
+	open := func(query string) (*sql.DB, int, error) {
+		u := url.URL{Scheme: "file", Path: abs, RawQuery: query + "&_pragma=busy_timeout(10000)"}
+		db, err := sql.Open("sqlite", u.String())
+		if err != nil {
+			return nil, 0, err
+		}
+		db.SetMaxOpenConns(1)
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'trial')`).Scan(&n); err != nil {
+			db.Close()
+			return nil, 0, err
+		}
+		return db, n, nil
 	}
-	db.SetMaxOpenConns(1)
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'trial')`).Scan(&n); err != nil {
-		db.Close()
+	db, n, err := open("mode=ro")
+	if err != nil && readOnlyWAL(path) {
+		// A WAL database in a directory that cannot take its -shm file (a
+		// read-only mount) and that no search has open (it would have made
+		// -shm), its log empty: nothing can change it while it is read.
+		db, n, err = open("mode=ro&immutable=1")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("search: open %s: %w", path, err)
 	}
 	if n != 2 {
 		db.Close()
 		return nil, fmt.Errorf("search: %s: %w", path, errNoRun)
 	}
-	return &store{db: db}, nil
+	s := &store{db: db}
+	if err := s.columns(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("search: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ErrModelChecksum is wrapped when the best model stored in nas.db does
+// not match the sha256 stored with it (the database is damaged).
+var ErrModelChecksum = errors.New("the best model fails its sha256 checksum")
+
+// ReadBestModel reads the best model of the run in dir from nas.db, the
+// model the database says is the best (best.onnx is a copy of it, which a
+// process killed between the commit and the copy leaves behind): its
+// trial's index (-1 and nil when no trial is done) and its bytes, verified
+// against their stored checksum (errors.Is ErrModelChecksum when they do
+// not match; a database of version 1 or 2 stored none). It opens the
+// database read-only.
+func ReadBestModel(dir string) (int, []byte, error) {
+	s, err := openStoreReadOnly(dir)
+	if err != nil {
+		return -1, nil, err
+	}
+	defer s.close()
+	idx, model, sum, err := s.bestModel()
+	if err != nil {
+		return -1, nil, err
+	}
+	if model != nil && sum != "" && modelSum(model) != sum {
+		return -1, nil, fmt.Errorf("search: %s: trial %d: %w", filepath.Join(dir, DBFile), idx, ErrModelChecksum)
+	}
+	return idx, model, nil
+}
+
+// ModelSum is the checksum nas.db stores with a best model (sha256, in
+// hex): a copy such as best.onnx matches its run's best model when
+// ModelSum(copy) equals RunState.BestSum.
+func ModelSum(model []byte) string { return modelSum(model) }
+
+// readOnlyWAL says whether the database at path may be read as immutable
+// after a read-only open failed: it has no -shm file (no process has it
+// open) and no unfinished write-ahead log.
+func readOnlyWAL(path string) bool {
+	if _, err := os.Stat(path + "-shm"); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	w, err := os.Stat(path + "-wal")
+	return errors.Is(err, os.ErrNotExist) || err == nil && w.Size() == 0
 }
 
 // RunState is a run directory's database as one reader saw it at one
@@ -57,6 +118,9 @@ type RunState struct {
 	// BestModel is the index of the trial whose model best_model holds
 	// (and best.onnx exports), or -1 when there is none.
 	BestModel int
+	// BestSum is the best model's stored checksum (ModelSum); "" when there
+	// is none, or the database's version stored none.
+	BestSum string
 }
 
 // ReadRunState reads a run directory without changing it, in one read
@@ -84,7 +148,13 @@ func ReadRunState(dir string) (RunState, error) {
 		return RunState{}, err
 	}
 	st.BestModel = -1
-	err = s.db.QueryRow(`SELECT idx FROM best_model`).Scan(&st.BestModel)
+	col := "NULL"
+	if s.sums {
+		col = "sha256"
+	}
+	var sum sql.NullString
+	err = s.db.QueryRow(`SELECT idx, `+col+` FROM best_model`).Scan(&st.BestModel, &sum)
+	st.BestSum = sum.String
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return RunState{}, fmt.Errorf("search: read best model: %w", err)
 	}

@@ -17,7 +17,8 @@ import (
 // runs one search (new or resumed) with the fake evaluator and SIGKILLs
 // itself at the event NAS_SEARCH_KILL names ("finished:K" after the K-th
 // TrialFinished of this process, "started:K", "iteration:K" after the K-th
-// IterationDone), or runs to the end.
+// IterationDone, "ran:K" after the K-th IterationDone of an iteration in
+// which this process finished a trial), or runs to the end.
 const helperEnv = "NAS_SEARCH_HELPER"
 
 type helperSpec struct {
@@ -26,6 +27,11 @@ type helperSpec struct {
 	Options Options
 	Kill    string
 	SleepMS int // per evaluation
+	// KillArch: the evaluator SIGKILLs the process when it is handed this
+	// architecture (a child that exhausts memory).
+	KillArch string
+	// ModelBytes: a Done trial's model is this long (0: the fake's).
+	ModelBytes int
 }
 
 func TestHelperProcess(t *testing.T) {
@@ -41,6 +47,7 @@ func TestHelperProcess(t *testing.T) {
 	kind, at, _ := strings.Cut(h.Kill, ":")
 	k, _ := strconv.Atoi(at)
 	counts := map[string]int{}
+	finished := 0 // trials this process finished in the current iteration
 	hook := func(e Event) {
 		var name string
 		switch e.(type) {
@@ -48,8 +55,17 @@ func TestHelperProcess(t *testing.T) {
 			name = "started"
 		case *TrialFinished:
 			name = "finished"
+			finished++
 		case *IterationDone:
 			name = "iteration"
+			if finished > 0 {
+				counts["ran"]++ // an iteration in which this process finished trials
+				if kind == "ran" && counts["ran"] == k {
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+					select {}
+				}
+			}
+			finished = 0
 		default:
 			return
 		}
@@ -61,8 +77,18 @@ func TestHelperProcess(t *testing.T) {
 	}
 	fake := newFake()
 	ev := EvaluatorFunc(func(ctx context.Context, t Trial) (Outcome, error) {
+		if h.KillArch != "" && t.Arch == h.KillArch {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
 		time.Sleep(time.Duration(h.SleepMS) * time.Millisecond)
-		return fake.Evaluate(ctx, t)
+		out, err := fake.Evaluate(ctx, t)
+		if h.ModelBytes > 0 && out.Model != nil {
+			m := make([]byte, h.ModelBytes)
+			copy(m, out.Model)
+			out.Model = m
+		}
+		return out, err
 	})
 	_, err := Run(context.Background(), Config{Dir: h.Dir, Resume: h.Resume, Options: h.Options, Evaluator: ev, Hook: hook})
 	if err != nil {
@@ -101,7 +127,10 @@ func wantKilled(t *testing.T, cmd *exec.Cmd, what string) {
 // committed, a trial started with its row "running", an iteration ended
 // after the controller checkpoint, the last trial of an iteration committed
 // before the update) and resumed each time ends with exactly the trials and
-// controller weights of a search never interrupted.
+// controller weights of a search never interrupted. No trial is running at
+// two of the kills (each kill in a trial is followed by one at the end of
+// an iteration, which the resumed trials finish before): a trial running
+// at two is recorded failed (TestKilledTwice).
 func TestResumeAfterSIGKILL(t *testing.T) {
 	for _, strategy := range []string{StrategyRL, StrategyEvolution} {
 		t.Run(strategy, func(t *testing.T) {
@@ -118,7 +147,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 				t.Fatalf("uninterrupted helper: %v", err)
 			}
 			dir := t.TempDir()
-			kills := []string{"finished:5", "started:3", "iteration:1", "finished:4", "started:1"}
+			kills := []string{"finished:5", "ran:1", "started:3", "ran:1", "iteration:1", "finished:4", "ran:1", "started:1", "ran:1"}
 			for k, kill := range kills {
 				cmd := helper(t, helperSpec{Dir: dir, Resume: k > 0, Options: o, Kill: kill, SleepMS: 1})
 				wantKilled(t, cmd, kill)

@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	if err != nil {
 		return sum, err
 	}
-	r := &run{cfg: cfg, opts: opts, kind: k, st: st, log: log, hook: hook, start: time.Now()}
+	r := &run{cfg: cfg, opts: opts, kind: k, st: st, log: log, hook: hook, start: time.Now(), interrupted: map[int]Record{}}
 	if err := r.load(); err != nil {
 		return sum, err
 	}
@@ -102,16 +102,18 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 }
 
 // openRun creates or opens the run directory and returns the options in
-// force.
+// force. It changes nothing in a directory it refuses: a new run is checked
+// (CheckNewRunDir) before anything is written; a resumed run's database is
+// read before it is opened for writing, and the new budget (the options
+// returned) is stored by the caller once the directory is found consistent.
 func openRun(cfg Config) (Options, *store, error) {
-	dbPath := filepath.Join(cfg.Dir, DBFile)
-	_, statErr := os.Stat(dbPath)
 	if !cfg.Resume {
 		if err := cfg.Options.Validate(); err != nil {
 			return Options{}, nil, err
 		}
-		if statErr == nil {
-			return Options{}, nil, fmt.Errorf("search: %s already holds a run (resume it, or choose another directory)", cfg.Dir)
+		state, err := checkNewRunDir(cfg.Dir)
+		if err != nil {
+			return Options{}, nil, err
 		}
 		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 			return Options{}, nil, fmt.Errorf("search: %w", err)
@@ -119,19 +121,30 @@ func openRun(cfg Config) (Options, *store, error) {
 		if err := cleanTemps(cfg.Dir); err != nil {
 			return Options{}, nil, err
 		}
+		opts := cfg.Options.WithDefaults()
+		if err := createRun(cfg.Dir, opts, time.Now(), state); err != nil {
+			return Options{}, nil, err
+		}
 		st, err := openStore(cfg.Dir)
 		if err != nil {
 			return Options{}, nil, err
 		}
-		opts := cfg.Options.WithDefaults()
-		if err := st.writeRun(opts, time.Now()); err != nil {
-			st.close()
-			return Options{}, nil, err
-		}
 		return opts, st, nil
 	}
-	if statErr != nil {
-		return Options{}, nil, fmt.Errorf("search: resume: %s is not a run directory: %w", cfg.Dir, statErr)
+	dbPath := filepath.Join(cfg.Dir, DBFile)
+	if _, err := os.Stat(dbPath); err != nil {
+		return Options{}, nil, fmt.Errorf("search: resume: %s is not a run directory: %w", cfg.Dir, err)
+	}
+	// Read first, read-only: a directory that holds no run (an unfinished
+	// creation), or another version's, is refused unchanged.
+	ro, err := openStoreReadOnly(cfg.Dir)
+	if err != nil {
+		return Options{}, nil, fmt.Errorf("search: resume %s: %w", cfg.Dir, err)
+	}
+	_, _, err = ro.readRun()
+	ro.close()
+	if err != nil {
+		return Options{}, nil, fmt.Errorf("search: resume %s: %w", cfg.Dir, err)
 	}
 	if err := cleanTemps(cfg.Dir); err != nil {
 		return Options{}, nil, err
@@ -161,10 +174,6 @@ func openRun(cfg Config) (Options, *store, error) {
 	if err := opts.Validate(); err != nil {
 		st.close()
 		return Options{}, nil, fmt.Errorf("search: resume %s: %w", cfg.Dir, err)
-	}
-	if err := st.updateRun(opts); err != nil {
-		st.close()
-		return Options{}, nil, err
 	}
 	return opts, st, nil
 }
@@ -200,16 +209,16 @@ type run struct {
 	best  int            // index of the best Done trial, or -1
 	first map[string]int // canonical arch -> first trial whose outcome duplicates reuse
 	stop  string
+	// interrupted holds the rows left "running" by a process that died or
+	// was cancelled, by index, until the trial's final row replaces them.
+	interrupted map[int]Record
 }
 
+// load reads the run's trials, makes its strategy and checks the directory
+// (the best model against the table and its checksum) before it changes
+// anything: then a database of an earlier version is upgraded, a resume's
+// budget stored, and best.onnx rewritten from nas.db.
 func (r *run) load() error {
-	n, err := r.st.deleteRunning()
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		r.log.Info("re-running interrupted trials", "count", n)
-	}
 	recs, err := r.st.trials()
 	if err != nil {
 		return err
@@ -217,7 +226,14 @@ func (r *run) load() error {
 	r.best = -1
 	r.first = map[string]int{}
 	for _, rec := range recs {
+		if rec.Status == Running {
+			r.interrupted[rec.Index] = rec
+			continue
+		}
 		r.put(rec)
+	}
+	if n := len(r.interrupted); n > 0 {
+		r.log.Info("re-running interrupted trials", "count", n)
 	}
 	switch r.opts.Strategy {
 	case StrategyRandom:
@@ -231,15 +247,56 @@ func (r *run) load() error {
 		}
 		r.strat = s
 	}
-	// best.onnx is an export of best_model: rewrite it, so that a run
-	// killed between the commit and the rename ends consistent.
-	if idx, model, err := r.st.bestModel(); err != nil {
+	// Every trial before the strategy's first iteration is final.
+	first := r.strat.firstIteration()
+	for i := 0; i < first*r.opts.M; i++ {
+		if i >= len(r.recs) || !r.have[i] {
+			what := "missing"
+			if _, ok := r.interrupted[i]; ok {
+				what = "still running"
+			}
+			return fmt.Errorf("search: %w: trial %d is %s before iteration %d", ErrInconsistent, i, what, first)
+		}
+	}
+	bestPath := filepath.Join(r.cfg.Dir, BestFile)
+	idx, model, sum, err := r.st.bestModel()
+	if err != nil {
 		return err
-	} else if model != nil {
+	}
+	var restored bool
+	if model != nil {
 		if idx != r.best {
 			return fmt.Errorf("search: %w: best model is trial %d, the table's best is %d", ErrInconsistent, idx, r.best)
 		}
-		if err := atomicfile.Write(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
+		if sum != "" && modelSum(model) != sum {
+			// A damaged blob: best.onnx, written from it, may be intact.
+			file, ferr := os.ReadFile(bestPath)
+			if ferr != nil || modelSum(file) != sum {
+				return fmt.Errorf("search: %w: %s: the best model (trial %d) fails its sha256 checksum, and %s does not match it either",
+					ErrInconsistent, filepath.Join(r.cfg.Dir, DBFile), idx, bestPath)
+			}
+			model, restored = file, true
+		}
+	}
+	// The checks passed: now the changes.
+	if err := r.st.upgrade(); err != nil {
+		return err
+	}
+	if r.cfg.Resume {
+		if err := r.st.updateRun(r.opts); err != nil {
+			return err
+		}
+	}
+	if restored {
+		if err := r.st.restoreModel(idx, model); err != nil {
+			return err
+		}
+		r.log.Warn("the best model in nas.db failed its checksum; restored it from best.onnx", "trial", idx)
+	}
+	// best.onnx is an export of best_model: rewrite it, so that a run
+	// killed between the commit and the rename ends consistent.
+	if model != nil {
+		if err := atomicfile.Write(bestPath, model); err != nil {
 			return fmt.Errorf("search: write %s: %w", BestFile, err)
 		}
 	}
@@ -259,7 +316,7 @@ func (r *run) put(rec Record) {
 	if rec.Status == Done && (r.best < 0 || better(rec, r.recs[r.best])) {
 		r.best = rec.Index
 	}
-	if reusable(rec.Status) {
+	if reusable(rec) {
 		if j, ok := r.first[rec.Arch]; !ok || rec.Index < j {
 			r.first[rec.Arch] = rec.Index
 		}
@@ -271,8 +328,12 @@ func better(a, b Record) bool {
 }
 
 // reusable: a trial whose outcome a later identical architecture reuses.
-// Failed trials are not (an infrastructure failure may not repeat).
-func reusable(s Status) bool { return s == Done || s == Stopped || s == Diverged || s == Oversized }
+// Failed trials are not (an infrastructure failure may not repeat), except
+// one that killed the search (crashed): it would again.
+func reusable(rec Record) bool {
+	s := rec.Status
+	return s == Done || s == Stopped || s == Diverged || s == Oversized || isCrash(rec)
+}
 
 // isFailure says whether a final record counts as a failure.
 func (r *run) isFailure(rec Record) bool {
@@ -372,9 +433,10 @@ type result struct {
 // go to up to Parallel evaluator calls.
 func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) error {
 	type pending struct {
-		i    int
-		p    proposal
-		busy bool
+		i        int
+		p        proposal
+		busy     bool
+		attempts int // including the evaluation in flight
 	}
 	var todo []*pending
 	for k, p := range props {
@@ -385,7 +447,18 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 			}
 			continue
 		}
-		todo = append(todo, &pending{i: i, p: p})
+		attempts := 0
+		if prev, ok := r.interrupted[i]; ok {
+			if prev.Arch == p.arch && prev.Iteration == iter {
+				attempts = prev.Attempts
+			} else {
+				// Not the trial proposed again (written by hand, or by
+				// another version): a row that holds no result, replaced.
+				r.log.Warn("an interrupted trial's row is not the trial proposed again: replacing it",
+					"index", i, "arch", prev.Arch, "proposed", p.arch)
+			}
+		}
+		todo = append(todo, &pending{i: i, p: p, attempts: attempts})
 	}
 	stop := r.opts.EarlyStop.thresholds(r.recs[:min(start, len(r.recs))], r.opts.Child.Epochs)
 	ctx, cancel := context.WithCancel(ctx)
@@ -406,14 +479,19 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 				continue
 			}
 			rec := r.record(iter, t.i, t.p)
-			if t.p.err != nil || r.hasFirst(t.p.arch) {
+			rec.Attempts = t.attempts
+			if t.p.err != nil || r.hasFirst(t.p.arch) || t.attempts >= maxAttempts {
 				rec.Started = time.Now()
 				rec.Finished = rec.Started
-				if t.p.err != nil {
+				switch {
+				case t.p.err != nil:
 					rec = proposalFailed(rec, t.p.err, r.opts)
-				} else {
+				case r.hasFirst(t.p.arch):
 					j := r.first[t.p.arch]
 					rec = duplicateOf(rec, r.recs[j], j)
+				default:
+					rec = crashed(rec, r.opts)
+					r.log.Warn("trial killed the search twice: recorded failed", "index", t.i, "arch", t.p.arch)
 				}
 				if err := r.commit(rec, nil); err != nil {
 					return err
@@ -424,6 +502,8 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 				rest = append(rest, t) // wait for the identical earlier trial, or a free slot
 				continue
 			}
+			t.attempts++
+			rec.Attempts = t.attempts
 			rec.Status, rec.Started = Running, time.Now()
 			if err := r.st.putTrial(rec, nil); err != nil {
 				return err
@@ -463,14 +543,25 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 		todo = rest
 		delete(inflight, t.p.arch)
 		if ctx.Err() != nil {
-			// Cancelled: the trial stays "running"; drain the others.
+			// Cancelled: the trials stay "running", their attempts not
+			// counted (they did not kill the process); drain the others.
+			released := []int{t.i}
+			for _, x := range todo {
+				if x.busy {
+					released = append(released, x.i)
+				}
+			}
 			for running > 0 {
 				<-results
 				running--
 			}
+			if err := r.st.release(released); err != nil {
+				return err
+			}
 			return fmt.Errorf("search: interrupted in iteration %d: %w", iter, ctx.Err())
 		}
 		rec := r.record(iter, t.i, t.p)
+		rec.Attempts = t.attempts
 		rec.Finished = time.Now()
 		rec.Started = rec.Finished.Add(-time.Duration(res.out.Seconds * float64(time.Second)))
 		var best *Record
@@ -504,6 +595,7 @@ func (r *run) commit(rec Record, model []byte) error {
 		return err
 	}
 	prevBest := r.best
+	delete(r.interrupted, rec.Index)
 	r.put(rec)
 	r.ran++
 	if model != nil {

@@ -1,7 +1,9 @@
 package search
 
 import (
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,10 +23,13 @@ const (
 )
 
 // SchemaVersion is the version of nas.db's schema, stored in run.version.
-// Version 2 added the trial status 'stopped' (early stopping). A version-1
-// database is still read and continued: its run predates early stopping, so
-// it never records a stopped trial.
-const SchemaVersion = 2
+// Version 2 added the trial status 'stopped' (early stopping); version 3
+// the trial's attempts (how often it was handed to an evaluator: a trial
+// running when the process died twice is recorded failed) and the best
+// model's sha256. Versions 1 and 2 are still read, and continued: a resume
+// adds the columns (an interrupted trial of theirs counts one attempt, the
+// stored best model's checksum is computed from it) and stores version 3.
+const SchemaVersion = 3
 
 const schema = `
 CREATE TABLE IF NOT EXISTS run (
@@ -49,17 +54,27 @@ CREATE TABLE IF NOT EXISTS trial (
 	dup_of    INTEGER,
 	seed      INTEGER NOT NULL,
 	started   TEXT,
-	finished  TEXT
+	finished  TEXT,
+	attempts  INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS best_model (
-	idx  INTEGER PRIMARY KEY,
-	onnx BLOB NOT NULL
+	idx    INTEGER PRIMARY KEY,
+	onnx   BLOB NOT NULL,
+	sha256 TEXT
 );
 `
 
 // store is a run's database.
-type store struct{ db *sql.DB }
+type store struct {
+	db *sql.DB
+	// attempts and sums: the trial table has the attempts column, and
+	// best_model the sha256 column (version 3; readers of older versions
+	// see neither).
+	attempts, sums bool
+}
 
+// openStore opens the run database in dir, which must exist, for writing.
+// It creates no schema: a run's database is made by createRun.
 func openStore(dir string) (*store, error) {
 	path := filepath.Join(dir, DBFile)
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
@@ -68,21 +83,88 @@ func openStore(dir string) (*store, error) {
 		return nil, fmt.Errorf("search: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
+	s := &store{db: db}
+	if err := s.columns(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("search: %s: create schema: %w", path, err)
+		return nil, fmt.Errorf("search: open %s: %w", path, err)
 	}
-	return &store{db: db}, nil
+	return s, nil
+}
+
+// columns finds which of version 3's columns the tables have.
+func (s *store) columns() error {
+	for _, c := range []struct {
+		table, column string
+		has           *bool
+	}{{"trial", "attempts", &s.attempts}, {"best_model", "sha256", &s.sums}} {
+		var n int
+		err := s.db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n)
+		if err != nil {
+			return err
+		}
+		*c.has = n > 0
+	}
+	return nil
+}
+
+// upgrade brings a database of an earlier version to SchemaVersion: the
+// columns it lacks are added (a trial still running counts one attempt;
+// the best model's checksum is that of the stored blob) and run.version
+// is set. A current database is left as it is.
+func (s *store) upgrade() error {
+	if s.attempts && s.sums {
+		return nil
+	}
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("search: upgrade the database: %w", err)
+	}
+	defer tx.Rollback()
+	if !s.attempts {
+		if _, err := tx.Exec(`ALTER TABLE trial ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+		if _, err := tx.Exec(`UPDATE trial SET attempts = 1 WHERE status = 'running'`); err != nil {
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+	}
+	if !s.sums {
+		if _, err := tx.Exec(`ALTER TABLE best_model ADD COLUMN sha256 TEXT`); err != nil {
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+		var b []byte
+		err := tx.QueryRow(`SELECT onnx FROM best_model`).Scan(&b)
+		if err == nil {
+			_, err = tx.Exec(`UPDATE best_model SET sha256 = ?`, modelSum(b))
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+	}
+	if _, err := tx.Exec(`UPDATE run SET version = ? WHERE id = 1`, SchemaVersion); err != nil {
+		return fmt.Errorf("search: upgrade the database: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("search: upgrade the database: %w", err)
+	}
+	s.attempts, s.sums = true, true
+	return nil
+}
+
+// modelSum is the checksum stored with a best model: sha256, hex.
+func modelSum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 func (s *store) close() error { return s.db.Close() }
 
-func (s *store) writeRun(opts Options, created time.Time) error {
+func writeRun(db *sql.DB, opts Options, created time.Time) error {
 	cfg, err := json.Marshal(opts)
 	if err != nil {
 		return fmt.Errorf("search: encode options: %w", err)
 	}
-	_, err = s.db.Exec(`INSERT INTO run (id, version, created, config) VALUES (1, ?, ?, ?)`,
+	_, err = db.Exec(`INSERT INTO run (id, version, created, config) VALUES (1, ?, ?, ?)`,
 		SchemaVersion, created.UTC().Format(time.RFC3339Nano), string(cfg))
 	if err != nil {
 		return fmt.Errorf("search: write run: %w", err)
@@ -187,10 +269,10 @@ func (s *store) putTrial(r Record, model []byte) error {
 	}
 	defer tx.Rollback()
 	_, err = tx.Exec(`INSERT OR REPLACE INTO trial
-		(idx, iteration, arch, layers, strategy, status, reward, val_acc, params, flops, seconds, error, dup_of, seed, started, finished)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(idx, iteration, arch, layers, strategy, status, reward, val_acc, params, flops, seconds, error, dup_of, seed, started, finished, attempts)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Index, r.Iteration, r.Arch, r.Layers, r.Strategy, r.Status.String(), r.Reward, string(acc),
-		r.Params, r.FLOPs, r.Seconds, r.Error, dup, int64(r.Seed), timeText(r.Started), timeText(r.Finished))
+		r.Params, r.FLOPs, r.Seconds, r.Error, dup, int64(r.Seed), timeText(r.Started), timeText(r.Finished), r.Attempts)
 	if err != nil {
 		return fmt.Errorf("search: trial %d: write: %w", r.Index, err)
 	}
@@ -198,7 +280,7 @@ func (s *store) putTrial(r Record, model []byte) error {
 		if _, err := tx.Exec(`DELETE FROM best_model`); err != nil {
 			return fmt.Errorf("search: trial %d: best model: %w", r.Index, err)
 		}
-		if _, err := tx.Exec(`INSERT INTO best_model (idx, onnx) VALUES (?, ?)`, r.Index, model); err != nil {
+		if _, err := tx.Exec(`INSERT INTO best_model (idx, onnx, sha256) VALUES (?, ?, ?)`, r.Index, model, modelSum(model)); err != nil {
 			return fmt.Errorf("search: trial %d: best model: %w", r.Index, err)
 		}
 	}
@@ -208,18 +290,35 @@ func (s *store) putTrial(r Record, model []byte) error {
 	return nil
 }
 
-// deleteRunning removes the rows of trials that never ended.
-func (s *store) deleteRunning() (int64, error) {
-	res, err := s.db.Exec(`DELETE FROM trial WHERE status = 'running'`)
-	if err != nil {
-		return 0, fmt.Errorf("search: drop running trials: %w", err)
+// release takes back the attempt of trials whose evaluation was cancelled
+// (not killed): their rows stay "running", to be evaluated again.
+func (s *store) release(idx []int) error {
+	for _, i := range idx {
+		if _, err := s.db.Exec(`UPDATE trial SET attempts = attempts - 1 WHERE idx = ? AND status = 'running' AND attempts > 0`, i); err != nil {
+			return fmt.Errorf("search: trial %d: %w", i, err)
+		}
 	}
-	return res.RowsAffected()
+	return nil
+}
+
+// restoreModel replaces the stored best model's bytes (its checksum
+// unchanged): a damaged blob restored from a best.onnx that matches it.
+func (s *store) restoreModel(idx int, model []byte) error {
+	if _, err := s.db.Exec(`UPDATE best_model SET onnx = ? WHERE idx = ?`, model, idx); err != nil {
+		return fmt.Errorf("search: restore the best model: %w", err)
+	}
+	return nil
 }
 
 func (s *store) trials() ([]Record, error) {
+	// Without the column (version 1 or 2): a running row counts one
+	// attempt, as upgrade records it.
+	attempts := "CASE WHEN status = 'running' THEN 1 ELSE 0 END"
+	if s.attempts {
+		attempts = "attempts"
+	}
 	rows, err := s.db.Query(`SELECT idx, iteration, arch, layers, strategy, status, reward, val_acc, params, flops,
-		seconds, error, dup_of, seed, started, finished FROM trial ORDER BY idx`)
+		seconds, error, dup_of, seed, started, finished, ` + attempts + ` FROM trial ORDER BY idx`)
 	if err != nil {
 		return nil, fmt.Errorf("search: read trials: %w", err)
 	}
@@ -233,7 +332,7 @@ func (s *store) trials() ([]Record, error) {
 		var params, flops, dup sql.NullInt64
 		var seed int64
 		if err := rows.Scan(&r.Index, &r.Iteration, &r.Arch, &r.Layers, &r.Strategy, &status, &reward, &acc,
-			&params, &flops, &seconds, &errText, &dup, &seed, &started, &finished); err != nil {
+			&params, &flops, &seconds, &errText, &dup, &seed, &started, &finished, &r.Attempts); err != nil {
 			return nil, fmt.Errorf("search: read trials: %w", err)
 		}
 		if r.Status, err = ParseStatus(status); err != nil {
@@ -260,17 +359,24 @@ func (s *store) trials() ([]Record, error) {
 	return out, rows.Err()
 }
 
-func (s *store) bestModel() (int, []byte, error) {
+// bestModel is the stored best model: its trial (-1: none), its bytes and
+// its checksum ("" when a database of an earlier version stored none).
+func (s *store) bestModel() (int, []byte, string, error) {
 	var idx int
 	var b []byte
-	err := s.db.QueryRow(`SELECT idx, onnx FROM best_model`).Scan(&idx, &b)
+	var sum sql.NullString
+	col := "NULL"
+	if s.sums {
+		col = "sha256"
+	}
+	err := s.db.QueryRow(`SELECT idx, onnx, `+col+` FROM best_model`).Scan(&idx, &b, &sum)
 	if errors.Is(err, sql.ErrNoRows) {
-		return -1, nil, nil
+		return -1, nil, "", nil
 	}
 	if err != nil {
-		return -1, nil, fmt.Errorf("search: read best model: %w", err)
+		return -1, nil, "", fmt.Errorf("search: read best model: %w", err)
 	}
-	return idx, b, nil
+	return idx, b, sum.String, nil
 }
 
 // ReadRun reads a run directory: its options (defaults resolved) and its

@@ -57,6 +57,23 @@ func checkOutput(path string) error {
 	return nil
 }
 
+// checkDefaultOutput checks, before any work is done, that a command's
+// default output, a file in the run directory, can be written there; when
+// it cannot (a read-only directory or mount), the error says to give -o.
+func checkDefaultOutput(cmd, path string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".nas-check-*")
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return usagef("%s: cannot write %s in the run directory (%v): give -o FILE somewhere writable", cmd, path, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
 // checkTrialFlag refuses a negative --trial the user gave (negative is the
 // flag's internal "the best", not a trial).
 func checkTrialFlag(cmd *cobra.Command, trial int) error {
@@ -192,7 +209,14 @@ func runError(dir string, err error) error {
 	var hint string
 	switch {
 	case strings.Contains(msg, "no run recorded"):
-		hint = "the search stopped before it recorded its options; start a new run: remove " + db + ", or choose another --dir"
+		if search.CheckNewRunDir(dir) == nil {
+			hint = "the run's creation was interrupted before it was recorded; start a new run: nas search --dir " + dir + " replaces this " + search.DBFile
+		} else {
+			hint = "the run's row is missing (damaged); start a new run: move " + db + " away, or choose another --dir"
+		}
+	case errors.Is(err, search.ErrModelChecksum):
+		hint = "the best model stored in the database is damaged; nas search --resume " + dir + " restores it from " +
+			filepath.Join(dir, search.BestFile) + " when that file is intact"
 	case strings.Contains(msg, "malformed"), strings.Contains(msg, "not a database"):
 		hint = "the database is damaged; restore it from a copy, or start a new run in another directory"
 	case strings.Contains(msg, "run database version"):

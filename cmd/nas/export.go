@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -57,9 +58,24 @@ which gives the same weights (training is deterministic).`,
 			// the model when the model is that file.
 			fromBest := func(err error) error { return err }
 			if best, _ := chooseTrial(recs, -1); best.Index == rec.Index {
-				fromBest = func(err error) error { return bestModelError(dir, err) }
-				if model, err = os.ReadFile(filepath.Join(dir, search.BestFile)); err != nil {
-					return fromBest(err)
+				// The model the database says is the best, verified against
+				// its checksum; best.onnx is a copy, stale when a search died
+				// between committing a new best and copying it.
+				idx, m, err := search.ReadBestModel(dir)
+				if err != nil {
+					return runError(dir, err)
+				}
+				db := filepath.Join(dir, search.DBFile)
+				if idx != rec.Index {
+					return fmt.Errorf("export: %s: the stored best model is trial %d's, the trial table's best is trial %d (inconsistent: nas search --resume %s checks the run)",
+						db, idx, rec.Index, dir)
+				}
+				model = m
+				fromBest = func(err error) error { return fmt.Errorf("%s: the best model (trial %d): %w", db, idx, err) }
+				bestPath := filepath.Join(dir, search.BestFile)
+				if f, err := os.ReadFile(bestPath); err != nil || !bytes.Equal(f, m) {
+					fmt.Fprintf(a.stderr, "nas: %s differs from the best model in %s (trial %d): exporting the database's; nas search --resume %s writes %s again\n",
+						bestPath, db, idx, dir, search.BestFile)
 				}
 			} else {
 				fmt.Fprintf(w, "retraining trial %d from its seed\n", rec.Index)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -28,8 +27,15 @@ func (a *app) plotCmd() *cobra.Command {
 			if by != "status" && by != "strategy" {
 				return usagef("plot: --by %q: want status or strategy", by)
 			}
+			var err error
 			if out == "" {
 				out = filepath.Join(args[0], "rewards.png")
+				err = checkDefaultOutput("plot", out)
+			} else {
+				err = checkOutput(out)
+			}
+			if err != nil {
+				return err
 			}
 			if err := writePlot(args[0], out, by); err != nil {
 				return err
@@ -78,7 +84,7 @@ func (a *app) graphCmd() *cobra.Command {
 		Short: "Draw a trial's architecture (default: the best) as Graphviz DOT, and SVG when dot is installed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkTrialFlag(cmd, trial); err != nil {
+			if err := firstErr(checkTrialFlag(cmd, trial), checkOutput(out)); err != nil {
 				return err
 			}
 			_, _, rec, err := readTrial(args[0], trial)
@@ -87,6 +93,9 @@ func (a *app) graphCmd() *cobra.Command {
 			}
 			if out == "" {
 				out = filepath.Join(args[0], fmt.Sprintf("trial%d.dot", rec.Index))
+				if err := checkDefaultOutput("graph", out); err != nil {
+					return err
+				}
 			}
 			return writeGraph(cmd.OutOrStdout(), a.stderr, args[0], rec, out)
 		},
@@ -98,16 +107,25 @@ func (a *app) graphCmd() *cobra.Command {
 
 // writeGraph writes the picture of rec's architecture as DOT to path, and as
 // SVG beside it when Graphviz is installed (saying so on stderr when not).
-// The input size and classes are those of the run's best.onnx.
+// The input size and classes are those of the run's best model, as nas.db
+// holds it (best.onnx is a copy).
 func writeGraph(w, stderr io.Writer, dir string, rec search.Record, path string) error {
 	ar, err := onnxgen.Parse(rec.Arch)
 	if err != nil {
 		return err
 	}
-	in, classes, err := modelShape(filepath.Join(dir, search.BestFile))
+	_, model, err := search.ReadBestModel(dir)
 	if err != nil {
-		return bestModelError(dir, err)
+		return runError(dir, err)
 	}
+	if model == nil {
+		return fmt.Errorf("graph: %s holds no best model (no trial is done)", filepath.Join(dir, search.DBFile))
+	}
+	info, err := modelfile.Read(model)
+	if err != nil {
+		return fmt.Errorf("%s: the best model: %w", filepath.Join(dir, search.DBFile), err)
+	}
+	in, classes := info.Input, info.Classes
 	dot, err := viz.Dot(ar, in, classes, fmt.Sprintf("trial %d: reward %.4f, validation accuracy %.4f", rec.Index, rec.Reward, bestOf(rec.ValAcc)))
 	if err != nil {
 		return err
@@ -130,19 +148,4 @@ func writeGraph(w, stderr io.Writer, dir string, rec search.Record, path string)
 	}
 	fmt.Fprintf(w, "wrote %s\n", svgPath)
 	return nil
-}
-
-// modelShape reads the input size and the number of classes of a model nas
-// wrote (input image [N,C,H,W], output logits [N,classes]). Its errors
-// about the content do not name the file: the caller does.
-func modelShape(path string) (onnxgen.Input, int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return onnxgen.Input{}, 0, err
-	}
-	info, err := modelfile.Read(b)
-	if err != nil {
-		return onnxgen.Input{}, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	return info.Input, info.Classes, nil
 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -41,7 +42,25 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"digits-images": digitsImages},
+		Condition: func(cond string) (bool, error) {
+			if cond != "romount" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			return canMountReadOnly(), nil
+		},
 	})
+}
+
+// canMountReadOnly reports whether this process can make a read-only bind
+// mount in a mount namespace of its own (unshare -m: root, or the
+// capability), the condition "romount" of the scripts.
+func canMountReadOnly() bool {
+	d, err := os.MkdirTemp("", "romount")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(d)
+	return exec.Command("unshare", "-m", "sh", "-c", `mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && ! touch "$0/x" 2>/dev/null`, d).Run() == nil
 }
 
 // digitsImages is the script command "digits-images DIR N": the first N

@@ -67,9 +67,10 @@ completed trial.`,
 				if err := cfg.Options.Validate(); err != nil {
 					return usageError{err}
 				}
-				// Fail before loading data, not after.
-				if _, err := os.Stat(filepath.Join(dir, search.DBFile)); err == nil {
-					return usagef("search: %s already holds a run: continue it with --resume %s, or choose another directory", dir, dir)
+				// Fail before loading data, not after: a directory that
+				// holds a run, or a run's files without one.
+				if err := search.CheckNewRunDir(dir); err != nil {
+					return usageError{err}
 				}
 			}
 			out := cmd.OutOrStdout()
@@ -90,6 +91,10 @@ completed trial.`,
 			}
 			if rf.threads == 0 {
 				rf.threads = max(1, runtime.NumCPU()/cfg.Options.Parallel)
+			}
+			memory := ""
+			if !cfg.Resume {
+				memory = cf.memoryLimit(&cfg.Options.Child, cfg.Options.Parallel)
 			}
 			rt, err := rf.runtime(log)
 			if err != nil {
@@ -112,6 +117,7 @@ completed trial.`,
 				} else {
 					fmt.Fprintf(out, "searching %s space with %s: %s; M=%d, %d at once with %d thread(s) each\n", o.Space, o.Strategy, budget(o), o.M, o.Parallel, rf.threads)
 					fmt.Fprintf(out, "depth schedule: %d layers, +%d every %d trials (max %d)\n", o.StartLayers, o.LayerStep, o.LayerEvery, maxLayers(o))
+					fmt.Fprintf(out, "memory limit per child: %s\n", memory)
 				}
 				if o.Cost.On() {
 					fmt.Fprintln(out, objective(o.Cost))

@@ -44,6 +44,26 @@ type childFlags struct {
 	co      search.ChildOptions
 	opt     optimizerFlags
 	dataDir string
+	// memAuto: --memory-limit auto (the default); co.MemoryLimit is 0
+	// until memoryLimit resolves it.
+	memAuto bool
+}
+
+// memoryLimit sets the child's memory limit when --memory-limit is auto,
+// for parallel children trained at once, and says what it is.
+func (c *childFlags) memoryLimit(co *search.ChildOptions, parallel int) string {
+	if !c.memAuto {
+		if co.MemoryLimit == 0 {
+			return "no limit"
+		}
+		return humanBytes(co.MemoryLimit)
+	}
+	lim, how := autoMemoryLimit("", parallel)
+	co.MemoryLimit = lim
+	if lim == 0 {
+		return how
+	}
+	return humanBytes(lim) + " (" + how + ")"
 }
 
 // options are the child options the flags say.
@@ -67,7 +87,10 @@ func (c *childFlags) register(f *pflag.FlagSet, d search.ChildOptions) {
 	f.IntVar(&c.co.ValSize, "val-size", d.ValSize, "validation images, split off the training images (0: a tenth, at most 5,000)")
 	f.IntVar(&c.co.RewardK, "reward-k", d.RewardK, "reward = (max validation accuracy over the last k epochs)^p: k")
 	f.Float64Var(&c.co.RewardP, "reward-p", d.RewardP, "... and p")
-	f.Int64Var(&c.co.MemoryLimit, "memory-limit", d.MemoryLimit, "refuse children whose training needs more bytes (0: no limit)")
+	c.memAuto = d.MemoryLimit == 0
+	f.Var(memoryFlag{&c.co.MemoryLimit, &c.memAuto}, "memory-limit",
+		"refuse (as oversized) children whose training nas estimates needs more memory: bytes (4G, 512M), 0 for no limit, or auto: "+
+			"the cgroup's memory limit, else the available memory, less a quarter (at least 512 MiB) for nas, shared by the children trained at once")
 	f.Int64Var(&c.co.MaxParams, "max-params", d.MaxParams, "refuse children with more parameters (0: no limit)")
 }
 
@@ -109,6 +132,7 @@ included: it takes raw pixels).`,
 			if err := co.Validate(); err != nil {
 				return usageError{err}
 			}
+			cf.memoryLimit(&co, 1)
 			rt, err := rf.runtime(a.logger())
 			if err != nil {
 				return err

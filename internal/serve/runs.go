@@ -140,6 +140,7 @@ type modelCache struct {
 	size  int64
 	mtime int64
 	info  modelfile.Info
+	sum   string // search.ModelSum of the file
 	err   error
 }
 
@@ -171,6 +172,7 @@ func (r *runDir) model(name string) (*modelCache, int64) {
 	m := &modelCache{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	b, err := os.ReadFile(filepath.Join(r.dir, name))
 	if err == nil {
+		m.sum = search.ModelSum(b)
 		m.info, err = modelfile.Read(b)
 	}
 	m.err = err
@@ -219,7 +221,10 @@ func (r *runDir) load(last time.Time) *snapshot {
 				mj.TestAcc = &v
 			}
 		}
-		if name == bestModel {
+		// best.onnx is the best trial's model only when it is a copy of the
+		// one nas.db holds (a search killed between committing a new best
+		// and copying it leaves the old one).
+		if name == bestModel && (st.BestSum == "" || m.sum == st.BestSum) {
 			mj.Trial = st.BestModel
 			if m.err == nil {
 				sn.shape, sn.classes, sn.shapeOK = m.info.Input, m.info.Classes, true
@@ -245,7 +250,7 @@ func (r *runDir) load(last time.Time) *snapshot {
 			v := *tj.BestVal
 			sum.BestValAcc = &v
 		}
-		if rec.Index == st.BestModel && models[bestModel] != nil {
+		if m := models[bestModel]; rec.Index == st.BestModel && m != nil && (st.BestSum == "" || m.sum == st.BestSum) {
 			tj.Models = append(tj.Models, bestModel)
 		}
 		if m := models[retrainedModel]; m != nil && m.err == nil && m.info.Metadata["nas.arch"] == rec.Arch && rec.Status == search.Done {

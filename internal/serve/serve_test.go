@@ -183,6 +183,26 @@ func TestAPI(t *testing.T) {
 			t.Errorf("the page has an inline script")
 		}
 	}
+	// A best.onnx that is not a copy of nas.db's best model (a search killed
+	// between committing a new best and copying it) is shown as a file, not
+	// as the best trial's model.
+	good, err := os.ReadFile(filepath.Join(dir, search.BestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := append([]byte(nil), good...)
+	stale[len(stale)-1] ^= 1
+	if err := os.WriteFile(filepath.Join(dir, search.BestFile), stale, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	detail.Run, detail.Trials = runJSON{}, nil
+	getJSON(t, addr, "/api/runs/0", &detail)
+	if len(detail.Run.Models) != 1 || detail.Run.Models[0].Trial != -1 || len(detail.Trials[sum.Best.Index].Models) != 0 {
+		t.Errorf("with a stale best.onnx: models %+v, the best trial's %v; want no trial's", detail.Run.Models, detail.Trials[sum.Best.Index].Models)
+	}
+	if err := os.WriteFile(filepath.Join(dir, search.BestFile), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// nas retrain's model: the run's test accuracy, a download of every
 	// done trial of its architecture.
 	writeRetrained(t, dir, sum.Best.Arch, 0.9611)
