@@ -1,6 +1,7 @@
 package search
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -22,7 +23,17 @@ import (
 // reason, and the search goes on to the end of its budget. Every other
 // trial is what a search whose evaluator reported that child failed
 // records (identical later proposals reuse the crash, as duplicates).
+//
+// Two deaths: SIGKILL (what the kernel's OOM killer sends) and a child that
+// really allocates past a memory limit (an address-space limit on the
+// helper process), of which the Go runtime dies.
 func TestKilledTwice(t *testing.T) {
+	for _, how := range []string{"sigkill", "allocation"} {
+		t.Run(how, func(t *testing.T) { killedTwice(t, how) })
+	}
+}
+
+func killedTwice(t *testing.T, how string) {
 	o := testOptions(StrategyRL, 24)
 	o.Parallel = 1
 	o.Controller.LR = 0.01
@@ -47,12 +58,23 @@ func TestKilledTwice(t *testing.T) {
 		if k > 8 {
 			t.Fatalf("still killed after %d runs", k)
 		}
-		cmd := helper(t, helperSpec{Dir: dir, Resume: k > 0, Options: o, KillArch: hog})
+		spec := helperSpec{Dir: dir, Resume: k > 0, Options: o, KillArch: hog}
+		if how == "allocation" {
+			spec = helperSpec{Dir: dir, Resume: k > 0, Options: o, AllocArch: hog}
+		}
+		cmd := helper(t, spec)
 		err := cmd.Wait()
 		if err == nil {
 			break
 		}
-		wantKilled(t, cmd, "hog")
+		if how == "allocation" {
+			out := cmd.Stderr.(*bytes.Buffer).String()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.ExitStatus() != 2 || !strings.Contains(out, "fatal error: out of memory") {
+				t.Fatalf("hog: helper ended with %v, want the Go runtime's out-of-memory death (exit status 2); its stderr:\n%.2000s", err, out)
+			}
+		} else {
+			wantKilled(t, cmd, "hog")
+		}
 		kills++
 	}
 	w, g := readTrials(t, ref), readTrials(t, dir)

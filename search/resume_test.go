@@ -1,6 +1,7 @@
 package search
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,8 +29,14 @@ type helperSpec struct {
 	Kill    string
 	SleepMS int // per evaluation
 	// KillArch: the evaluator SIGKILLs the process when it is handed this
-	// architecture (a child that exhausts memory).
+	// architecture (a child that exhausts memory, as the OOM killer ends it).
 	KillArch string
+	// AllocArch: the process runs under an address-space limit (RLIMIT_AS,
+	// its size at start plus 256 MiB) and the evaluator allocates and
+	// touches 1 GiB when it is handed this architecture: a child that
+	// allocates past the limit, which the Go runtime dies of ("out of
+	// memory", exit status 2).
+	AllocArch string
 	// ModelBytes: a Done trial's model is this long (0: the fake's).
 	ModelBytes int
 }
@@ -75,11 +82,26 @@ func TestHelperProcess(t *testing.T) {
 			select {} // wait for the signal
 		}
 	}
+	if h.AllocArch != "" {
+		limitAddressSpace(256 << 20)
+	}
 	fake := newFake()
+	var hog [][]byte
 	ev := EvaluatorFunc(func(ctx context.Context, t Trial) (Outcome, error) {
 		if h.KillArch != "" && t.Arch == h.KillArch {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
+		}
+		if h.AllocArch != "" && t.Arch == h.AllocArch {
+			for range 64 { // 1 GiB in 16 MiB pieces, every page touched
+				b := make([]byte, 16<<20)
+				for i := 0; i < len(b); i += 4096 {
+					b[i] = 1
+				}
+				hog = append(hog, b)
+			}
+			fmt.Fprintln(os.Stderr, "allocated past the limit without dying")
+			os.Exit(5)
 		}
 		time.Sleep(time.Duration(h.SleepMS) * time.Millisecond)
 		out, err := fake.Evaluate(ctx, t)
@@ -98,6 +120,27 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
+// limitAddressSpace caps this process's address space at its current size
+// plus extra bytes (RLIMIT_AS), so that an allocation past it fails.
+func limitAddressSpace(extra uint64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	var kb uint64
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmSize:"); ok {
+			kb, _ = strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	lim := &syscall.Rlimit{Cur: kb<<10 + extra, Max: kb<<10 + extra}
+	if kb == 0 || syscall.Setrlimit(syscall.RLIMIT_AS, lim) != nil {
+		fmt.Fprintln(os.Stderr, "cannot limit the address space")
+		os.Exit(3)
+	}
+}
+
 // helper starts the helper process; it returns the command, started.
 func helper(t *testing.T, h helperSpec) *exec.Cmd {
 	t.Helper()
@@ -108,6 +151,9 @@ func helper(t *testing.T, h helperSpec) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
 	cmd.Stderr = os.Stderr
+	if h.AllocArch != "" {
+		cmd.Stderr = new(bytes.Buffer) // the runtime's death and its goroutine dump, checked by the test
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
