@@ -69,8 +69,9 @@ bench: test-deps ort ## benchmarks: compiler, controller, data; then child train
 	$(GO) test -run '^$$' -bench . -benchmem ./onnxgen ./controller ./internal/...
 	bench/compare.sh
 
-fuzz: ## run each parser's fuzz target for 30 s
+fuzz: ort ## run each fuzz target for 30 s (the parsers; the compiler and ORT on what parses)
 	$(GO) test ./onnxgen -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	$(GO) test ./runner -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime 30s
 	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzIDX$$' -fuzztime 30s
 	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzCIFAR10$$' -fuzztime 30s
 
