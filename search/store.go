@@ -159,15 +159,17 @@ func modelSum(b []byte) string {
 
 func (s *store) close() error { return s.db.Close() }
 
+// writeRun inserts the run row of a new database. Its errors carry no
+// package prefix: createRun, its one caller, adds it.
 func writeRun(db *sql.DB, opts Options, created time.Time) error {
 	cfg, err := json.Marshal(opts)
 	if err != nil {
-		return fmt.Errorf("search: encode options: %w", err)
+		return fmt.Errorf("encode options: %w", err)
 	}
 	_, err = db.Exec(`INSERT INTO run (id, version, created, config) VALUES (1, ?, ?, ?)`,
 		SchemaVersion, created.UTC().Format(time.RFC3339Nano), string(cfg))
 	if err != nil {
-		return fmt.Errorf("search: write run: %w", err)
+		return fmt.Errorf("write run: %w", err)
 	}
 	return nil
 }
