@@ -12,16 +12,8 @@ verified() { # set: all four files of $1 match data.sha256
   (cd "$root" && grep " $1/" "$here/data.sha256" | sha256sum --check --status) 2>/dev/null
 }
 
-need() { # tool package
-  command -v "$1" >/dev/null && return
-  if [[ $(id -u) == 0 ]]; then
-    echo "fetch-data: installing $2 with apt-get" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-  else
-    echo "fetch-data: $1 is missing: install the Debian package $2" >&2
-    exit 1
-  fi
-}
+who=fetch-data
+source "$here/need.sh"
 
 if ! verified fashion-mnist; then
   need apt-get apt

@@ -10,15 +10,9 @@ want=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 if [[ -f $lib ]] && echo "$want  $lib" | sha256sum --check --status; then
   exit 0
 fi
-if ! command -v npm >/dev/null; then
-  if [[ $(id -u) == 0 ]]; then
-    echo "fetch-ort: installing npm with apt-get" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
-  else
-    echo "fetch-ort: npm is missing: install it (apt-get install npm) or set ORT_LIB=/path/to/libonnxruntime.so" >&2
-    exit 1
-  fi
-fi
+who=fetch-ort
+source "$(dirname "$0")/need.sh"
+need npm npm "(or set ORT_LIB=/path/to/libonnxruntime.so)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && npm pack --silent onnxruntime-node@1.30.0 >/dev/null)

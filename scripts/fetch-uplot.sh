@@ -9,15 +9,9 @@ cd "$(dirname "$0")/.."
 version=1.6.32
 want=4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d
 dest=internal/serve/static/vendor/uplot
-if ! command -v npm >/dev/null; then
-  if [[ $(id -u) == 0 ]]; then
-    echo "fetch-uplot: installing npm with apt-get" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
-  else
-    echo "fetch-uplot: npm is missing: install it (apt-get install npm)" >&2
-    exit 1
-  fi
-fi
+who=fetch-uplot
+source scripts/need.sh
+need npm npm
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && npm pack --silent "uplot@$version" >/dev/null)
