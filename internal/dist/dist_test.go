@@ -277,3 +277,32 @@ func TestSearchThroughWorkers(t *testing.T) {
 	}
 	t.Logf("trials per worker: %v", workers)
 }
+
+// TestWorkerStopGivesBack: a worker stopped by SIGINT (Ctrl-C) mid-trial
+// exits cleanly and the trial goes back to the queue at once (Nak), long
+// before AckWait, for another worker.
+func TestWorkerStopGivesBack(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{AckWait: time.Minute})
+	a := startWorker(t, s.URL(), "tok", "a", "NAS_SLEEP=1m")
+	res := evaluate(ev, trial(4))
+	a.waitLine(t, "start 4")
+	if err := a.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.exited(t); err != nil {
+		t.Errorf("worker stopped by SIGINT: %v; stderr:\n%s", err, a.Stderr())
+	}
+	t0 := time.Now()
+	startWorker(t, s.URL(), "tok", "b", "NAS_SLEEP=10ms")
+	r := <-res
+	if r.err != nil || r.out.Worker != "b" {
+		t.Fatalf("%+v, %v: want done by b", r.out, r.err)
+	}
+	if d := time.Since(t0); d > 20*time.Second {
+		t.Errorf("redelivered after %v: the trial was not given back", d)
+	}
+	if !strings.Contains(a.Stderr(), "trial back to the queue") {
+		t.Errorf("worker a's log lacks the give-back:\n%s", a.Stderr())
+	}
+}
