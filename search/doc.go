@@ -89,9 +89,9 @@
 // (controller.ckpt, best.onnx, nas.db-wal) or a nas.db that is not a run's,
 // and changes nothing in it (CheckNewRunDir says so before any work).
 //
-// nas.db's schema (SchemaVersion 3; version 1 lacked the status stopped,
-// version 2 the attempts and the model's checksum; both are still read,
-// and a resume upgrades them):
+// nas.db's schema (SchemaVersion 4; version 1 lacked the status stopped,
+// version 2 the attempts and the model's checksum, version 3 the worker;
+// all are still read, and a resume upgrades them):
 //
 //	run(id = 1, version INTEGER, created TEXT (RFC 3339), config TEXT)
 //	    config is the JSON of Options with every default resolved, the
@@ -105,7 +105,9 @@
 //	      seconds REAL, error TEXT, dup_of INTEGER (NULL unless duplicate),
 //	      seed INTEGER (the trial's uint64 seed, bit-cast), started, finished,
 //	      attempts INTEGER (how many times the trial was handed to an
-//	      evaluator; a version-2 running row counts 1))
+//	      evaluator; a version-2 running row counts 1),
+//	      worker TEXT (the worker process that trained it, Outcome.Worker;
+//	      '' for the search's own process and before version 4))
 //	best_model(idx INTEGER PRIMARY KEY, onnx BLOB, sha256 TEXT (hex))
 //	    one row: the model of the best Done trial (highest reward, lowest
 //	    index on ties).
@@ -151,7 +153,10 @@
 // instead of being trained a third time, and later trials of the same
 // architecture reuse that record (Duplicate). A cancelled evaluation
 // (ctx) gives its attempt back. Every trial running when the process died
-// is counted, the innocent neighbours of a Parallel search included.
+// is counted, the innocent neighbours of a Parallel search included. An
+// evaluator whose children train in other processes (Isolated, as
+// internal/dist's workers) turns this rule off: its children cannot kill
+// the search, and it fails a trial that kills its workers itself.
 //
 // # Reading a run
 //

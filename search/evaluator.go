@@ -95,6 +95,10 @@ type Outcome struct {
 	// Done trial; nil otherwise. The search keeps the best one as best.onnx
 	// (empty when the evaluator returns none).
 	Model []byte
+	// Worker names the worker process that trained the child, for an
+	// evaluator that trains elsewhere (internal/dist); empty: this
+	// process. It is recorded in the trial's row.
+	Worker string
 }
 
 // Evaluator trains and scores children. Evaluate must be safe for
@@ -105,6 +109,16 @@ type Outcome struct {
 // error; the trial then stays "running" and a resumed run re-runs it.
 type Evaluator interface {
 	Evaluate(ctx context.Context, t Trial) (Outcome, error)
+}
+
+// Isolated is implemented by an evaluator whose children train in other
+// processes (internal/dist's workers), where a child that exhausts memory
+// or crashes ONNX Runtime kills its worker, never the search. Isolated
+// returning true turns off the rule for a trial running at two process
+// deaths (it would blame trials that were only queued when the search
+// died): such an evaluator detects a trial that kills its workers itself.
+type Isolated interface {
+	Isolated() bool
 }
 
 // EvaluatorFunc adapts a function to Evaluator.

@@ -30,6 +30,10 @@ type Record struct {
 	// while it ran; 0 for a trial that never ran (a duplicate, a rejected
 	// proposal).
 	Attempts int
+	// Worker names the worker process that trained the trial
+	// (Outcome.Worker); empty for the search's own process, a trial that
+	// never ran, and runs of schema versions before 4.
+	Worker string
 	// Started and Finished are wall-clock times (UTC).
 	Started, Finished time.Time
 }

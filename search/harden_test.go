@@ -429,3 +429,46 @@ func TestNoLitterAfterKills(t *testing.T) {
 		}
 	}
 }
+
+// TestVersion3Continued: a database of schema version 3 (no worker column)
+// is read (every trial's worker empty) and resumed: the column is added,
+// the version becomes 4, and the run ends as one never interrupted; a
+// worker the evaluator names is recorded in the trial's row.
+func TestVersion3Continued(t *testing.T) {
+	o := testOptions(StrategyRandom, 16)
+	ref := t.TempDir()
+	runSearch(t, ref, o, newFake(), nil)
+	dir := t.TempDir()
+	o8 := o
+	o8.Trials = 8
+	runSearch(t, dir, o8, newFake(), nil)
+	execSQL(t, dir, `ALTER TABLE trial DROP COLUMN worker`, `UPDATE run SET version = 3`)
+	if _, recs, err := ReadRun(dir); err != nil || len(recs) != 8 || recs[0].Worker != "" {
+		t.Fatalf("version 3: %d trials, %v", len(recs), err)
+	}
+	fake := newFake()
+	named := EvaluatorFunc(func(ctx context.Context, tr Trial) (Outcome, error) {
+		out, err := fake.Evaluate(ctx, tr)
+		out.Worker = "w1"
+		return out, err
+	})
+	if _, err := Run(context.Background(), Config{Dir: dir, Resume: true, Options: Options{Trials: 16}, Evaluator: named}); err != nil {
+		t.Fatal(err)
+	}
+	compareRuns(t, ref, dir)
+	_, recs, err := ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if want := map[bool]string{true: "", false: "w1"}[r.Index < 8 || r.Status == Duplicate]; r.Worker != want {
+			t.Errorf("trial %d (%s): worker %q, want %q", r.Index, r.Status, r.Worker, want)
+		}
+	}
+	var v int
+	db, _ := sql.Open("sqlite", filepath.Join(dir, DBFile))
+	defer db.Close()
+	if err := db.QueryRow(`SELECT version FROM run`).Scan(&v); err != nil || v != SchemaVersion {
+		t.Errorf("version %d (%v), want %d", v, err, SchemaVersion)
+	}
+}

@@ -32,12 +32,12 @@ func duplicateOf(rec Record, src Record, j int) Record {
 //   - anything else (another status, a non-finite reward): Failed, the
 //     penalty, a reason saying what the evaluator returned.
 //
-// The ValAcc, Params, FLOPs and Seconds of the outcome are kept in every
+// The ValAcc, Params, FLOPs, Seconds and Worker of the outcome are kept in every
 // case. The model returned is the outcome's (non-nil: empty when the
 // evaluator gave none) when the trial is Done and better than best, the new
 // best model; else nil.
 func finalRecord(rec Record, out Outcome, evalErr error, o Options, best *Record) (Record, []byte) {
-	rec.ValAcc, rec.Params, rec.FLOPs, rec.Seconds = out.ValAcc, out.Params, out.FLOPs, out.Seconds
+	rec.ValAcc, rec.Params, rec.FLOPs, rec.Seconds, rec.Worker = out.ValAcc, out.Params, out.FLOPs, out.Seconds, out.Worker
 	switch {
 	case evalErr != nil:
 		rec.Status, rec.Reward, rec.Error = Failed, o.Penalty, evalErr.Error()

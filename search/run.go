@@ -480,7 +480,7 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 			}
 			rec := r.record(iter, t.i, t.p)
 			rec.Attempts = t.attempts
-			if t.p.err != nil || r.hasFirst(t.p.arch) || t.attempts >= maxAttempts {
+			if t.p.err != nil || r.hasFirst(t.p.arch) || (t.attempts >= maxAttempts && !r.isolated()) {
 				rec.Started = time.Now()
 				rec.Finished = rec.Started
 				switch {
@@ -580,6 +580,14 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 func (r *run) record(iter, i int, p proposal) Record {
 	return Record{Index: i, Iteration: iter, Arch: p.arch, Layers: p.layers, Strategy: r.opts.Strategy,
 		DupOf: -1, Seed: TrialSeed(r.opts.Seed, i)}
+}
+
+// isolated reports whether the evaluator trains children outside this
+// process (Isolated): then a trial running when the process died is not
+// suspected of killing it.
+func (r *run) isolated() bool {
+	iso, ok := r.cfg.Evaluator.(Isolated)
+	return ok && iso.Isolated()
 }
 
 // hasFirst reports whether an earlier trial's outcome is reused for arch.

@@ -26,10 +26,12 @@ const (
 // Version 2 added the trial status 'stopped' (early stopping); version 3
 // the trial's attempts (how often it was handed to an evaluator: a trial
 // running when the process died twice is recorded failed) and the best
-// model's sha256. Versions 1 and 2 are still read, and continued: a resume
-// adds the columns (an interrupted trial of theirs counts one attempt, the
-// stored best model's checksum is computed from it) and stores version 3.
-const SchemaVersion = 3
+// model's sha256; version 4 the trial's worker (which worker process
+// trained it: empty for the search's own process). Versions 1 to 3 are
+// still read, and continued: a resume adds the columns (an interrupted
+// trial of theirs counts one attempt, the stored best model's checksum is
+// computed from it, their trials' worker is empty) and stores version 4.
+const SchemaVersion = 4
 
 const schema = `
 CREATE TABLE IF NOT EXISTS run (
@@ -55,7 +57,8 @@ CREATE TABLE IF NOT EXISTS trial (
 	seed      INTEGER NOT NULL,
 	started   TEXT,
 	finished  TEXT,
-	attempts  INTEGER NOT NULL DEFAULT 0
+	attempts  INTEGER NOT NULL DEFAULT 0,
+	worker    TEXT    NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS best_model (
 	idx    INTEGER PRIMARY KEY,
@@ -69,8 +72,9 @@ type store struct {
 	db *sql.DB
 	// attempts and sums: the trial table has the attempts column, and
 	// best_model the sha256 column (version 3; readers of older versions
-	// see neither).
-	attempts, sums bool
+	// see neither); workers: the trial table has the worker column
+	// (version 4).
+	attempts, sums, workers bool
 }
 
 // openStore opens the run database in dir, which must exist, for writing.
@@ -91,12 +95,12 @@ func openStore(dir string) (*store, error) {
 	return s, nil
 }
 
-// columns finds which of version 3's columns the tables have.
+// columns finds which of versions 3 and 4's columns the tables have.
 func (s *store) columns() error {
 	for _, c := range []struct {
 		table, column string
 		has           *bool
-	}{{"trial", "attempts", &s.attempts}, {"best_model", "sha256", &s.sums}} {
+	}{{"trial", "attempts", &s.attempts}, {"best_model", "sha256", &s.sums}, {"trial", "worker", &s.workers}} {
 		var n int
 		err := s.db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column).Scan(&n)
 		if err != nil {
@@ -112,7 +116,7 @@ func (s *store) columns() error {
 // the best model's checksum is that of the stored blob) and run.version
 // is set. A current database is left as it is.
 func (s *store) upgrade() error {
-	if s.attempts && s.sums {
+	if s.attempts && s.sums && s.workers {
 		return nil
 	}
 	tx, err := s.db.Begin()
@@ -141,13 +145,18 @@ func (s *store) upgrade() error {
 			return fmt.Errorf("search: upgrade the database: %w", err)
 		}
 	}
+	if !s.workers {
+		if _, err := tx.Exec(`ALTER TABLE trial ADD COLUMN worker TEXT NOT NULL DEFAULT ''`); err != nil {
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+	}
 	if _, err := tx.Exec(`UPDATE run SET version = ? WHERE id = 1`, SchemaVersion); err != nil {
 		return fmt.Errorf("search: upgrade the database: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("search: upgrade the database: %w", err)
 	}
-	s.attempts, s.sums = true, true
+	s.attempts, s.sums, s.workers = true, true, true
 	return nil
 }
 
@@ -271,10 +280,10 @@ func (s *store) putTrial(r Record, model []byte) error {
 	}
 	defer tx.Rollback()
 	_, err = tx.Exec(`INSERT OR REPLACE INTO trial
-		(idx, iteration, arch, layers, strategy, status, reward, val_acc, params, flops, seconds, error, dup_of, seed, started, finished, attempts)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(idx, iteration, arch, layers, strategy, status, reward, val_acc, params, flops, seconds, error, dup_of, seed, started, finished, attempts, worker)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Index, r.Iteration, r.Arch, r.Layers, r.Strategy, r.Status.String(), r.Reward, string(acc),
-		r.Params, r.FLOPs, r.Seconds, r.Error, dup, int64(r.Seed), timeText(r.Started), timeText(r.Finished), r.Attempts)
+		r.Params, r.FLOPs, r.Seconds, r.Error, dup, int64(r.Seed), timeText(r.Started), timeText(r.Finished), r.Attempts, r.Worker)
 	if err != nil {
 		return fmt.Errorf("search: trial %d: write: %w", r.Index, err)
 	}
@@ -319,8 +328,12 @@ func (s *store) trials() ([]Record, error) {
 	if s.attempts {
 		attempts = "attempts"
 	}
+	worker := "''" // before version 4: every trial ran in the search's process
+	if s.workers {
+		worker = "worker"
+	}
 	rows, err := s.db.Query(`SELECT idx, iteration, arch, layers, strategy, status, reward, val_acc, params, flops,
-		seconds, error, dup_of, seed, started, finished, ` + attempts + ` FROM trial ORDER BY idx`)
+		seconds, error, dup_of, seed, started, finished, ` + attempts + `, ` + worker + ` FROM trial ORDER BY idx`)
 	if err != nil {
 		return nil, fmt.Errorf("search: read trials: %w", err)
 	}
@@ -334,7 +347,7 @@ func (s *store) trials() ([]Record, error) {
 		var params, flops, dup sql.NullInt64
 		var seed int64
 		if err := rows.Scan(&r.Index, &r.Iteration, &r.Arch, &r.Layers, &r.Strategy, &status, &reward, &acc,
-			&params, &flops, &seconds, &errText, &dup, &seed, &started, &finished, &r.Attempts); err != nil {
+			&params, &flops, &seconds, &errText, &dup, &seed, &started, &finished, &r.Attempts, &r.Worker); err != nil {
 			return nil, fmt.Errorf("search: read trials: %w", err)
 		}
 		if r.Status, err = ParseStatus(status); err != nil {

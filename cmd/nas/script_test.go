@@ -10,9 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/nas-project/nas/internal/dataset"
 	"github.com/nas-project/nas/internal/testenv"
+	"github.com/nas-project/nas/search"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -41,7 +45,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NAS_DATA", data)
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"digits-images": digitsImages},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"digits-images": digitsImages, "sametrials": sameTrials},
 		Condition: func(cond string) (bool, error) {
 			if cond != "romount" {
 				return false, fmt.Errorf("unknown condition %q", cond)
@@ -91,4 +95,30 @@ func digitsImages(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Check(os.WriteFile(filepath.Join(dir, fmt.Sprintf("%04d.png", i)), buf.Bytes(), 0o644))
 		}
 	}
+}
+
+// sameTrials is the script command "sametrials DIR1 DIR2": the two runs'
+// trial tables hold the same trials (index, iteration, architecture,
+// status, reward, accuracies, size, seed, duplicate source, error), whoever
+// trained them and whenever.
+func sameTrials(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sametrials DIR1 DIR2")
+	}
+	_, a, err := search.ReadRun(ts.MkAbs(args[0]))
+	ts.Check(err)
+	_, b, err := search.ReadRun(ts.MkAbs(args[1]))
+	ts.Check(err)
+	strip := func(rs []search.Record) []search.Record {
+		out := make([]search.Record, len(rs))
+		for i, r := range rs {
+			r.Worker, r.Seconds, r.Started, r.Finished = "", 0, time.Time{}, time.Time{}
+			out[i] = r
+		}
+		return out
+	}
+	if d := cmp.Diff(strip(a), strip(b)); d != "" {
+		ts.Fatalf("trial tables differ (-%s +%s):\n%s", args[0], args[1], d)
+	}
+	ts.Logf("%d trials, the same in both", len(a))
 }

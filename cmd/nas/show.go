@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,6 +48,9 @@ func (a *app) showCmd() *cobra.Command {
 				}
 			}
 			fmt.Fprintln(w)
+			if err := showWorkers(w, recs); err != nil {
+				return err
+			}
 			done := make([]search.Record, 0, len(recs))
 			for _, r := range recs {
 				if r.Status == search.Done {
@@ -67,4 +72,45 @@ func (a *app) showCmd() *cobra.Command {
 	}
 	cmd.Flags().IntVarP(&top, "top", "k", 10, "how many of the best trials to list")
 	return cmd
+}
+
+// showWorkers lists the worker processes that trained the run's trials
+// (schema 4 records them): trials trained, failures among them, the last
+// one's end. Nothing for a run trained in the search's process alone.
+func showWorkers(w io.Writer, recs []search.Record) error {
+	type stat struct {
+		trials, failed int
+		last           time.Time
+	}
+	by := map[string]*stat{}
+	var names []string
+	for _, r := range recs {
+		if r.Worker == "" || r.Status == search.Running {
+			continue
+		}
+		st := by[r.Worker]
+		if st == nil {
+			st = &stat{}
+			by[r.Worker] = st
+			names = append(names, r.Worker)
+		}
+		st.trials++
+		if r.Status == search.Failed || r.Status == search.Diverged || r.Status == search.Oversized {
+			st.failed++
+		}
+		if r.Finished.After(st.last) {
+			st.last = r.Finished
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "worker\ttrials\tfailed\tlast result")
+	for _, n := range names {
+		st := by[n]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", n, st.trials, st.failed, st.last.Local().Format(time.DateTime))
+	}
+	return tw.Flush()
 }

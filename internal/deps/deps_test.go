@@ -81,11 +81,15 @@ var allowed = map[string][]string{
 	// The in-process evaluator wires the compiler, the runner and the data
 	// into search.
 	"internal/localeval": {"internal/child", "internal/dataset", "onnxgen", "onnxgen/onnxpb", "runner", "search"},
+	// dist carries trials to worker processes through NATS JetStream: it
+	// speaks search's types and never trains (workers get an evaluator from
+	// cmd/nas), so it builds without cgo.
+	"internal/dist": {"search"},
 	// Test-only packages.
 	"internal/deps":      {},
 	"internal/gradcheck": {},
 	// The command wires everything.
-	"cmd/nas": {"internal/atomicfile", "internal/dataset", "internal/localeval", "internal/modelfile", "internal/serve", "internal/viz", "onnxgen", "onnxgen/graph", "onnxgen/onnxpb", "runner", "search"},
+	"cmd/nas": {"internal/atomicfile", "internal/dataset", "internal/dist", "internal/localeval", "internal/modelfile", "internal/serve", "internal/viz", "onnxgen", "onnxgen/graph", "onnxgen/onnxpb", "runner", "search"},
 }
 
 // cgoAllowed: the packages that may depend on onnxruntime_go: runner, the

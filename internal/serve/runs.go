@@ -128,8 +128,8 @@ type trialJSON struct {
 	Seed      string     `json:"seed"` // uint64: too wide for a JSON number in a browser
 	Started   *time.Time `json:"started,omitempty"`
 	Finished  *time.Time `json:"finished,omitempty"`
-	// Worker is where the trial ran: "local" (the search's own process)
-	// for every trial until remote workers exist.
+	// Worker is where the trial ran: the worker process's name (nas
+	// worker), or "local" (the search's own process).
 	Worker string   `json:"worker"`
 	Models []string `json:"models,omitempty"`
 }
@@ -285,7 +285,7 @@ func digest(sum *runJSON, trials []trialJSON) string {
 func trialOf(r search.Record) trialJSON {
 	t := trialJSON{Index: r.Index, Iteration: r.Iteration, Arch: r.Arch, Layers: r.Layers, Strategy: r.Strategy,
 		Status: r.Status.String(), Reward: r.Reward, ValAcc: r.ValAcc, Params: r.Params, FLOPs: r.FLOPs, Seconds: r.Seconds,
-		Error: r.Error, Seed: strconv.FormatUint(r.Seed, 10), Worker: "local"}
+		Error: r.Error, Seed: strconv.FormatUint(r.Seed, 10), Worker: workerName(r.Worker)}
 	if t.ValAcc == nil {
 		t.ValAcc = []float64{}
 	}
@@ -337,4 +337,13 @@ func bestOf(acc []float64) float64 {
 		return 0
 	}
 	return best
+}
+
+// workerName is a trial's worker as the page shows it: "local" for the
+// search's own process.
+func workerName(w string) string {
+	if w == "" {
+		return "local"
+	}
+	return w
 }

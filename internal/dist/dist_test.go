@@ -1,0 +1,308 @@
+package dist
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nas-project/nas/search"
+)
+
+// TestTrialThroughWorker: a trial crosses to a worker process and its
+// outcome, model included, comes back with the worker's name.
+func TestTrialThroughWorker(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{})
+	startWorker(t, s.URL(), "tok", "w1")
+	tr := trial(3)
+	r := <-evaluate(ev, tr)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	want := fakeOutcome(tr)
+	if r.out.Status != search.Done || r.out.Reward != want.Reward || string(r.out.Model) != string(want.Model) || r.out.Worker != "w1" {
+		t.Errorf("outcome %+v, want %+v from w1", r.out, want)
+	}
+	if st := ev.Stats(); st.Results != 1 || st.Duplicates != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestKillWorkerMidTrial: a worker killed (SIGKILL) while it trains: the
+// trial is redelivered after AckWait, completes on another worker, and
+// exactly one result is counted.
+func TestKillWorkerMidTrial(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{AckWait: time.Second})
+	a := startWorker(t, s.URL(), "tok", "a", "NAS_SLEEP=30s")
+	res := evaluate(ev, trial(0))
+	a.waitLine(t, "start 0")
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.exited(t)
+	t0 := time.Now()
+	b := startWorker(t, s.URL(), "tok", "b", "NAS_SLEEP=100ms")
+	b.waitLine(t, "start 0")
+	r := <-res
+	if r.err != nil || r.out.Worker != "b" || r.out.Status != search.Done {
+		t.Fatalf("outcome %+v, %v: want done by b", r.out, r.err)
+	}
+	t.Logf("redelivered and done %.2fs after the kill", time.Since(t0).Seconds())
+	time.Sleep(500 * time.Millisecond) // a late duplicate would arrive now
+	if st := ev.Stats(); st.Results != 1 || st.Duplicates != 0 || st.Exhausted != 0 {
+		t.Errorf("stats %+v, want exactly one result", st)
+	}
+}
+
+// TestHeartbeat: a trial longer than AckWait is not redelivered while its
+// worker reports it in progress.
+func TestHeartbeat(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{AckWait: time.Second})
+	a := startWorker(t, s.URL(), "tok", "a", "NAS_SLEEP=3s")
+	b := startWorker(t, s.URL(), "tok", "b", "NAS_SLEEP=3s")
+	r := <-evaluate(ev, trial(1))
+	if r.err != nil || r.out.Status != search.Done {
+		t.Fatalf("%+v, %v", r.out, r.err)
+	}
+	other := map[string]*proc{"a": b, "b": a}[r.out.Worker]
+	select {
+	case l := <-other.lines:
+		t.Errorf("the other worker got %q: the trial was redelivered despite the heartbeat", l)
+	default:
+	}
+	if st := ev.Stats(); st.Results != 1 || st.Duplicates != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestMaxDeliverThroughSearch: a search of 4 trials through two
+// supervised worker processes, one trial of which kills its worker every
+// time: the workers are restarted, that trial is recorded failed after
+// MaxDeliver deliveries (the advisory), the others done, and the
+// iteration completes.
+func TestMaxDeliverThroughSearch(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{AckWait: time.Second, MaxDeliver: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	sup := &Supervisor{N: 2, Logger: testLogger(t), Command: func(i int) *exec.Cmd {
+		return workerCmd(s.URL(), "tok", "w"+string(rune('0'+i)), "NAS_DIE=2", "NAS_SLEEP=50ms")
+	}}
+	sup.Start(ctx)
+	defer func() { cancel(); sup.Wait() }()
+	dir := t.TempDir()
+	o := search.Options{Strategy: search.StrategyRandom, Space: "v1", M: 4, Trials: 4, Parallel: 4, Schedule: search.Schedule{StartLayers: 2}, Seed: 7, MaxFailures: -1}
+	sum, err := search.Run(context.Background(), search.Config{Dir: dir, Options: o, Evaluator: ev, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, recs, err := search.ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Trials != 4 || len(recs) != 4 {
+		t.Fatalf("%d trials (%d rows), want 4", sum.Trials, len(recs))
+	}
+	for _, r := range recs {
+		switch {
+		case r.Index == 2 && (r.Status != search.Failed || !strings.Contains(r.Error, "delivered to workers 2 times without a result")):
+			t.Errorf("trial 2: %s %q, want failed after 2 deliveries", r.Status, r.Error)
+		case r.Index != 2 && r.Status != search.Done && r.Status != search.Duplicate:
+			t.Errorf("trial %d: %s %q", r.Index, r.Status, r.Error)
+		case r.Index != 2 && r.Status == search.Done && !strings.HasPrefix(r.Worker, "w"):
+			t.Errorf("trial %d: worker %q", r.Index, r.Worker)
+		}
+	}
+	if n := sup.Restarts(); n < 2 {
+		t.Errorf("%d restarts, want at least 2 (the worker killed at each delivery)", n)
+	}
+	if st := ev.Stats(); st.Exhausted != 1 {
+		t.Errorf("stats %+v, want 1 exhausted", st)
+	}
+}
+
+// TestCredentialsRefused: a worker with a wrong token, or none, is refused
+// by the server; with the right one it connects.
+func TestCredentialsRefused(t *testing.T) {
+	s := testServer(t, "right")
+	for _, tok := range []string{"wrong", ""} {
+		p := startWorker(t, s.URL(), tok, "intruder")
+		err := p.exited(t)
+		if err == nil || !strings.Contains(strings.ToLower(p.Stderr()), "authorization violation") {
+			t.Errorf("token %q: exit %v, stderr %q; want refused (authorization violation)", tok, err, p.Stderr())
+		}
+	}
+	if _, err := Connect(ClientOptions{URL: s.URL(), Token: "right"}); err != nil {
+		t.Errorf("the right token: %v", err)
+	}
+	if err := (ServerOptions{Listen: "0.0.0.0:0", StoreDir: t.TempDir()}).Validate(); err == nil || !strings.Contains(err.Error(), "needs a token") {
+		t.Errorf("a server off loopback without a token: %v", err)
+	}
+}
+
+// TestMalformedMessage: messages that are not trials are refused with a
+// clear log line; the worker lives on and trains the next trial, and the
+// search learns of a refusal of its own trial through the advisory.
+func TestMalformedMessage(t *testing.T) {
+	s := testServer(t, "tok")
+	nc := connect(t, s, "tok")
+	ev := testEvaluator(t, nc, Config{})
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWorker(t, s.URL(), "tok", "w", "NAS_SLEEP=10ms")
+	ctx := context.Background()
+	for _, bad := range []string{"not json", `{"v":1,"run":"test","trial":{"Index":-4,"Arch":"kh3"}}`, `{"v":9}`,
+		`{"v":1,"run":"test","trial":{"Index":1}}`, `{"v":1,"run":"test","trial":{"Index":1,"Arch":"x"},"extra":1}`} {
+		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: trialPrefix + "test", Data: []byte(bad)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Larger than the limit: the stream refuses it at publication.
+	if _, err := js.Publish(ctx, trialPrefix+"test", make([]byte, MaxMessageBytes+1)); err == nil {
+		t.Error("an oversized trial message was accepted")
+	}
+	r := <-evaluate(ev, trial(5))
+	if r.err != nil || r.out.Status != search.Done || r.out.Worker != "w" {
+		t.Fatalf("after the malformed messages: %+v, %v", r.out, r.err)
+	}
+	log := w.Stderr()
+	for _, want := range []string{"rejected a trial message", "invalid character", "trial -4 of iteration 0", "version 9", "has no architecture", `unknown field \"extra\"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("worker log lacks %q:\n%s", want, log)
+		}
+	}
+	// A trial of the search's that no worker can read (options out of
+	// range) is refused, and the search records why.
+	bad := trial(6)
+	bad.Child.Epochs = -1
+	r = <-evaluate(ev, bad)
+	if r.err != nil || r.out.Status != search.Failed || !strings.Contains(r.out.Reason, "refused by a worker") {
+		t.Errorf("a trial the worker refuses: %+v, %v", r.out, r.err)
+	}
+}
+
+// TestDuplicateResults: results are de-duplicated by trial key: the first
+// wins, a later one (a redelivered trial trained twice, a late ack) is
+// ignored and counted, as is one for no trial in flight.
+func TestDuplicateResults(t *testing.T) {
+	s := testServer(t, "tok")
+	nc := connect(t, s, "tok")
+	ev := testEvaluator(t, nc, Config{})
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cons, err := js.Consumer(ctx, TrialStream, Consumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := trial(2)
+	res := evaluate(ev, tr)
+	msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := DecodeTrial(msg.Data())
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(reward float64, name, id string) {
+		r := ResultMsg{Version: messageVersion, RunID: m.RunID, Index: m.Trial.Index, Arch: m.Trial.Arch, Seed: m.Trial.Seed,
+			Worker: name, Outcome: Outcome{Status: "done", Reward: reward}}
+		w := &worker{js: js, cfg: WorkerConfig{Logger: testLogger(t)}}
+		if err := w.publish(r, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(0.25, "first", "id-1")
+	got := <-res
+	if got.err != nil || got.out.Reward != 0.25 || got.out.Worker != "first" {
+		t.Fatalf("%+v, %v: want the first result", got.out, got.err)
+	}
+	publish(0.75, "second", "id-2") // another message id: JetStream keeps it, the key does not
+	publish(0.75, "second", "id-2") // the same id: JetStream drops it
+	stale := ResultMsg{Version: messageVersion, RunID: "test", Index: 99, Worker: "x", Outcome: Outcome{Status: "done"}}
+	w := &worker{js: js, cfg: WorkerConfig{Logger: testLogger(t)}}
+	if err := w.publish(stale, "id-3"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ev.Stats().Duplicates+ev.Stats().Stale < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := ev.Stats(); st.Results != 1 || st.Duplicates != 1 || st.Stale != 1 {
+		t.Errorf("stats %+v, want 1 result, 1 duplicate, 1 stale", st)
+	}
+	_ = msg.Ack()
+}
+
+// TestSearchThroughWorkers: a search through two worker processes records
+// exactly the trials of the same search in process (the evaluator is
+// deterministic given the trial, and the table is keyed by index).
+func TestSearchThroughWorkers(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{})
+	startWorker(t, s.URL(), "tok", "a", "NAS_SLEEP=5ms")
+	startWorker(t, s.URL(), "tok", "b", "NAS_SLEEP=5ms")
+	o := search.Options{Strategy: search.StrategyRL, Space: "v1", M: 4, Trials: 12, Parallel: 4, Schedule: search.Schedule{StartLayers: 2}, Seed: 3}
+	local, remote := t.TempDir(), t.TempDir()
+	if _, err := search.Run(context.Background(), search.Config{Dir: local, Options: o, Evaluator: fakeEvaluator}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := search.Run(context.Background(), search.Config{Dir: remote, Options: o, Evaluator: ev}); err != nil {
+		t.Fatal(err)
+	}
+	_, want, _ := search.ReadRun(local)
+	_, got, _ := search.ReadRun(remote)
+	if len(got) != len(want) {
+		t.Fatalf("%d trials, want %d", len(got), len(want))
+	}
+	workers := map[string]int{}
+	for i := range want {
+		a, b := want[i], got[i]
+		if a.Arch != b.Arch || a.Status != b.Status || a.Reward != b.Reward || a.Seed != b.Seed || a.DupOf != b.DupOf {
+			t.Errorf("trial %d: %s %s %v, in process %s %s %v", i, b.Arch, b.Status, b.Reward, a.Arch, a.Status, a.Reward)
+		}
+		workers[b.Worker]++
+	}
+	t.Logf("trials per worker: %v", workers)
+}
+
+// TestWorkerStopGivesBack: a worker stopped by SIGINT (Ctrl-C) mid-trial
+// exits cleanly and the trial goes back to the queue at once (Nak), long
+// before AckWait, for another worker.
+func TestWorkerStopGivesBack(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{AckWait: time.Minute})
+	a := startWorker(t, s.URL(), "tok", "a", "NAS_SLEEP=1m")
+	res := evaluate(ev, trial(4))
+	a.waitLine(t, "start 4")
+	if err := a.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.exited(t); err != nil {
+		t.Errorf("worker stopped by SIGINT: %v; stderr:\n%s", err, a.Stderr())
+	}
+	t0 := time.Now()
+	startWorker(t, s.URL(), "tok", "b", "NAS_SLEEP=10ms")
+	r := <-res
+	if r.err != nil || r.out.Worker != "b" {
+		t.Fatalf("%+v, %v: want done by b", r.out, r.err)
+	}
+	if d := time.Since(t0); d > 20*time.Second {
+		t.Errorf("redelivered after %v: the trial was not given back", d)
+	}
+	if !strings.Contains(a.Stderr(), "trial back to the queue") {
+		t.Errorf("worker a's log lacks the give-back:\n%s", a.Stderr())
+	}
+}
