@@ -67,6 +67,9 @@ type Runtime struct {
 	threads int
 	log     *slog.Logger
 	profile string // Config.ProfilePrefix
+	// tweak, when set (tests only: WithSessionOptionsForTest), changes the
+	// session options after the defaults, to measure them one by one.
+	tweak func(*ort.SessionOptions) error
 }
 
 // The ORT environment is process-wide: it is initialised once, by the first
@@ -229,6 +232,9 @@ func (rt *Runtime) sessionOptions() (*ort.SessionOptions, error) {
 	)
 	if err == nil && rt.profile != "" {
 		err = opts.EnableProfiling(rt.profile)
+	}
+	if err == nil && rt.tweak != nil {
+		err = rt.tweak(opts)
 	}
 	if err == nil && rt.device == DeviceCUDA {
 		err = appendCUDA(opts)

@@ -1,0 +1,113 @@
+package runner_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nas-project/nas/onnxgen"
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// sessionVariants are ORT session options changed one at a time from the
+// runner's defaults (all graph optimisations, 2 intra-op threads, 1
+// inter-op, sequential execution, arena and memory pattern on, spinning on).
+var sessionVariants = []struct {
+	name  string
+	tweak func(*ort.SessionOptions) error
+}{
+	{"default", nil},
+	{"nospin", func(o *ort.SessionOptions) error {
+		return o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0")
+	}},
+	{"noarena", func(o *ort.SessionOptions) error { return o.SetCpuMemArena(false) }},
+	{"nomempattern", func(o *ort.SessionOptions) error { return o.SetMemPattern(false) }},
+	{"optbasic", func(o *ort.SessionOptions) error {
+		return o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableBasic)
+	}},
+	{"optextended", func(o *ort.SessionOptions) error {
+		return o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableExtended)
+	}},
+	{"parallel", func(o *ort.SessionOptions) error { return o.SetExecutionMode(ort.ExecutionModeParallel) }},
+}
+
+// BenchmarkSessionOptions times a training step of the benchmark
+// architectures (as BenchmarkTrainStepArch) under each session-options
+// variant; run with -count for rounds, the variants alternate within one.
+func BenchmarkSessionOptions(b *testing.B) {
+	const batch = 64
+	in := onnxgen.Input{C: 3, H: 32, W: 32}
+	base := newRuntime(b)
+	archs := readArchs(b)
+	for _, name := range []string{"A", "B", "C"} {
+		net, err := onnxgen.CompileNet(archs[name], in, 10, onnxgen.TrainOptions{Options: onnxgen.Options{Seed: 1}, Momentum: 0.9, WeightDecay: 1e-4})
+		if err != nil {
+			b.Fatal(err)
+		}
+		set := blobs(1, batch, in.C, in.H, in.W, 10)
+		for _, v := range sessionVariants {
+			b.Run(name+"/"+v.name, func(b *testing.B) {
+				rt := base.WithSessionOptionsForTest(v.tweak)
+				step, _, free, err := rt.StepForTest(net, set, batch, 0.01)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer free()
+				for range 3 {
+					if err := step(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for b.Loop() {
+					if err := step(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
+			})
+		}
+	}
+}
+
+// BenchmarkFirstSteps creates a training session per iteration and times
+// its creation and its first steps one by one (ms), against which the
+// steady state (the 8th step) is set: a child of a search trains for few
+// steps, so the first ones count.
+func BenchmarkFirstSteps(b *testing.B) {
+	const batch, steps = 64, 8
+	in := onnxgen.Input{C: 3, H: 32, W: 32}
+	rt := newRuntime(b)
+	archs := readArchs(b)
+	for _, name := range []string{"A", "B"} {
+		net, err := onnxgen.CompileNet(archs[name], in, 10, onnxgen.TrainOptions{Options: onnxgen.Options{Seed: 1}, Momentum: 0.9, WeightDecay: 1e-4})
+		if err != nil {
+			b.Fatal(err)
+		}
+		set := blobs(1, batch, in.C, in.H, in.W, 10)
+		b.Run(name, func(b *testing.B) {
+			var create time.Duration
+			per := make([]time.Duration, steps)
+			for b.Loop() {
+				t0 := time.Now()
+				step, _, free, err := rt.StepForTest(net, set, batch, 0.01)
+				if err != nil {
+					b.Fatal(err)
+				}
+				create += time.Since(t0)
+				for k := range steps {
+					t := time.Now()
+					if err := step(); err != nil {
+						b.Fatal(err)
+					}
+					per[k] += time.Since(t)
+				}
+				free()
+			}
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) / 1e3 }
+			b.ReportMetric(ms(create), "create-ms")
+			for _, k := range []int{0, 1, 2, steps - 1} {
+				b.ReportMetric(ms(per[k]), fmt.Sprintf("step%d-ms", k+1))
+			}
+		})
+	}
+}
