@@ -33,7 +33,10 @@ var sessionVariants = []struct {
 
 // BenchmarkSessionOptions times a training step of the benchmark
 // architectures (as BenchmarkTrainStepArch) under each session-options
-// variant; run with -count for rounds, the variants alternate within one.
+// variant, side by side: one session per variant, and every iteration runs
+// one step of each, in rotating order, so that load from elsewhere on the
+// machine falls on all alike. It reports ms per step per variant and each
+// variant's time over the default's (below 1: faster).
 func BenchmarkSessionOptions(b *testing.B) {
 	const batch = 64
 	in := onnxgen.Input{C: 3, H: 32, W: 32}
@@ -45,10 +48,10 @@ func BenchmarkSessionOptions(b *testing.B) {
 			b.Fatal(err)
 		}
 		set := blobs(1, batch, in.C, in.H, in.W, 10)
-		for _, v := range sessionVariants {
-			b.Run(name+"/"+v.name, func(b *testing.B) {
-				rt := base.WithSessionOptionsForTest(v.tweak)
-				step, _, free, err := rt.StepForTest(net, set, batch, 0.01)
+		b.Run(name, func(b *testing.B) {
+			steps := make([]func() error, len(sessionVariants))
+			for i, v := range sessionVariants {
+				step, _, free, err := base.WithSessionOptionsForTest(v.tweak).StepForTest(net, set, batch, 0.01)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -58,14 +61,28 @@ func BenchmarkSessionOptions(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				for b.Loop() {
-					if err := step(); err != nil {
+				steps[i] = step
+			}
+			spent := make([]time.Duration, len(steps))
+			round := 0
+			for b.Loop() {
+				for k := range steps {
+					i := (k + round) % len(steps)
+					t := time.Now()
+					if err := steps[i](); err != nil {
 						b.Fatal(err)
 					}
+					spent[i] += time.Since(t)
 				}
-				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
-			})
-		}
+				round++
+			}
+			for i, v := range sessionVariants {
+				b.ReportMetric(float64(spent[i].Microseconds())/float64(round)/1e3, v.name+"-ms")
+				if i > 0 {
+					b.ReportMetric(float64(spent[i])/float64(spent[0]), v.name+"/default")
+				}
+			}
+		})
 	}
 }
 
