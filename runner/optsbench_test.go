@@ -2,10 +2,13 @@ package runner_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nas-project/nas/internal/testenv"
 	"github.com/nas-project/nas/onnxgen"
+	"github.com/nas-project/nas/runner"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -95,13 +98,20 @@ func BenchmarkFirstSteps(b *testing.B) {
 	in := onnxgen.Input{C: 3, H: 32, W: 32}
 	rt := newRuntime(b)
 	archs := readArchs(b)
-	for _, name := range []string{"A", "B"} {
+	// envarena: Config.SharedArena (registered once, for the rest of the
+	// process).
+	for _, v := range []string{"A", "B", "A/envarena", "B/envarena"} {
+		name, mode, _ := strings.Cut(v, "/")
 		net, err := onnxgen.CompileNet(archs[name], in, 10, onnxgen.TrainOptions{Options: onnxgen.Options{Seed: 1}, Momentum: 0.9, WeightDecay: 1e-4})
 		if err != nil {
 			b.Fatal(err)
 		}
 		set := blobs(1, batch, in.C, in.H, in.W, 10)
-		b.Run(name, func(b *testing.B) {
+		rt := rt
+		if mode == "envarena" {
+			rt = sharedRuntime(b)
+		}
+		b.Run(v, func(b *testing.B) {
 			var create time.Duration
 			per := make([]time.Duration, steps)
 			for b.Loop() {
@@ -127,4 +137,14 @@ func BenchmarkFirstSteps(b *testing.B) {
 			}
 		})
 	}
+}
+
+// sharedRuntime is a Runtime with Config.SharedArena.
+func sharedRuntime(tb testing.TB) *runner.Runtime {
+	tb.Helper()
+	rt, err := runner.New(runner.Config{LibraryPath: testenv.ORTLibrary(tb), Threads: 2, SharedArena: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rt
 }
