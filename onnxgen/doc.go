@@ -238,6 +238,15 @@
 // slower) do. The fit's prediction is within 15% of the measurement at most
 // points and ranks the forms as measured at 12 of 18; the measurements'
 // own spread between rounds is 5–10% (up to 3× for the direct form).
+// Whole steps (BenchmarkWeightGradFormsArch in runner: the benchmark
+// architectures with every layer forced to one form beside the cost model's
+// choice, steps alternated; time over auto's): C, whose wide layers get
+// cols-dz and the others cols-x, 1.22× with cols-x everywhere, 1.10× with
+// cols-dz everywhere, 1.19× with separable everywhere; B (auto is cols-x
+// everywhere) 0.94× for the identical cols-x graph in another session and
+// 0.93× for separable everywhere, A 1.05× and 1.00×: sessions of the same
+// graph differ by ~5%, as much as separable's gain at 5×5.
+//
 // Closing the remaining gap needs a form that keeps the columns in cache
 // (per-image or batch-chunked columns: ORT materialises a node's whole
 // output, so that needs a Loop over images or a static batch), not another

@@ -148,3 +148,58 @@ func sharedRuntime(tb testing.TB) *runner.Runtime {
 	}
 	return rt
 }
+
+// BenchmarkWeightGradFormsArch times a training step of the benchmark
+// architectures with the cost model's weight-gradient forms (auto) beside
+// every layer forced to one form, side by side as BenchmarkSessionOptions
+// does: the whole-step check of onnxgen's cost model. It reports ms per
+// step per form and each form's time over auto's.
+func BenchmarkWeightGradFormsArch(b *testing.B) {
+	const batch = 64
+	in := onnxgen.Input{C: 3, H: 32, W: 32}
+	rt := newRuntime(b)
+	archs := readArchs(b)
+	forms := []onnxgen.WeightGrad{onnxgen.WeightGradAuto, onnxgen.WeightGradColsX, onnxgen.WeightGradColsDz, onnxgen.WeightGradSeparable}
+	for _, name := range []string{"A", "B", "C"} {
+		set := blobs(1, batch, in.C, in.H, in.W, 10)
+		b.Run(name, func(b *testing.B) {
+			steps := make([]func() error, len(forms))
+			for i, f := range forms {
+				net, err := onnxgen.CompileNet(archs[name], in, 10, onnxgen.TrainOptions{Options: onnxgen.Options{Seed: 1}, Momentum: 0.9, WeightDecay: 1e-4, WeightGrad: f})
+				if err != nil {
+					b.Fatal(err)
+				}
+				step, _, free, err := rt.StepForTest(net, set, batch, 0.01)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer free()
+				for range 3 {
+					if err := step(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				steps[i] = step
+			}
+			spent := make([]time.Duration, len(steps))
+			round := 0
+			for b.Loop() {
+				for k := range steps {
+					i := (k + round) % len(steps)
+					t := time.Now()
+					if err := steps[i](); err != nil {
+						b.Fatal(err)
+					}
+					spent[i] += time.Since(t)
+				}
+				round++
+			}
+			for i, f := range forms {
+				b.ReportMetric(float64(spent[i].Microseconds())/float64(round)/1e3, f.String()+"-ms")
+				if i > 0 {
+					b.ReportMetric(float64(spent[i])/float64(spent[0]), f.String()+"/auto")
+				}
+			}
+		})
+	}
+}
