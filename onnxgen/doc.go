@@ -161,28 +161,96 @@
 //	Conv input stride 1: Conv(dz, flipped transposed W); otherwise
 //	           ConvTranspose(dz, W, strides, pads, output_padding); not emitted
 //	           for layers fed by the image only
-//	Conv weight im2col: one grouped Conv (group = C) of the input with the
-//	           layer's pads and strides and one-hot kernels (a [1,K,1,KH,KW]
-//	           identity times C ones, folded by ORT at session start) gives the
-//	           columns [N, C·KH·KW, HO·WO]; a batched MatMul with dzᵀ
-//	           [N, HO·WO, F], ReduceSum over N, Transpose, Reshape. For stride 1
-//	           with fewer filters than input channels (F < C, a layer reading a
-//	           wide concatenation) the columns come from dz instead: a grouped
-//	           Conv of dz (group = F) with flipped one-hot kernels gives its
-//	           shifted copies [N, F·KH·KW, H·W]; MatMul with xᵀ [N, H·W, C],
-//	           ReduceSum over N, Transpose to [F, C, KH·KW]
+//	Conv weight one of five forms per layer (WeightGrad; below)
 //
-// The conv-weight form was measured with ORT 1.30 on 2 cores for a 3×3 layer
-// of 36→36 channels at batch 64 on 32×32 (one weight gradient, mean of 40
-// runs, the machine otherwise quiet): the direct form (Conv of the transposed
-// padded input with the transposed dz as kernel) 40 ms; DESIGN.md's im2col
-// from Pad + Slice + Concat with one Gemm 43 ms (the Transpose of the big
-// column matrix dominates); the same columns with a batched MatMul 28 ms; the
-// columns from the one-hot grouped Conv with a batched MatMul (chosen) 14 ms.
-// Building the columns costs C·K² multiply-adds and C·K·H·W floats per image
-// from x, F·K² and F·K·H·W from dz; in the 15-layer benchmark architecture C
-// of bench/archs.txt (layers reading up to 120 channels, 36–48 filters) the
-// x columns took 26% of the step in ORT's profiler, the MatMul 22%.
+// # Conv weight gradient
+//
+// dW[f,c,ky,kx] = Σ_n,oy,ox dz[n,f,oy,ox]·xp[n,c,oy·sh+ky,ox·sw+kx] (xp: the
+// input with the 'same' padding) has five formulations (WeightGrad), all
+// standard ops, all run by the gradient checks (internal/gradcheck forces
+// each on every layer with TrainOptions.WeightGrad):
+//
+//	cols-x     im2col columns [N, C·K, HO·WO] of x (K = KH·KW) from one grouped
+//	           Conv (group C) with one-hot kernels (a [1,K,1,KH,KW] identity
+//	           times C ones, folded by ORT at session start), a batched MatMul
+//	           with dzᵀ [N, HO·WO, F], ReduceSum over N, Transpose
+//	cols-dz    stride 1: the shifted copies of dz [N, F·K, H·W] from a grouped
+//	           Conv of dz (group F) with the flipped one-hot kernels, a batched
+//	           MatMul with xᵀ [N, H·W, C], ReduceSum, Transpose: F·K columns
+//	           instead of C·K
+//	direct     Conv of the padded input transposed to [C, N, H, W] with dz
+//	           transposed to [F, N, HO, WO] as its kernel, dilations = strides,
+//	           sliced to KH×KW, transposed
+//	slices     the columns as K Slices (steps = strides) of the Pad-ded input,
+//	           one Concat, the batched MatMul with dzᵀ
+//	separable  the cols-x columns in two grouped one-hot Convs, 1×KW then
+//	           KH×1: C·(KW² + KW·KH²) multiply-adds per pixel instead of C·K²
+//
+// The form of each layer is chosen by a cost model (chooseWeightGrad in
+// wgrad.go): per form, predicted ns per image = a·(contraction
+// multiply-adds) + b·(column-building multiply-adds) + c·(column floats
+// written) + d, fitted (non-negative least squares on relative error) to the
+// measurements below; the candidates are cols-x, cols-dz and separable; the
+// form the compiler used before (cols-dz for stride 1 with F < C, else
+// cols-x) is kept unless another is predicted at least 10% faster, and so
+// are layers under 1M contraction multiply-adds per image (below the
+// measured range). The choice is a pure function of the layer's geometry.
+//
+// Measured with BenchmarkConvWeightGrad (package runner: one weight gradient
+// alone, batch 64, random x and dz, ORT 1.30, 2 intra-op threads, the
+// project's 2-core machine shared with other work; the fastest of 4 runs in
+// two rounds, ms; every form's result checked against cols-x's to 1e-4),
+// 2026-12-01, "chosen" the cost model's pick:
+//
+//	layer            k   cols-x  cols-dz   direct   slices separable  chosen
+//	36→36 32×32      3     30.6     33.4    103.3     54.7      34.8  cols-x
+//	36→36 32×32      5     98.6    169.3    120.8    130.2      92.3  cols-x
+//	36→36 32×32      7    215.2    201.1    166.9    258.8     158.2  separable
+//	24→36 32×32      3     17.6     21.9     38.8     24.9      22.3  cols-x
+//	24→36 32×32      5     55.0     73.3    116.4     68.7      49.0  cols-x
+//	24→36 32×32      7    123.9    173.4    108.2    148.1      99.2  separable
+//	64→64 16×16      3     20.3     21.5     36.6     22.8      24.6  cols-x
+//	64→64 16×16      5     56.6     56.8     67.8     61.7      59.7  cols-x
+//	64→64 16×16      7    119.3    120.5    153.6    179.9     118.8  cols-x
+//	108→36 32×32     3     94.0     97.2    289.7    136.6     102.3  cols-dz
+//	108→36 32×32     5    312.4    154.5    403.3    449.5     371.9  cols-dz
+//	108→36 32×32     7    818.6    407.3    454.5    985.1     703.4  cols-dz
+//	3→36 32×32       3      3.7     19.2     12.4      4.2       4.0  cols-x
+//	3→36 32×32       5      8.9     61.8     16.0     11.6       7.9  cols-x
+//	3→36 32×32       7     16.2    153.7     21.4     25.3      19.7  separable
+//	36→48 32×32 s2   3     14.0        —     23.2     31.1      12.2  cols-x
+//	36→48 32×32 s2   5     31.8        —     52.1    103.6      28.8  cols-x
+//	36→48 32×32 s2   7     58.9        —     47.7    247.2      65.5  cols-x
+//
+// What the table says: the contraction (the batched MatMul, ~47 G
+// multiply-adds/s) and writing and reading the columns (~0.55 ns a float:
+// C·K·HO·WO floats per image, 2.4 MB for 24→36 5×5, past the caches) are
+// the cost; the one-hot Conv's own multiply-adds matter only at 7×7, where
+// separable saves 20–27% on 24–36 channels. The direct form's time varies
+// up to 3× between rounds and is slowest but at 7×7 (MLAS runs it as
+// im2col with C "images" and a GEMM of K columns); slices loses everywhere
+// (ORT's strided Slice is slow). At 5×5 separable measured 6–11% faster
+// than cols-x on 24–36 channels, but the fit predicts 1%, inside the
+// margin: no layer of the benchmark architectures (3×3 and 5×5,
+// bench/archs.txt) and none of the golden files changes form, and so no
+// trained model's bits change for them; 7×7 layers of 24–36 channels (and
+// the 3-channel image layer at 7×7, where the fit is wrong by 20%: measured
+// slower) do. The fit's prediction is within 15% of the measurement at most
+// points and ranks the forms as measured at 12 of 18; the measurements'
+// own spread between rounds is 5–10% (up to 3× for the direct form).
+// Whole steps (BenchmarkWeightGradFormsArch in runner: the benchmark
+// architectures with every layer forced to one form beside the cost model's
+// choice, steps alternated; time over auto's): C, whose wide layers get
+// cols-dz and the others cols-x, 1.22× with cols-x everywhere, 1.10× with
+// cols-dz everywhere, 1.19× with separable everywhere; B (auto is cols-x
+// everywhere) 0.94× for the identical cols-x graph in another session and
+// 0.93× for separable everywhere, A 1.05× and 1.00×: sessions of the same
+// graph differ by ~5%, as much as separable's gain at 5×5.
+//
+// Closing the remaining gap needs a form that keeps the columns in cache
+// (per-image or batch-chunked columns: ORT materialises a node's whole
+// output, so that needs a Loop over images or a static batch), not another
+// arrangement of the same columns.
 //
 // Errors: CompileTrain and CompileEval return an error ("onnxgen: ...") for an
 // invalid architecture, input or options; they never panic.

@@ -80,58 +80,6 @@ func constant(b *graph.Builder, name string, shape []int64, fill func() []float3
 	return b.Initializer(name, shape, fill())
 }
 
-// convWeightGrad is dW[f,c,ky,kx] = Σ_n,oy,ox dz[n,f,oy,ox]·xp[n,c,oy·sh+ky,ox·sw+kx]
-// for the input x padded with the 'same' padding (xp), as im2col + batched
-// MatMul. The columns are built from the smaller side: from x (C·KH·KW
-// columns, below) or, for stride 1 and F < C (a layer reading a wide
-// concatenation), from dz (F·KH·KW columns, convWeightGradShifted).
-//
-// From x: the columns [N, C·KH·KW, HO·WO] come from one grouped Conv of x
-// (group = C, the layer's pads and strides) with one-hot kernels (output
-// channel c·K + k copies tap k of channel c); the kernel is the product of a
-// [1,K,1,KH,KW] identity and C ones, which ORT folds once per session.
-// MatMul(cols, dzᵀ) gives [N, C·KH·KW, F], summed over N and transposed.
-// With ORT 1.30 on 2 cores this beat the direct form and im2col from Slice +
-// Concat; see doc.go.
-func convWeightGrad(b *graph.Builder, pre string, x, dz graph.Value, g convGeom) graph.Value {
-	if g.SH == 1 && g.SW == 1 && g.F < g.C && g.KH*g.KW > 1 {
-		return convWeightGradShifted(b, pre, x, dz, g)
-	}
-	cols := x // a 1×1 stride-1 convolution's input is its own im2col
-	k := int64(g.KH * g.KW)
-	if k > 1 || g.SH != 1 || g.SW != 1 {
-		kern := unfoldKernel(b, "const.unfold", g.C, g.KH, g.KW, false)
-		cols = b.Conv(pre+".cols", x, kern, graph.Value{}, graph.ConvAttrs{Strides: g.strides(), Pads: g.pads(), Group: int64(g.C)})
-	}
-	c3 := b.Reshape(pre+".cols3", cols, 0, int64(g.C)*k, -1)
-	d3 := b.Transpose(pre+".dz3t", b.Reshape(pre+".dz3", dz, 0, int64(g.F), -1), 0, 2, 1)
-	mm := b.MatMul(pre+".wgrad.n", c3, d3)
-	t := b.Transpose(pre+".wgrad.f", b.ReduceSum(pre+".wgrad.t", mm, false, 0), 1, 0)
-	return b.Reshape(pre+".w.grad", t, int64(g.F), int64(g.C), int64(g.KH), int64(g.KW))
-}
-
-// convWeightGradShifted is convWeightGrad for stride 1 with the columns taken
-// from dz: substituting q = o + k − p (p the top/left padding),
-// dW[f,c,k] = Σ_n,q x[n,c,q]·dz[n,f,q − k + p], and the shifted copies
-// dzs[n, f·K + k, q] = dz[n,f,q − k + p] (zero outside) are one grouped Conv
-// of dz (group = F) with the flipped one-hot kernels and pads
-// (KH−1−PT, KW−1−PL, H−HO+PT, W−WO+PL), so its output is H×W. Then
-// MatMul(dzs [N,F·K,H·W], xᵀ [N,H·W,C]) gives [N, F·K, C], summed over N and
-// transposed to [F, C, K]. Its columns are F·K rows instead of C·K: cheaper
-// when the layer reads a concatenation wider than its output.
-func convWeightGradShifted(b *graph.Builder, pre string, x, dz graph.Value, g convGeom) graph.Value {
-	k := int64(g.KH * g.KW)
-	kern := unfoldKernel(b, "const.unfoldflip", g.F, g.KH, g.KW, true)
-	bt, bl := g.KH-1-g.PT, g.KW-1-g.PL
-	et, el := g.H-g.HO+g.PT, g.W-g.WO+g.PL
-	cols := b.Conv(pre+".dzcols", dz, kern, graph.Value{}, graph.ConvAttrs{Pads: []int64{int64(bt), int64(bl), int64(et), int64(el)}, Group: int64(g.F)})
-	d3 := b.Reshape(pre+".dzcols3", cols, 0, int64(g.F)*k, -1)
-	x3 := b.Transpose(pre+".x3t", b.Reshape(pre+".x3", x, 0, int64(g.C), -1), 0, 2, 1)
-	mm := b.MatMul(pre+".wgrad.n", d3, x3)
-	t := b.Reshape(pre+".wgrad.fkc", b.ReduceSum(pre+".wgrad.t", mm, false, 0), int64(g.F), k, int64(g.C))
-	return b.Reshape(pre+".w.grad", b.Transpose(pre+".wgrad.fck", t, 0, 2, 1), int64(g.F), int64(g.C), int64(g.KH), int64(g.KW))
-}
-
 // unfoldKernel returns the one-hot kernel [c·KH·KW, 1, KH, KW] of a grouped
 // Conv (group c) whose output channel i·K + k copies tap k of channel i
 // (flip: tap K−1−k), the product of a [1,K,1,KH,KW] identity and c ones,

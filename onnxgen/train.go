@@ -24,6 +24,10 @@ type TrainOptions struct {
 	// Nesterov selects Nesterov momentum; it needs Momentum > 0 (as in
 	// PyTorch). False: classical momentum.
 	Nesterov bool
+	// WeightGrad forces one formulation of every convolution's weight
+	// gradient (for the gradient checks and the measurements). Zero
+	// (WeightGradAuto): per layer, the cost model's choice.
+	WeightGrad WeightGrad
 }
 
 // Validate checks o; the error says which field is wrong.
@@ -40,6 +44,9 @@ func (o TrainOptions) Validate() error {
 	}
 	if o.Nesterov && o.Momentum == 0 {
 		return fmt.Errorf("onnxgen: Nesterov momentum needs momentum > 0")
+	}
+	if o.WeightGrad < 0 || o.WeightGrad >= numWeightGrad {
+		return fmt.Errorf("onnxgen: %v is not a weight-gradient form", o.WeightGrad)
 	}
 	return nil
 }
@@ -156,7 +163,7 @@ func compileStep(a Arch, in Input, classes int, opts TrainOptions, train bool) (
 	b.Output(loss)
 	b.Output(correct)
 	if train {
-		next := backward(b, a, convs, head, f, bns, w, logProb, label, classes, opts.BatchNorm)
+		next := backward(b, a, convs, head, f, bns, w, logProb, label, classes, opts)
 		for _, p := range specs {
 			if !isRunningStat(p.Name) {
 				next[p.Name], next[p.Name+".mom"] = sgdStep(b, p.Name, w[p.Name], mom[p.Name], next[p.Name], lr, opts)
@@ -183,7 +190,7 @@ func compileStep(a Arch, in Input, classes int, opts TrainOptions, train bool) (
 // parameter, and the running statistics' next values; it returns them by
 // parameter name (gradients) and by name (p.next for the running statistics).
 func backward(b *graph.Builder, a Arch, convs []convGeom, head Input, f forwardValues, bns []bnState, w map[string]graph.Value,
-	logProb, label graph.Value, classes int, batchNorm bool) map[string]graph.Value {
+	logProb, label graph.Value, classes int, opts TrainOptions) map[string]graph.Value {
 	out := map[string]graph.Value{}
 	onehot := b.OneHot("label.onehot", label, int64(classes), 0, 1)
 	n := b.ReduceSum("batch.n", onehot, true, 0, 1) // N as a float [1,1]
@@ -224,13 +231,13 @@ func backward(b *graph.Builder, a Arch, convs []convGeom, head Input, f forwardV
 			drelu = sumGrads(b, fmt.Sprintf("l%d.relu.grad", i), dy[i])
 		}
 		dz := reluGrad(b, pre+".out.grad", f.relu[i], drelu)
-		if batchNorm {
+		if opts.BatchNorm {
 			bn := fmt.Sprintf("l%d.bn", i)
 			dz, out[bn+".scale"], out[bn+".bias"] = batchNormGrad(b, bn, dz, bns[i])
 			out[bn+".mean"], out[bn+".var"] = runningStats(b, bn, bns[i], w[bn+".mean"], w[bn+".var"], n, g.HO*g.WO)
 		}
 		out[pre+".b"] = b.ReduceSum(pre+".b.grad", dz, false, 0, 2, 3)
-		out[pre+".w"] = convWeightGrad(b, pre, f.in[i], dz, g)
+		out[pre+".w"] = convWeightGrad(b, pre, f.in[i], dz, g, opts.WeightGrad)
 		if len(a.Layers[i].Inputs) == 0 {
 			continue // fed by the image only: no input gradient
 		}

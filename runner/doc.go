@@ -68,6 +68,41 @@
 // TrainOptions.Score of the pass (a classifier's: the accuracy), is
 // Result.Scores. What a score is worth (a reward) is the caller's business.
 //
+// # Session options
+//
+// Every session: all graph optimisations, Config.Threads intra-op threads, one
+// inter-op thread, sequential execution, ORT's CPU arena and memory pattern,
+// intra-op spinning on (ORT's defaults otherwise). Each was measured against
+// the others one at a time (BenchmarkSessionOptions: one session per variant,
+// their steps alternated, batch 64, 2 threads, 2026-12-01, the machine
+// shared with another engineer's tests; time per step over the default's,
+// architectures A, B, C of bench/archs.txt):
+//
+//	variant                         A      B      C
+//	no CPU arena                  1.27   1.42   1.23   slower: keep it
+//	no memory pattern             0.88   1.01   1.07   no consistent gain: keep it
+//	no intra-op spinning          0.81   1.02   1.06   helps only the smallest under load: keep it
+//	optimisation level basic      0.97   1.03   1.00   within the noise
+//	optimisation level extended   0.96   0.98   0.98   within the noise
+//	parallel execution            0.99   1.02   0.99   the step is one chain of convolutions
+//
+// No variant pays on all three, so the defaults stand. Config.SharedArena
+// (one arena for every session of the process, ORT's env allocator) does
+// pay for the first steps of a new session: measured with
+// BenchmarkFirstSteps, the first step took 1.45× (A) and 1.47× (B) the
+// eighth's time with an arena per session, 1.18× and 1.05× with the shared
+// one (session creation 20–30 ms either way); it is opt-in because the
+// shared arena never shrinks.
+//
+// Where a step's time goes (TestProfileTrainStep -v, architecture B, ORT's
+// profiler, 333 ms per step): the forward convolutions (FusedConv, with bias
+// and ReLU) 24%, the input gradients (Conv with the flipped kernel, one
+// ConvTranspose) 26%, the weight gradients 44% (the one-hot column Conv 20%,
+// the batched MatMul 23%, ReduceSum 1%), the ReLU backward (Greater + Where)
+// 4%, everything else 2%. The ReLU mask is computed once per layer already
+// (Greater on the ReLU's output, then Where); keeping a mask from the forward
+// pass would move that 0.6% Greater, not remove it, so the form stays.
+//
 // # Outcomes and errors
 //
 // Train returns an error, prefixed "runner: ", only for the caller's

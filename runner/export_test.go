@@ -1,6 +1,17 @@
 package runner
 
-import "github.com/nas-project/nas/internal/child"
+import (
+	"github.com/nas-project/nas/internal/child"
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// WithSessionOptionsForTest returns a copy of rt whose sessions get tweak
+// applied to their options after the defaults.
+func (rt *Runtime) WithSessionOptionsForTest(tweak func(*ort.SessionOptions) error) *Runtime {
+	c := *rt
+	c.tweak = tweak
+	return &c
+}
 
 // StepForTest prepares a training session of n at the given batch, fills it
 // with the first batch of src, and returns a function that runs one step

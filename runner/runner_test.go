@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nas-project/nas/internal/testenv"
 
 	"github.com/nas-project/nas/internal/child"
@@ -812,4 +813,31 @@ func randFloats(seed uint64, n int) []float32 {
 		out[i] = float32(r.NormFloat64())
 	}
 	return out
+}
+
+// TestSharedArenaSameResult: a Runtime with Config.SharedArena trains to the
+// same bits as one without (the arena changes where tensors live, not what
+// is computed), twice in a row (the second child reuses the arena).
+func TestSharedArenaSameResult(t *testing.T) {
+	rt := newRuntime(t)
+	shared, err := runner.New(runner.Config{LibraryPath: rt.Library(), Threads: min(2, runtime.NumCPU()), SharedArena: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := zeroChild(t, 0.9, 1e-4)
+	train, val := blobs(1, 256, tc, th, tw, tk), blobs(2, 64, tc, th, tw, tk)
+	opts := runner.TrainOptions{Epochs: 2, Batch: 32, LR: 0.05, Seed: 7, Score: accuracy}
+	want, err := rt.Train(context.Background(), ch.child, train, val, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		got, err := shared.Train(context.Background(), ch.child, train, val, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want.Params, got.Params); diff != "" || !slices.Equal(want.Scores, got.Scores) {
+			t.Fatalf("run %d with the shared arena: scores %v, want %v; params (-want +got):\n%s", i, got.Scores, want.Scores, diff)
+		}
+	}
 }

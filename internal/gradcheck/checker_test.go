@@ -14,7 +14,8 @@ import (
 // TestTrainGraphsPassONNXChecker runs ONNX's own checker with full_check
 // (shape inference included; Debian's python3-onnx 1.12 validates IR 8 /
 // opset 17) on the training-step and evaluation graphs of every architecture
-// the other checks use, with and without batch norm and Nesterov.
+// the other checks use, with and without batch norm and Nesterov, the
+// training graphs in every weight-gradient formulation.
 func TestTrainGraphsPassONNXChecker(t *testing.T) {
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import onnx").Run(); err != nil {
@@ -43,17 +44,22 @@ func TestTrainGraphsPassONNXChecker(t *testing.T) {
 		}},
 	} {
 		for _, bn := range []bool{false, true} {
-			for _, train := range []bool{false, true} {
-				m, _, _ := compile(t, a, 3, 10, 11, 4, train, 0.9, 1e-4, true, bn)
-				b, err := proto.Marshal(m)
-				if err != nil {
-					t.Fatal(err)
+			for _, form := range allForms() {
+				for _, train := range []bool{false, true} {
+					if !train && form != onnxgen.WeightGradAuto {
+						continue // the evaluation graph has no gradient
+					}
+					m, _, _ := compile(t, a, 3, 10, 11, 4, train, 0.9, 1e-4, true, bn, form)
+					b, err := proto.Marshal(m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					f := filepath.Join(dir, fmt.Sprintf("a%d_bn%v_train%v_%v.onnx", i, bn, train, form))
+					if err := os.WriteFile(f, b, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					files = append(files, f)
 				}
-				f := filepath.Join(dir, fmt.Sprintf("a%d_bn%v_train%v.onnx", i, bn, train))
-				if err := os.WriteFile(f, b, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				files = append(files, f)
 			}
 		}
 	}

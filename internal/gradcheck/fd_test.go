@@ -90,8 +90,8 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m, names, shapes := compile(t, tc.arch, tc.c, tc.h, tc.w, tc.classes, true, 0, 0, false, tc.bn)
-			em, _, _ := compile(t, tc.arch, tc.c, tc.h, tc.w, tc.classes, false, 0, 0, false, tc.bn)
+			_, names, shapes := compile(t, tc.arch, tc.c, tc.h, tc.w, tc.classes, true, 0, 0, false, tc.bn, onnxgen.WeightGradAuto)
+			em, _, _ := compile(t, tc.arch, tc.c, tc.h, tc.w, tc.classes, false, 0, 0, false, tc.bn, onnxgen.WeightGradAuto)
 			rng := rand.New(rand.NewPCG(2, uint64(len(tc.name))))
 			params := initParams(rng, names, shapes)
 			img, lab := randomBatch(rng, tc.batch, tc.c, tc.h, tc.w, tc.classes)
@@ -130,31 +130,13 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 				t.Fatalf("evaluation loss %.8g, float64 reference %.8g", got, wantEval)
 			}
 
-			// Backward: one step with lr 1, no momentum, no weight decay.
-			tb, _ := proto.Marshal(m)
-			ins, outs := []string{"image", "label", "lr"}, []string{"loss", "correct"}
-			feeds = append(append([]feed(nil), base...), feed{name: "lr", shape: []int64{1}, f32: []float32{1}})
-			for i, n := range names {
-				ins, outs = append(ins, n), append(outs, n+".next")
-				feeds = append(feeds, feed{name: n, shape: shapes[i], f32: params[i]})
-			}
-			for i, n := range names {
-				if !isRunningStat(n) {
-					ins = append(ins, n+".mom")
-					feeds = append(feeds, feed{name: n + ".mom", shape: shapes[i], f32: make([]float32, len(params[i]))})
-				}
-			}
-			r := newSession(t, tb, ins, outs).run(t, feeds)
-			if got := float64(r.f32["loss"][0]); math.Abs(got-want) > 1e-5*math.Abs(want) {
-				t.Errorf("training-step loss %.8g, float64 reference %.8g", got, want)
-			}
+			// The finite differences, once: they do not depend on the graph.
 			const h = 1e-6
-			worst := 0.0
+			fds, scales := map[string][]float64{}, map[string]float64{}
 			for i, n := range names {
 				if isRunningStat(n) {
 					continue // state, not trained: checked against PyTorch in sgd_test.go
 				}
-				next := r.f32[n+".next"]
 				fd := make([]float64, len(params[i]))
 				scale := 0.0
 				for j := range fd {
@@ -167,19 +149,51 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 					fd[j] = (lp - lm) / (2 * h)
 					scale = max(scale, math.Abs(fd[j]))
 				}
-				bad := 0
-				for j, v := range fd {
-					g := float64(params[i][j]) - float64(next[j])
-					tol := 1e-3*math.Abs(v) + 1e-4*scale + 1e-6
-					worst = max(worst, math.Abs(g-v)/tol)
-					if math.Abs(g-v) > tol {
-						if bad++; bad <= 3 {
-							t.Errorf("%s[%d]: gradient %.6g, finite difference %.6g", n, j, g, v)
-						}
-					}
-				}
+				fds[n], scales[n] = fd, scale
 				if scale == 0 && !(tc.bn && strings.HasSuffix(n, ".conv.b")) {
 					t.Errorf("%s: zero gradient everywhere: the check would be vacuous", n)
+				}
+			}
+
+			// Backward: one step with lr 1, no momentum, no weight decay, in
+			// every weight-gradient formulation.
+			worst := 0.0
+			for _, form := range allForms() {
+				m, _, _ := compile(t, tc.arch, tc.c, tc.h, tc.w, tc.classes, true, 0, 0, false, tc.bn, form)
+				tb, _ := proto.Marshal(m)
+				ins, outs := []string{"image", "label", "lr"}, []string{"loss", "correct"}
+				feeds = append(append([]feed(nil), base...), feed{name: "lr", shape: []int64{1}, f32: []float32{1}})
+				for i, n := range names {
+					ins, outs = append(ins, n), append(outs, n+".next")
+					feeds = append(feeds, feed{name: n, shape: shapes[i], f32: params[i]})
+				}
+				for i, n := range names {
+					if !isRunningStat(n) {
+						ins = append(ins, n+".mom")
+						feeds = append(feeds, feed{name: n + ".mom", shape: shapes[i], f32: make([]float32, len(params[i]))})
+					}
+				}
+				r := newSession(t, tb, ins, outs).run(t, feeds)
+				if got := float64(r.f32["loss"][0]); math.Abs(got-want) > 1e-5*math.Abs(want) {
+					t.Errorf("%v: training-step loss %.8g, float64 reference %.8g", form, got, want)
+				}
+				for i, n := range names {
+					fd, ok := fds[n]
+					if !ok {
+						continue
+					}
+					next := r.f32[n+".next"]
+					bad := 0
+					for j, v := range fd {
+						g := float64(params[i][j]) - float64(next[j])
+						tol := 1e-3*math.Abs(v) + 1e-4*scales[n] + 1e-6
+						worst = max(worst, math.Abs(g-v)/tol)
+						if math.Abs(g-v) > tol {
+							if bad++; bad <= 3 {
+								t.Errorf("%v: %s[%d]: gradient %.6g, finite difference %.6g", form, n, j, g, v)
+							}
+						}
+					}
 				}
 			}
 			t.Logf("worst |g_onnx - g_fd| / tolerance: %.3g", worst)

@@ -229,14 +229,17 @@ func runTorch(t *testing.T, s *spec, params []float32, image []float32, label []
 
 // compile returns the training-step (train) or evaluation graph of a and its
 // parameter names and shapes, in the interface's order.
-func compile(t testing.TB, a onnxgen.Arch, c, h, w, classes int, train bool, mu, wd float32, nesterov, bn bool) (*onnxpb.ModelProto, []string, [][]int64) {
+// compile compiles a's training-step (train) or evaluation graph; form is
+// the weight-gradient formulation of every convolution (onnxgen.WeightGradAuto:
+// the cost model's per-layer choice).
+func compile(t testing.TB, a onnxgen.Arch, c, h, w, classes int, train bool, mu, wd float32, nesterov, bn bool, form onnxgen.WeightGrad) (*onnxpb.ModelProto, []string, [][]int64) {
 	t.Helper()
 	in := onnxgen.Input{C: c, H: h, W: w}
 	opts := onnxgen.Options{BatchNorm: bn}
 	var m *onnxpb.ModelProto
 	var err error
 	if train {
-		m, err = onnxgen.CompileTrain(a, in, classes, onnxgen.TrainOptions{Options: opts, Momentum: mu, WeightDecay: wd, Nesterov: nesterov})
+		m, err = onnxgen.CompileTrain(a, in, classes, onnxgen.TrainOptions{Options: opts, Momentum: mu, WeightDecay: wd, Nesterov: nesterov, WeightGrad: form})
 	} else {
 		m, err = onnxgen.CompileEval(a, in, classes, opts)
 	}
@@ -253,4 +256,10 @@ func compile(t testing.TB, a onnxgen.Arch, c, h, w, classes int, train bool, mu,
 		names, shapes = append(names, p.Name), append(shapes, p.Shape)
 	}
 	return m, names, shapes
+}
+
+// allForms is the cost model's choice followed by every weight-gradient
+// formulation forced on every layer: the gradient checks run each.
+func allForms() []onnxgen.WeightGrad {
+	return append([]onnxgen.WeightGrad{onnxgen.WeightGradAuto}, onnxgen.WeightGradForms()...)
 }

@@ -556,7 +556,10 @@ func (b *Builder) Conv(out string, x, w, bias Value, a ConvAttrs) Value {
 	if !ok {
 		return Value{}
 	}
-	if x.Shape[1] == Batch || x.Shape[1] != w.Shape[1]*g || w.Shape[0]%g != 0 {
+	// A symbolic channel count (a transposed batch, as in a weight
+	// gradient's direct form) must be the kernel's, ungrouped.
+	symbolic := x.Shape[1] == Batch && w.Shape[1] == Batch && g == 1
+	if !symbolic && (x.Shape[1] == Batch || x.Shape[1] != w.Shape[1]*g || w.Shape[0]%g != 0) {
 		b.failf("Conv %q: input %s, weight %s, group %d: channels do not match", out, DimsString(x.Shape), DimsString(w.Shape), g)
 		return Value{}
 	}
