@@ -13,14 +13,21 @@ import (
 )
 
 func (a *app) showCmd() *cobra.Command {
-	var top int
+	var (
+		top    int
+		pareto bool
+		by     string
+	)
 	cmd := &cobra.Command{
 		Use:   "show DIR",
-		Short: "Print a run's summary and its best trials",
+		Short: "Print a run's summary and its best trials (or, with --pareto, its accuracy/cost trade-off)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if top < 1 {
 				return usagef("show: -k %d: want at least 1 trial", top)
+			}
+			if by != search.ByFLOPs && by != search.ByParams {
+				return usagef("show: --by %q: want %s or %s", by, search.ByFLOPs, search.ByParams)
 			}
 			opts, recs, err := readRun(args[0])
 			if err != nil {
@@ -62,6 +69,9 @@ func (a *app) showCmd() *cobra.Command {
 				fmt.Fprintln(w, "no trial is done yet")
 				return nil
 			}
+			if pareto {
+				return showPareto(w, recs, by)
+			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "rank\ttrial\treward\tval acc\tparams\tMFLOPs\tseconds\tarchitecture")
 			for i, r := range done[:min(top, len(done))] {
@@ -71,7 +81,30 @@ func (a *app) showCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVarP(&top, "top", "k", 10, "how many of the best trials to list")
+	cmd.Flags().BoolVar(&pareto, "pareto", false, "list the Pareto front instead: the done trials no other beats on both validation accuracy and cost")
+	cmd.Flags().StringVar(&by, "by", search.ByFLOPs, "--pareto's cost: flops (multiply-adds per image) or params")
 	return cmd
+}
+
+// showPareto lists the run's Pareto front of validation accuracy against
+// cost (search.ParetoFront), cheapest first, so a user who must deploy a
+// small model can pick one (nas export --trial N) without a second search.
+func showPareto(w io.Writer, recs []search.Record, by string) error {
+	front, err := search.ParetoFront(recs, by)
+	if err != nil {
+		return err
+	}
+	what := "multiply-adds per image"
+	if by == search.ByParams {
+		what = "parameters"
+	}
+	fmt.Fprintf(w, "Pareto front of validation accuracy against %s: %d trial(s), cheapest first (nas export DIR --trial N -o model.onnx)\n", what, len(front))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "trial	val acc	reward	params	MFLOPs	architecture")
+	for _, r := range front {
+		fmt.Fprintf(tw, "%d\t%.4f\t%.4f\t%d\t%.2f\t%s\n", r.Index, bestOf(r.ValAcc), r.Reward, r.Params, float64(r.FLOPs)/1e6, r.Arch)
+	}
+	return tw.Flush()
 }
 
 // showWorkers lists the worker processes that trained the run's trials
