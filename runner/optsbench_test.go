@@ -66,19 +66,7 @@ func BenchmarkSessionOptions(b *testing.B) {
 				}
 				steps[i] = step
 			}
-			spent := make([]time.Duration, len(steps))
-			round := 0
-			for b.Loop() {
-				for k := range steps {
-					i := (k + round) % len(steps)
-					t := time.Now()
-					if err := steps[i](); err != nil {
-						b.Fatal(err)
-					}
-					spent[i] += time.Since(t)
-				}
-				round++
-			}
+			spent, round := alternate(b, steps)
 			for i, v := range sessionVariants {
 				b.ReportMetric(float64(spent[i].Microseconds())/float64(round)/1e3, v.name+"-ms")
 				if i > 0 {
@@ -181,19 +169,7 @@ func BenchmarkWeightGradFormsArch(b *testing.B) {
 				}
 				steps[i] = step
 			}
-			spent := make([]time.Duration, len(steps))
-			round := 0
-			for b.Loop() {
-				for k := range steps {
-					i := (k + round) % len(steps)
-					t := time.Now()
-					if err := steps[i](); err != nil {
-						b.Fatal(err)
-					}
-					spent[i] += time.Since(t)
-				}
-				round++
-			}
+			spent, round := alternate(b, steps)
 			for i, f := range forms {
 				b.ReportMetric(float64(spent[i].Microseconds())/float64(round)/1e3, f.String()+"-ms")
 				if i > 0 {
@@ -202,4 +178,24 @@ func BenchmarkWeightGradFormsArch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// alternate runs one step of each in turn per benchmark iteration, the
+// order rotated every round, so that the machine's drifts spread over all
+// of them; it returns each one's total time and the number of rounds.
+func alternate(b *testing.B, steps []func() error) ([]time.Duration, int) {
+	spent := make([]time.Duration, len(steps))
+	round := 0
+	for b.Loop() {
+		for k := range steps {
+			i := (k + round) % len(steps)
+			t := time.Now()
+			if err := steps[i](); err != nil {
+				b.Fatal(err)
+			}
+			spent[i] += time.Since(t)
+		}
+		round++
+	}
+	return spent, round
 }
