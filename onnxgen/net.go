@@ -70,19 +70,34 @@ func graphOf(s step) (child.Graph, error) {
 	if err != nil {
 		return child.Graph{}, err
 	}
-	return child.Graph{Model: b, Inputs: tensors(s.inputs), Outputs: tensors(s.outputs)}, nil
+	ins, err := tensors(s.inputs)
+	if err != nil {
+		return child.Graph{}, err
+	}
+	outs, err := tensors(s.outputs)
+	if err != nil {
+		return child.Graph{}, err
+	}
+	return child.Graph{Model: b, Inputs: ins, Outputs: outs}, nil
 }
 
-func tensors(vs []graph.Value) []child.Tensor {
+// tensors describes graph values in the contract's terms; the contract has
+// float32 and int64 tensors only.
+func tensors(vs []graph.Value) ([]child.Tensor, error) {
 	ts := make([]child.Tensor, len(vs))
 	for i, v := range vs {
-		t := child.Float32
-		if v.Type == graph.Int64 {
+		var t child.DType
+		switch v.Type {
+		case graph.Float:
+			t = child.Float32
+		case graph.Int64:
 			t = child.Int64
+		default:
+			return nil, fmt.Errorf("%s: element type %v has no place in the child contract", v.Name, v.Type)
 		}
 		ts[i] = child.Tensor{Name: v.Name, Type: t, Shape: append([]int64(nil), v.Shape...)}
 	}
-	return ts
+	return ts, nil
 }
 
 // activationFloats counts the forward values of the training graph per

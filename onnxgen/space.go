@@ -149,24 +149,13 @@ func (s Space) options(f field) []int {
 	return o
 }
 
-// searched says whether decision f is sampled: always for kernels and
-// filters, for strides unless their options are just {1}, for pooling
-// unless its options are just {0}.
-func (s Space) searched(f field) bool {
-	o := s.options(f)
-	switch f {
-	case fSH, fSW:
-		return !(len(o) == 1 && o[0] == 1)
-	case fP:
-		return !(len(o) == 1 && o[0] == 0)
-	}
-	return true
-}
-
 // hasPool says whether the space has a p decision: only when pooling is
-// searched, so that a space without pooling has the decisions and vectors
-// it had before pooling existed.
-func (s Space) hasPool() bool { return s.searched(fP) }
+// searched (its options are not just {0}), so that a space without pooling
+// has the decisions and vectors it had before pooling existed.
+func (s Space) hasPool() bool {
+	o := s.options(fP)
+	return !(len(o) == 1 && o[0] == 0)
+}
 
 func (s Space) label() string {
 	if s.Name == "" {

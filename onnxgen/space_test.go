@@ -89,10 +89,6 @@ func TestSpaceCheck(t *testing.T) {
 		{"pool 3 in v3", SpaceV3, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 3}}}, "onnxgen: layer 0: pool size 3 not in space v3 (want 0, 2)", "v3 pools 2x2 only"},
 		{"wide filters", SpaceV3, Arch{Layers: []Layer{l(3, 1, 128)}}, "onnxgen: layer 0: number of filters 128 not in space v3 (want 24, 36, 48, 64)", "128 filters are v3-wide's"},
 		{"wide", SpaceV3Wide, Arch{Layers: []Layer{l(3, 1, 128), l(3, 1, 96, 0)}}, "", "v3-wide has 96 and 128 filters"},
-		{"pool in v2", SpaceV2, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 2}}}, "onnxgen: layer 0: pool size 2 not in space v2 (want 0)", "v1 and v2 have no pooling"},
-		{"pool in v3", SpaceV3, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 2}, {3, 3, 2, 2, 36, []int{0}, 0}}}, "", "v3 pools 2x2"},
-		{"pool 3 in v3", SpaceV3, Arch{Layers: []Layer{{3, 3, 1, 1, 24, nil, 3}}}, "onnxgen: layer 0: pool size 3 not in space v3 (want 0, 2)", "v3 pools 2x2 only"},
-		{"wide", SpaceV3Wide, Arch{Layers: []Layer{l(3, 1, 128), l(3, 1, 96, 0)}}, "", "v3-wide has 96 and 128 filters"},
 		{"chain skip", chain, Arch{Layers: []Layer{l(3, 1, 8), l(3, 1, 8, 0), l(3, 1, 8, 0, 1)}}, "onnxgen: layer 2: layer 2 cannot be fed by layer 0: space chain has no skip connections (want only in1)", "no skips without anchors"},
 	}
 	for _, tt := range tests {

@@ -129,7 +129,9 @@ func compileStep(a Arch, in Input, classes int, opts TrainOptions, train bool) (
 	w := make(map[string]graph.Value, len(specs))
 	for i, p := range specs {
 		w[p.Name] = b.Input(p.Name, graph.Float, p.Shape...)
-		st.state = append(st.state, child.State{Input: p.Name, Output: p.Name + ".next", Param: i})
+		if train {
+			st.state = append(st.state, child.State{Input: p.Name, Output: p.Name + ".next", Param: i})
+		}
 	}
 	mom := make(map[string]graph.Value, len(specs))
 	if train {
@@ -139,8 +141,6 @@ func compileStep(a Arch, in Input, classes int, opts TrainOptions, train bool) (
 				st.state = append(st.state, child.State{Input: p.Name + ".mom", Output: p.Name + ".mom.next", Param: -1})
 			}
 		}
-	} else {
-		st.state = nil
 	}
 	var bnHook func(int, graph.Value) graph.Value
 	bns := make([]bnState, len(a.Layers))

@@ -323,20 +323,3 @@ func CompileWeightGrad(s ConvShape, form WeightGrad) (*onnxpb.ModelProto, error)
 	}
 	return m, nil
 }
-
-// WeightGradChoices returns the form chooseWeightGrad picks for each layer of
-// a on input in (what CompileTrain emits with WeightGradAuto).
-func WeightGradChoices(a Arch, in Input) ([]WeightGrad, error) {
-	shapes, err := a.Shapes(in)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]WeightGrad, len(a.Layers))
-	for i, l := range a.Layers {
-		g := convGeom{C: shapes[i].In.C, H: shapes[i].In.H, W: shapes[i].In.W, F: l.Filters, KH: l.KH, KW: l.KW, SH: l.SH, SW: l.SW}
-		g.PT, g.PB, g.HO = samePadding(g.H, g.KH, g.SH)
-		g.PL, g.PR, g.WO = samePadding(g.W, g.KW, g.SW)
-		out[i] = chooseWeightGrad(g)
-	}
-	return out, nil
-}

@@ -33,8 +33,8 @@ const apiSymbol = "OrtGetApiBase"
 // A library in a directory named .ort is taken to be the one `make ort`
 // fetched there, and its sha256 must be FetchedSHA256: that catches a
 // damaged download that still looks like a library. Other libraries are the
-// user's own builds, whose sums nas cannot know. (Hashing 45 MB costs about
-// 30 ms, once per process.)
+// user's own builds, whose sums nas cannot know. The hash is taken once per
+// process.
 func checkLibrary(lib string) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("runner: loading %s: %s: %w", lib, fmt.Sprintf(format, args...), ErrLibrary)

@@ -179,7 +179,6 @@ type accumulator struct {
 }
 
 func (a *accumulator) reset() {
-	a.sums = slices.Grow(a.sums[:0], len(a.m.defs))[:len(a.m.defs)]
 	clear(a.sums)
 	a.n = 0
 }
@@ -373,12 +372,11 @@ func (tr *trainer) close() { tr.o.destroy() }
 // multiple of it, one last batch of the remainder through its own tensors,
 // so every example is counted exactly once and nothing is padded.
 type evaluator struct {
-	o     owner
-	sess  *ort.DynamicAdvancedSession
-	full  evalIO
-	tail  evalIO // batch 0 when the set divides evenly
-	acc   accumulator
-	batch []string
+	o    owner
+	sess *ort.DynamicAdvancedSession
+	full evalIO
+	tail evalIO // batch 0 when the set divides evenly
+	acc  accumulator
 }
 
 type evalIO struct {
@@ -387,7 +385,7 @@ type evalIO struct {
 }
 
 func (rt *Runtime) newEvaluator(n child.Net, sets [][]*ort.Tensor[float32], examples, batch int) (_ *evaluator, err error) {
-	ev := &evaluator{batch: n.Batch}
+	ev := &evaluator{}
 	defer func() {
 		if err != nil {
 			ev.o.destroy()
@@ -403,7 +401,7 @@ func (rt *Runtime) newEvaluator(n child.Net, sets [][]*ort.Tensor[float32], exam
 	if err != nil {
 		return nil, fmt.Errorf("evaluation graph: %w", err)
 	}
-	ev.acc.m = m
+	ev.acc = accumulator{m: m, sums: make([]float64, len(n.Metrics))}
 	byOut := map[string]ort.Value{}
 	for k, d := range n.Metrics {
 		byOut[d.Name] = m.vals[k]

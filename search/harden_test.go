@@ -472,3 +472,43 @@ func TestVersion3Continued(t *testing.T) {
 		t.Errorf("version %d (%v), want %d", v, err, SchemaVersion)
 	}
 }
+
+// isolatedFake is the fake evaluator, declaring its children isolated from
+// the search's process (as the workers' evaluator does).
+type isolatedFake struct{ *fakeEval }
+
+func (isolatedFake) Isolated() bool { return true }
+
+// TestIsolatedNotBlamed: a trial found running with maxAttempts attempts is
+// recorded crashed by an in-process search's resume, but trained by a
+// search whose evaluator is Isolated (its children cannot have killed the
+// search's process).
+func TestIsolatedNotBlamed(t *testing.T) {
+	o := testOptions(StrategyRandom, 8)
+	for _, c := range []struct {
+		name string
+		ev   Evaluator
+		want Status
+	}{{"in process", newFake(), Failed}, {"isolated", isolatedFake{newFake()}, Done}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			runSearch(t, dir, o, newFake(), nil)
+			db, err := sql.Open("sqlite", filepath.Join(dir, DBFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = db.Exec(`UPDATE trial SET status = 'running', attempts = ? WHERE idx = 5`, maxAttempts)
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Run(context.Background(), Config{Dir: dir, Resume: true, Evaluator: c.ev}); err != nil {
+				t.Fatal(err)
+			}
+			r := readTrials(t, dir)[5]
+			if r.Status != c.want || (c.want == Failed) != (r.Error == crashReason) {
+				t.Errorf("trial 5 after the resume: %s %q, want %s", r.Status, r.Error, c.want)
+			}
+		})
+	}
+}

@@ -17,42 +17,54 @@ import (
 // fails with "no run recorded". SQLite may create nas.db's -wal and -shm
 // files (empty; a WAL reader needs the shared memory) when no search has
 // the database open; nas.db itself is never written.
+// openReadOnlyDB opens the SQLite database at path read-only, and checks
+// that it answers. A WAL database in a directory that cannot take its -shm
+// file (a read-only mount) and that no search has open (it would have made
+// -shm), its log empty, is opened immutable: nothing can change it while it
+// is read.
+func openReadOnlyDB(path string) (*sql.DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	open := func(query string) (*sql.DB, error) {
+		u := url.URL{Scheme: "file", Path: abs, RawQuery: query + "&_pragma=busy_timeout(10000)"}
+		db, err := sql.Open("sqlite", u.String())
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(1)
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_master`).Scan(&n); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := open("mode=ro")
+	if err != nil && readOnlyWAL(path) {
+		db, err = open("mode=ro&immutable=1")
+	}
+	return db, err
+}
+
 func openStoreReadOnly(dir string) (*store, error) {
 	path := filepath.Join(dir, DBFile)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("search: %s is not a run directory: %w", dir, err)
 	}
-	abs, err := filepath.Abs(path)
+	db, err := openReadOnlyDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("search: %s: %w", path, err)
+		return nil, fmt.Errorf("search: open %s: %w", path, err)
 	}
-	open := func(query string) (*sql.DB, int, error) {
-		u := url.URL{Scheme: "file", Path: abs, RawQuery: query + "&_pragma=busy_timeout(10000)"}
-		db, err := sql.Open("sqlite", u.String())
-		if err != nil {
-			return nil, 0, err
-		}
-		db.SetMaxOpenConns(1)
-		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'trial')`).Scan(&n); err != nil {
-			db.Close()
-			return nil, 0, err
-		}
-		return db, n, nil
-	}
-	db, n, err := open("mode=ro")
-	if err != nil && readOnlyWAL(path) {
-		// A WAL database in a directory that cannot take its -shm file (a
-		// read-only mount) and that no search has open (it would have made
-		// -shm), its log empty: nothing can change it while it is read.
-		db, n, err = open("mode=ro&immutable=1")
-	}
-	if err != nil {
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run', 'trial')`).Scan(&n); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("search: open %s: %w", path, err)
 	}
 	if n != 2 {
 		db.Close()
-		return nil, fmt.Errorf("search: %s: %w", path, errNoRun)
+		return nil, fmt.Errorf("search: %s: %w", path, ErrNoRun)
 	}
 	s := &store{db: db}
 	if err := s.columns(); err != nil {

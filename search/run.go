@@ -141,7 +141,7 @@ func openRun(cfg Config) (Options, *store, error) {
 	if err != nil {
 		return Options{}, nil, fmt.Errorf("search: resume %s: %w", cfg.Dir, err)
 	}
-	_, _, err = ro.readRun()
+	opts, _, err := ro.readRun()
 	ro.close()
 	if err != nil {
 		return Options{}, nil, fmt.Errorf("search: resume %s: %w", cfg.Dir, err)
@@ -152,11 +152,6 @@ func openRun(cfg Config) (Options, *store, error) {
 	st, err := openStore(cfg.Dir)
 	if err != nil {
 		return Options{}, nil, err
-	}
-	opts, _, err := st.readRun()
-	if err != nil {
-		st.close()
-		return Options{}, nil, fmt.Errorf("search: resume %s: %w", cfg.Dir, err)
 	}
 	b := cfg.Options
 	if b.Trials != 0 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -51,14 +50,9 @@ func inspectDB(dir string) (dbState, error) {
 			return unfinishedDB, nil
 		}
 	}
-	abs, err := filepath.Abs(path)
+	db, err := openReadOnlyDB(path)
 	if err != nil {
-		return noDB, fmt.Errorf("search: %s: %w", path, err)
-	}
-	u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro&_pragma=busy_timeout(10000)"}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return noDB, fmt.Errorf("search: open %s: %w", path, err)
+		return noDB, fmt.Errorf("search: %s is not a run database (%v): move it away, or choose another directory", path, err)
 	}
 	defer db.Close()
 	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)

@@ -195,15 +195,16 @@ func (s *store) updateRun(opts Options) error {
 	return nil
 }
 
-// errNoRun: the database has no run row.
-var errNoRun = errors.New("no run recorded")
+// ErrNoRun is wrapped by the error of reading a database that holds no run
+// row (an empty or unfinished nas.db).
+var ErrNoRun = errors.New("no run recorded")
 
 func (s *store) readRun() (Options, time.Time, error) {
 	var version int
 	var created, cfg string
 	err := s.db.QueryRow(`SELECT version, created, config FROM run WHERE id = 1`).Scan(&version, &created, &cfg)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Options{}, time.Time{}, errNoRun
+		return Options{}, time.Time{}, ErrNoRun
 	}
 	if err != nil {
 		return Options{}, time.Time{}, fmt.Errorf("search: read run: %w", err)
@@ -398,15 +399,6 @@ func (s *store) bestModel() (int, []byte, string, error) {
 // trial table in index order (rows still "running" included). It opens
 // the database read-only and never changes the directory.
 func ReadRun(dir string) (Options, []Record, error) {
-	s, err := openStoreReadOnly(dir)
-	if err != nil {
-		return Options{}, nil, err
-	}
-	defer s.close()
-	o, _, err := s.readRun()
-	if err != nil {
-		return Options{}, nil, err
-	}
-	recs, err := s.trials()
-	return o, recs, err
+	st, err := ReadRunState(dir)
+	return st.Options, st.Trials, err
 }

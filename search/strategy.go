@@ -72,7 +72,8 @@ func randomChoices(prog controller.Space, layers int, r *rand.Rand) []int {
 func mutate(prog controller.Space, layers int, choices []int, r *rand.Rand) []int {
 	out := append([]int(nil), choices...)
 	var fields, anchors []int
-	for t, p := range prog.Positions(layers) {
+	ps := prog.Positions(layers)
+	for t, p := range ps {
 		switch {
 		case p.Earlier >= 0:
 			anchors = append(anchors, t)
@@ -90,7 +91,7 @@ func mutate(prog controller.Space, layers int, choices []int, r *rand.Rand) []in
 	}
 	t := fields[k]
 	var others []int
-	for v := range prog.Positions(layers)[t].Options {
+	for v := range ps[t].Options {
 		if v != out[t] {
 			others = append(others, v)
 		}

@@ -208,7 +208,7 @@ func runError(dir string, err error) error {
 	}
 	var hint string
 	switch {
-	case strings.Contains(msg, "no run recorded"):
+	case errors.Is(err, search.ErrNoRun):
 		if search.CheckNewRunDir(dir) == nil {
 			hint = "the run's creation was interrupted before it was recorded; start a new run: nas search --dir " + dir + " replaces this " + search.DBFile
 		} else {

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nas-project/nas/internal/dist"
+	"github.com/nas-project/nas/internal/serve"
 	"github.com/nas-project/nas/search"
 )
 
@@ -93,7 +94,7 @@ func (a *app) distEvaluator(ctx context.Context, w workerFlags, dir string, data
 		}
 		stops = append(stops, func() { os.RemoveAll(store) })
 		if co.Token == "" {
-			co.Token = dist.NewToken()
+			co.Token = serve.NewToken()
 		}
 		srv, err := dist.StartServer(dist.ServerOptions{Listen: w.listen, Token: co.Token, TLSCert: w.nats.cert, TLSKey: w.nats.key, StoreDir: store})
 		if err != nil {

@@ -1,8 +1,6 @@
 package dist
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -18,8 +16,8 @@ type ServerOptions struct {
 	// Listen is host:port. Empty means 127.0.0.1 on a port the system
 	// chooses.
 	Listen string
-	// Token is the token every client must present. Empty on a loopback
-	// address means none; Validate refuses an empty token elsewhere.
+	// Token is the token every client must present; required (Validate
+	// refuses an empty one, on loopback too).
 	Token string
 	// TLSCert and TLSKey, when both set, make the server require TLS with
 	// this certificate.
@@ -30,12 +28,11 @@ type ServerOptions struct {
 
 // Validate says whether the options can start a server.
 func (o ServerOptions) Validate() error {
-	host, _, err := o.hostPort()
-	if err != nil {
+	if _, _, err := o.hostPort(); err != nil {
 		return err
 	}
-	if o.Token == "" && !IsLoopback(host) {
-		return fmt.Errorf("dist: listening on %s needs a token (workers on other machines must authenticate)", o.Listen)
+	if o.Token == "" {
+		return fmt.Errorf("dist: listening on %s needs a token (every worker must authenticate)", o.Listen)
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return fmt.Errorf("dist: TLS needs both a certificate and its key")
@@ -65,22 +62,6 @@ func (o ServerOptions) hostPort() (string, int, error) {
 		host = "0.0.0.0"
 	}
 	return host, p, nil
-}
-
-// IsLoopback reports whether host is a loopback address or "localhost".
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// NewToken is a random token (32 hex digits).
-func NewToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return hex.EncodeToString(b)
 }
 
 // Server is an embedded NATS server with JetStream.

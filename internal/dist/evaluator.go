@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/nas-project/nas/search"
 )
@@ -135,7 +136,7 @@ func New(ctx context.Context, cfg Config) (*Evaluator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Evaluator{cfg: cfg, js: js, models: obs, session: NewToken()[:12],
+	e := &Evaluator{cfg: cfg, js: js, models: obs, session: nuid.Next(),
 		waiting: map[string]*waiter{}, bySeq: map[uint64]string{}, taken: map[string]bool{},
 		early: map[uint64]func() (string, func(*Stats)){}}
 	rc, err := js.CreateOrUpdateConsumer(ctx, ResultStream, jetstream.ConsumerConfig{Durable: "search-" + cfg.RunID,

@@ -108,9 +108,6 @@ type ResultMsg struct {
 	// Error is the evaluator's error (an infrastructure failure); empty:
 	// none.
 	Error string `json:"error,omitempty"`
-	// Started is when the worker began the trial (Unix nanoseconds, the
-	// worker's clock): the dispatch benchmark reads it.
-	Started int64 `json:"started"`
 }
 
 // Outcome is search.Outcome as it crosses the network: without the model.

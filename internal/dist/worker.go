@@ -146,7 +146,6 @@ func (w *worker) slot(ctx context.Context) error {
 
 // handle trains one delivered trial.
 func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
-	started := time.Now()
 	log := w.cfg.Logger
 	var delivery, seq uint64
 	if md, err := msg.Metadata(); err == nil {
@@ -175,7 +174,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 	})
 	res := ResultMsg{Version: messageVersion, RunID: m.RunID, Index: m.Trial.Index, Arch: m.Trial.Arch, Seed: m.Trial.Seed,
-		Worker: w.cfg.Name, Delivery: delivery, Started: started.UnixNano()}
+		Worker: w.cfg.Name, Delivery: delivery}
 	out, err := w.evaluate(ctx, m)
 	stopHB()
 	hb.Wait()

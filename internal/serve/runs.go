@@ -63,7 +63,6 @@ func (r *runDir) fingerprint() (fp fingerprint, last time.Time) {
 type snapshot struct {
 	summary runJSON
 	trials  []trialJSON
-	recs    []search.Record
 	// shape is the input size and classes of best.onnx (ok: it has one),
 	// what an architecture is drawn with.
 	shape   onnxgen.Input
@@ -205,7 +204,6 @@ func (r *runDir) load(last time.Time) *snapshot {
 	if !st.Created.IsZero() {
 		sum.Created = &st.Created
 	}
-	sn.recs = st.Trials
 	sum.Trials = len(st.Trials)
 	models := map[string]*modelCache{}
 	for _, name := range modelNames {

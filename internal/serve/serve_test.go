@@ -384,8 +384,8 @@ func TestLive(t *testing.T) {
 	if runs[0].Statuses["running"] != 1 || runs[0].Trials != 9 || runs[0].Final != 8 || runs[0].Version != ev.Version {
 		t.Errorf("after a running row: %+v", runs[0])
 	}
-	// Resumed with a larger budget: the running row is deleted and its
-	// trial re-run, with the rest of the iteration.
+	// Resumed with a larger budget: the running row is replaced when its
+	// trial is re-run, with the rest of the iteration.
 	o.Trials = 12
 	buildRun(t, dir, o, true, fakeEval{epochs: 2})
 	deadline := time.Now().Add(10 * time.Second)
