@@ -84,7 +84,12 @@
 // of all steps, and the weights used at every step (LSTM gates, embedding
 // tables, anchor projections) get their gradient as one matrix product
 // Xᵀ·∂Y of the stacked step inputs and the output gradients gorgonia
-// backpropagates, instead of a product and a sum per step (gemm.go). Episodes of different depths
+// backpropagates, instead of a product and a sum per step (gemm.go).
+// gorgonia's compiler merges two nodes that share a 32-bit hash (it
+// numbers values by hash alone), silently when their sizes agree; a graph
+// with such a pair is built again with its leaves renamed (graph.go
+// compile; by the birthday bound 0.13% of graphs of 1 episode × 4 layers,
+// 3,300 nodes, and 1.6% of 8 × 15 layers, 11,900 nodes). Episodes of different depths
 // may share a batch: they are grouped by depth (ascending) and the groups'
 // gradients summed. The gradient's global L2 norm is clipped to ClipNorm
 // (0: no clipping) and Adam (β1 0.9, β2 0.999, ε 1e-8, bias-corrected,

@@ -67,7 +67,7 @@ func (b *gbuilder) frozen(p *param) *G.Node {
 	if n, ok := b.consts[p]; ok {
 		return n
 	}
-	n := G.NewMatrix(b.g, tensor.Float64, G.WithShape(p.rows, p.cols), G.WithName(p.name+".frozen"), G.WithValue(p.t))
+	n := G.NewMatrix(b.g, tensor.Float64, G.WithShape(p.rows, p.cols), G.WithName(p.name+".frozen"+b.salt), G.WithValue(p.t))
 	b.consts[p] = n
 	return n
 }

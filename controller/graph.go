@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
@@ -38,6 +39,7 @@ type gbuilder struct {
 	err    error
 	nodes  map[*param]*G.Node
 	consts map[*param]*G.Node // see frozen
+	salt   string             // appended to every leaf's name (see compile)
 }
 
 func (b *gbuilder) op(f func() (*G.Node, error)) *G.Node {
@@ -82,6 +84,7 @@ func (b *gbuilder) concat(xs ...*G.Node) *G.Node {
 // input makes an input node bound to a fresh zeroed tensor of the shape.
 func (b *gbuilder) input(name string, shape ...int) (*G.Node, *tensor.Dense) {
 	t := tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float64))
+	name += b.salt
 	if len(shape) == 1 {
 		return G.NewVector(b.g, tensor.Float64, G.WithShape(shape...), G.WithName(name), G.WithValue(t)), t
 	}
@@ -97,9 +100,9 @@ func (b *gbuilder) param(p *param) *G.Node {
 	}
 	var n *G.Node
 	if p.cols == 0 {
-		n = G.NewVector(b.g, tensor.Float64, G.WithShape(p.rows), G.WithName(p.name), G.WithValue(p.t))
+		n = G.NewVector(b.g, tensor.Float64, G.WithShape(p.rows), G.WithName(p.name+b.salt), G.WithValue(p.t))
 	} else {
-		n = G.NewMatrix(b.g, tensor.Float64, G.WithShape(p.rows, p.cols), G.WithName(p.name), G.WithValue(p.t))
+		n = G.NewMatrix(b.g, tensor.Float64, G.WithShape(p.rows, p.cols), G.WithName(p.name+b.salt), G.WithValue(p.t))
 	}
 	b.nodes[p] = n
 	return n
@@ -115,11 +118,30 @@ func (b *gbuilder) param(p *param) *G.Node {
 // (layers·m)×H, and go through one head product, one log-softmax and one
 // entropy; the anchor logits of every (j, i) pair of every layer go through
 // one tanh, one product with v and one log-sigmoid.
-func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
+//
+// gorgonia's compiler merges nodes by a 32-bit hash alone (see compile);
+// when two nodes of a graph share one, the graph is built again with its
+// leaves renamed, which changes every hash and nothing else.
+func (c *Controller) buildGraph(m, layers int) (*graph, error) {
+	const attempts = 8
+	for k := 0; k < attempts; k++ {
+		salt := ""
+		if k > 0 {
+			salt = fmt.Sprintf("~%d", k)
+		}
+		gr, err := c.buildGraphSalted(m, layers, salt)
+		if !errors.Is(err, errHashCollision) {
+			return gr, err
+		}
+	}
+	return nil, fmt.Errorf("controller: build graph (m=%d, layers=%d): %w in %d builds", m, layers, errHashCollision, attempts)
+}
+
+func (c *Controller) buildGraphSalted(m, layers int, salt string) (gr *graph, err error) {
 	defer recoverTo(&err)
 	w, sp, H := c.w, c.sp, c.cfg.Hidden
 	gr = &graph{m: m, layers: layers, g: G.NewGraph(), entropy: c.cfg.EntropyWeight > 0}
-	b := &gbuilder{g: gr.g, nodes: map[*param]*G.Node{}, consts: map[*param]*G.Node{}}
+	b := &gbuilder{g: gr.g, nodes: map[*param]*G.Node{}, consts: map[*param]*G.Node{}, salt: salt}
 	fill := func(t *tensor.Dense) {
 		for i := range t.Data().([]float64) {
 			t.Data().([]float64)[i] = 1
@@ -316,8 +338,45 @@ func (c *Controller) buildGraph(m, layers int) (gr *graph, err error) {
 	// Backpropagation makes the gradient of every operand of an op, wanted
 	// or not (the frozen weights of a gemm); the machine runs only what the
 	// reads need.
-	gr.vm = G.NewTapeMachine(gr.g.ExactSubgraphRoots(reads...))
+	if gr.vm, err = compile(gr.g.ExactSubgraphRoots(reads...)); err != nil {
+		return nil, err
+	}
 	return gr, nil
+}
+
+// errHashCollision: two nodes of a graph have one hash.
+var errHashCollision = errors.New("two graph nodes share a hash")
+
+// compile makes the tape machine of g, or fails with errHashCollision.
+//
+// gorgonia's compiler numbers values by their 32-bit Hashcode alone
+// (gorgonia v0.9.18 analysis.go, dataflow.vn: no equality check), so of
+// two distinct nodes with one hash the later is replaced by the earlier:
+// it reads the other's register, silently when the sizes agree. With n
+// nodes such a pair turns up in about n²/2³³ of the graphs (0.13% at
+// 3,300 nodes, 1.6% at 11,900); a Read node hashes the address it writes
+// to, so which graphs is a matter of the heap. (Graph construction itself is safe: AddNode compares the
+// nodes whose hashes collide.)
+func compile(g *G.ExprGraph) (G.VM, error) {
+	if a, b := hashTwins(g.AllNodes()); a != nil {
+		return nil, fmt.Errorf("%w (%v and %v, %#x)", errHashCollision, a, b, a.Hashcode())
+	}
+	return G.NewTapeMachine(g), nil
+}
+
+// hashTwins returns two distinct nodes with one Hashcode, if any. Every
+// node of a graph went through AddNode, which returns the existing node
+// for an equal one, so distinct nodes are never the same value.
+func hashTwins(ns G.Nodes) (a, b *G.Node) {
+	seen := make(map[uint32]*G.Node, len(ns))
+	for _, n := range ns {
+		h := n.Hashcode()
+		if m, ok := seen[h]; ok && m != n {
+			return m, n
+		}
+		seen[h] = n
+	}
+	return nil, nil
 }
 
 // run writes the group's choices and weights into the inputs, runs the

@@ -1,8 +1,13 @@
 package controller
 
 import (
+	"errors"
 	"math"
+	"slices"
 	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // TestGraphLogProbMatchesSampler: the training graph and the plain-Go
@@ -73,5 +78,64 @@ func TestGraphLogProbMatchesSampler(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCompileRefusesHashTwins: x539599 and x722382 are two vectors of
+// three float64 with one FNV-32a Hashcode. gorgonia's tape machine runs
+// x539599 + x722382 as one of them added to itself (the pitfall compile
+// guards against); compile refuses the graph instead.
+func TestCompileRefusesHashTwins(t *testing.T) {
+	g := G.NewGraph()
+	a := G.NewVector(g, tensor.Float64, G.WithName("x539599"), G.WithValue(tensor.New(tensor.WithBacking([]float64{1, 2, 3}))))
+	b := G.NewVector(g, tensor.Float64, G.WithName("x722382"), G.WithValue(tensor.New(tensor.WithBacking([]float64{10, 20, 30}))))
+	if a.Hashcode() != b.Hashcode() {
+		t.Fatalf("hashes %#x and %#x differ: the names no longer collide", a.Hashcode(), b.Hashcode())
+	}
+	sum := G.Must(G.Add(a, b))
+	var got G.Value
+	G.Read(sum, &got)
+	vm := G.NewTapeMachine(g)
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Data().([]float64); v[0] == 11 {
+		t.Errorf("gorgonia's tape machine computes %v, the right sum: the pitfall compile guards against may be gone", v)
+	}
+	if _, err := compile(g); !errors.Is(err, errHashCollision) {
+		t.Errorf("compile: %v, want %v", err, errHashCollision)
+	}
+}
+
+// TestSaltedGraphSameNumbers: the rebuild after a hash collision renames
+// the leaves only; the loss, log-probabilities and gradients are the same
+// bits.
+func TestSaltedGraphSameNumbers(t *testing.T) {
+	c := mustNew(t, Config{Seed: 3, InitRange: 0.5, EntropyWeight: 0.1}, v2Space(true))
+	eps := sampleEpisodes(t, c, []int{3, 3}, func(Sample) float64 { return 0 })
+	run := func(salt string) (float64, []float64, [][]float64) {
+		gr, err := c.buildGraphSalted(2, 3, salt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grad := make([][]float64, len(c.grad))
+		for i := range grad {
+			grad[i] = make([]float64, len(c.grad[i]))
+		}
+		loss, lp, _, err := gr.run(c, []*Episode{&eps[0], &eps[1]}, []float64{0.5, -0.25}, []float64{0.05, 0.05}, grad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loss, lp, grad
+	}
+	l0, lp0, g0 := run("")
+	l1, lp1, g1 := run("~1")
+	if l0 != l1 || !slices.Equal(lp0, lp1) {
+		t.Errorf("loss %v / %v, log p %v / %v", l0, l1, lp0, lp1)
+	}
+	for i := range g0 {
+		if !slices.Equal(g0[i], g1[i]) {
+			t.Errorf("gradient of %s differs", c.w.all[i].name)
+		}
 	}
 }
