@@ -29,7 +29,12 @@
 //     schedule;
 //   - state pairs (Net.State): training-graph input p is read from output
 //     p.next of the step before; a parameter's state starts as its values,
-//     any other (a momentum buffer, a carried hidden state) at zero;
+//     any other (a momentum buffer, a carried hidden state) at zero; a
+//     state marked Reset (a recurrent network's hidden state) restarts at
+//     zero with every epoch;
+//   - evaluation state pairs (Net.EvalState): the same in the evaluation
+//     graph, zero at the start of every pass; they fix the evaluation
+//     batch (their first dimension), and the set must be a multiple of it;
 //   - metrics (Net.Metrics): scalar outputs, [1], of both graphs, reduced
 //     over a pass as a mean over examples (a loss) or a total (a count of
 //     correct predictions). A metric marked Finite must stay finite.
@@ -61,6 +66,9 @@
 // Every epoch visits the training examples in a new order, shuffled by a PCG
 // generator seeded from TrainOptions.Seed, in batches of Batch; the last
 // partial batch of an epoch is dropped, so every step has the same shape.
+// A Sequential child (a language model's windows of token streams) is
+// visited in order instead, so a carried state continues from one batch to
+// the next.
 // After every epoch the current weights are evaluated on every example of
 // the validation Source, in order: full batches of EvalBatch, then one batch
 // of the remainder through its own preallocated tensors (nothing is padded,

@@ -343,6 +343,16 @@ func (tr *trainer) step(lr float32) error {
 	return nil
 }
 
+// resetState zeroes the states marked Reset (a carried hidden state) in
+// the set the next step reads.
+func (tr *trainer) resetState() {
+	for k, st := range tr.net.State {
+		if st.Reset {
+			clear(tr.state[tr.cur][k].GetData())
+		}
+	}
+}
+
 // paramSets are the tensors of every parameter in each state set, by
 // parameter.
 func (tr *trainer) paramSets() [][]*ort.Tensor[float32] {
@@ -371,17 +381,23 @@ func (tr *trainer) close() { tr.o.destroy() }
 // It runs full batches of size batch and, when the set's size is not a
 // multiple of it, one last batch of the remainder through its own tensors,
 // so every example is counted exactly once and nothing is padded.
+//
+// With evaluation states (child.Net.EvalState) the batch is the states'
+// first dimension, the set must be a multiple of it, and the states
+// alternate between two sets as the trainer's do: every weight set has two
+// bindings, and a pass starts from zero states.
 type evaluator struct {
-	o    owner
-	sess *ort.DynamicAdvancedSession
-	full evalIO
-	tail evalIO // batch 0 when the set divides evenly
-	acc  accumulator
+	o     owner
+	sess  *ort.DynamicAdvancedSession
+	full  evalIO
+	tail  evalIO // batch 0 when the set divides evenly
+	acc   accumulator
+	state [2][]*ort.Tensor[float32] // by child.Net.EvalState
 }
 
 type evalIO struct {
 	io    *batchIO
-	binds []*ort.IoBinding // one per weight set
+	binds [][2]*ort.IoBinding // per weight set, per state set (the second unused without states)
 }
 
 func (rt *Runtime) newEvaluator(n child.Net, sets [][]*ort.Tensor[float32], examples, batch int) (_ *evaluator, err error) {
@@ -406,6 +422,23 @@ func (rt *Runtime) newEvaluator(n child.Net, sets [][]*ort.Tensor[float32], exam
 	for k, d := range n.Metrics {
 		byOut[d.Name] = m.vals[k]
 	}
+	stateSets := 1
+	if sb := n.EvalBatch(); sb > 0 {
+		if examples%sb != 0 {
+			return nil, fmt.Errorf("evaluation graph: %d examples are not a multiple of the batch %d its states fix", examples, sb)
+		}
+		batch, stateSets = sb, 2
+		for s := range 2 {
+			for _, st := range n.EvalState {
+				t, _ := g.Input(st.Input)
+				v, err := newTensor(&ev.o, make([]float32, child.Elements(t.Shape)), t.Shape...)
+				if err != nil {
+					return nil, fmt.Errorf("evaluation state %s: %w", st.Input, err)
+				}
+				ev.state[s] = append(ev.state[s], v)
+			}
+		}
+	}
 	batch = min(batch, examples)
 	sizes := [2]int{batch, examples % batch}
 	for s, e := range []*evalIO{&ev.full, &ev.tail} {
@@ -416,22 +449,28 @@ func (rt *Runtime) newEvaluator(n child.Net, sets [][]*ort.Tensor[float32], exam
 			return nil, fmt.Errorf("evaluation graph: %w", err)
 		}
 		for _, ws := range sets {
-			byIn := map[string]ort.Value{}
-			for k, name := range n.Batch {
-				byIn[name] = e.io.vals[k]
+			var pair [2]*ort.IoBinding
+			for ss := range stateSets {
+				byIn := map[string]ort.Value{}
+				for k, name := range n.Batch {
+					byIn[name] = e.io.vals[k]
+				}
+				for i, p := range n.Params {
+					byIn[p.Name] = ws[i]
+				}
+				for k, st := range n.EvalState {
+					byIn[st.Input] = ev.state[ss][k]
+					byOut[st.Output] = ev.state[1-ss][k]
+				}
+				ins, outs, err := lookup(g, byIn, byOut)
+				if err != nil {
+					return nil, fmt.Errorf("evaluation graph: %w", err)
+				}
+				if pair[ss], err = bind(&ev.o, ev.sess, names(g.Inputs), ins, names(g.Outputs), outs); err != nil {
+					return nil, err
+				}
 			}
-			for i, p := range n.Params {
-				byIn[p.Name] = ws[i]
-			}
-			ins, outs, err := lookup(g, byIn, byOut)
-			if err != nil {
-				return nil, fmt.Errorf("evaluation graph: %w", err)
-			}
-			b, err := bind(&ev.o, ev.sess, names(g.Inputs), ins, names(g.Outputs), outs)
-			if err != nil {
-				return nil, err
-			}
-			e.binds = append(e.binds, b)
+			e.binds = append(e.binds, pair)
 		}
 	}
 	return ev, nil
@@ -441,6 +480,10 @@ func (rt *Runtime) newEvaluator(n child.Net, sets [][]*ort.Tensor[float32], exam
 // the pass's metrics. It checks ctx between batches.
 func (ev *evaluator) run(ctx context.Context, src Source, ws int) (Pass, error) {
 	ev.acc.reset()
+	cur := 0
+	for _, t := range ev.state[0] {
+		clear(t.GetData())
+	}
 	n := src.Len()
 	idx := make([]int, 0, ev.full.io.n)
 	for start := 0; start < n; {
@@ -456,8 +499,11 @@ func (ev *evaluator) run(ctx context.Context, src Source, ws int) (Pass, error) 
 			idx = append(idx, start+j)
 		}
 		src.Fill(idx, e.io.cols)
-		if err := ev.sess.RunWithBinding(e.binds[ws]); err != nil {
+		if err := ev.sess.RunWithBinding(e.binds[ws][cur]); err != nil {
 			return Pass{}, err
+		}
+		if len(ev.state[0]) > 0 {
+			cur = 1 - cur
 		}
 		ev.acc.add(e.io.n)
 		start += e.io.n

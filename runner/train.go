@@ -74,7 +74,11 @@ func (rt *Runtime) Train(ctx context.Context, n child.Net, train, val Source, op
 	total := float64(opts.Epochs * batches)
 	var trainTime time.Duration
 	for epoch := range opts.Epochs {
-		rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		if n.Sequential {
+			tr.resetState()
+		} else {
+			rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		}
 		start := time.Now()
 		for b := range batches {
 			if err := ctx.Err(); err != nil {

@@ -115,6 +115,9 @@ type State struct {
 	// from, or -1: the state starts at zero (an optimizer buffer, a carried
 	// hidden state), with the shape of the input.
 	Param int
+	// Reset marks a recurrent network's hidden state: it restarts at zero
+	// with every epoch. Only for Param -1.
+	Reset bool
 }
 
 // Reduce says how a metric accumulates over the batches of a pass.
@@ -152,6 +155,16 @@ type Net struct {
 	// State lists the training graph's carried tensors; every other input
 	// of Train is in Batch or is LR.
 	State []State
+	// EvalState lists the evaluation graph's carried tensors (a recurrent
+	// network's hidden state): each starts at zero with every pass and is
+	// read by the next batch from the output of the one before, so every
+	// batch has the states' first dimension as its size. Param is -1.
+	EvalState []State
+	// Sequential: the examples are consecutive windows of a sequence
+	// (a language model's token streams), visited in order in every epoch
+	// instead of shuffled, so that a carried state continues from one
+	// batch to the next.
+	Sequential bool
 	// Metrics are written by both graphs.
 	Metrics []Metric
 	// ActivationFloats is the number of float values of the training
@@ -227,6 +240,14 @@ func (n Net) Validate() error {
 			}
 		}
 	}
+	for _, s := range n.State {
+		if s.Reset && s.Param >= 0 {
+			return fmt.Errorf("child: state %q: a reset state must start at zero (parameter %d)", s.Input, s.Param)
+		}
+	}
+	if err := n.validateEvalState(); err != nil {
+		return err
+	}
 	for _, t := range n.Train.Inputs {
 		if _, ok := role[t.Name]; !ok {
 			return fmt.Errorf("child: training input %q has no role (not a batch input, the learning rate or a state)", t.Name)
@@ -250,6 +271,63 @@ func (n Net) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validateEvalState checks the evaluation graph's carried tensors: each an
+// input and an output of the same float32 type and fixed shape, starting at
+// zero, all with one first dimension (the batch), and none a batch input or
+// a parameter.
+func (n Net) validateEvalState() error {
+	taken := map[string]bool{}
+	for _, b := range n.Batch {
+		taken[b] = true
+	}
+	for _, p := range n.Params {
+		taken[p.Name] = true
+	}
+	var batch int64
+	for _, s := range n.EvalState {
+		in, ok := n.Eval.Input(s.Input)
+		if !ok {
+			return fmt.Errorf("child: evaluation state %q is not an input of the evaluation graph", s.Input)
+		}
+		if taken[s.Input] {
+			return fmt.Errorf("child: evaluation input %q is a state and a batch input or parameter", s.Input)
+		}
+		taken[s.Input] = true
+		out, ok := n.Eval.Output(s.Output)
+		if !ok {
+			return fmt.Errorf("child: evaluation state %q: %q is not an output of the evaluation graph", s.Input, s.Output)
+		}
+		if in.Type != Float32 || out.Type != Float32 || !slices.Equal(in.Shape, out.Shape) {
+			return fmt.Errorf("child: evaluation state %q: input %v %v and output %v %v: want float32 and one shape", s.Input, in.Type, in.Shape, out.Type, out.Shape)
+		}
+		if Elements(in.Shape) < 0 || len(in.Shape) == 0 {
+			return fmt.Errorf("child: evaluation state %q: shape %v: want fixed positive dimensions", s.Input, in.Shape)
+		}
+		if s.Param != -1 || s.Reset {
+			return fmt.Errorf("child: evaluation state %q: starts at zero every pass (Param -1, no Reset flag)", s.Input)
+		}
+		if batch == 0 {
+			batch = in.Shape[0]
+		} else if in.Shape[0] != batch {
+			return fmt.Errorf("child: evaluation state %q: first dimension %d, another state's is %d", s.Input, in.Shape[0], batch)
+		}
+	}
+	return nil
+}
+
+// EvalBatch is the batch size the evaluation states fix, or 0 when there
+// are none.
+func (n Net) EvalBatch() int {
+	if len(n.EvalState) == 0 {
+		return 0
+	}
+	in, _ := n.Eval.Input(n.EvalState[0].Input)
+	if len(in.Shape) == 0 {
+		return 0
+	}
+	return int(in.Shape[0])
 }
 
 // ValidateParams checks that every parameter has a name no other has, a

@@ -26,6 +26,18 @@ func net() Net {
 	}
 }
 
+// recurrent gives n a hidden state h [4, 3] carried through both graphs.
+func recurrent(n *Net) {
+	h := func(name string) Tensor { return Tensor{Name: name, Type: Float32, Shape: []int64{4, 3}} }
+	n.Train.Inputs = append(n.Train.Inputs, h("h"))
+	n.Train.Outputs = append(n.Train.Outputs, h("h.next"))
+	n.State = append(n.State, State{Input: "h", Output: "h.next", Param: -1, Reset: true})
+	n.Eval.Inputs = append(n.Eval.Inputs, h("h"))
+	n.Eval.Outputs = append(n.Eval.Outputs, h("h.next"))
+	n.EvalState = []State{{Input: "h", Output: "h.next", Param: -1}}
+	n.Sequential = true
+}
+
 // TestValidate: one case per rule of Net.Validate.
 func TestValidate(t *testing.T) {
 	cases := []struct {
@@ -51,6 +63,20 @@ func TestValidate(t *testing.T) {
 		{"a metric one graph lacks", func(n *Net) { n.Eval.Outputs = n.Eval.Outputs[:1] }, `metric "correct" is not an output of the evaluation graph`},
 		{"a metric that is not a scalar", func(n *Net) { n.Train.Outputs[0].Shape = []int64{-1} }, "want [1]"},
 		{"a metric without a reduction", func(n *Net) { n.Metrics[1].Reduce = 0 }, "no reduction"},
+		{"a reset state starting from a parameter", func(n *Net) { n.State[0].Reset = true }, "must start at zero"},
+		{"a reset momentum buffer", func(n *Net) { n.State[2].Reset = true }, ""},
+		{"the recurrent child", recurrent, ""},
+		{"an evaluation state the graph lacks", func(n *Net) { recurrent(n); n.EvalState[0].Input = "hx" }, `"hx" is not an input of the evaluation graph`},
+		{"an evaluation state without its output", func(n *Net) { recurrent(n); n.EvalState[0].Output = "hx" }, `"hx" is not an output of the evaluation graph`},
+		{"an evaluation state that is a parameter", func(n *Net) { recurrent(n); n.EvalState[0].Input = "w" }, "is a state and a batch input or parameter"},
+		{"an evaluation state of another shape", func(n *Net) { recurrent(n); n.Eval.Outputs[2].Shape = []int64{3, 4} }, "want float32 and one shape"},
+		{"an evaluation state from a parameter", func(n *Net) { recurrent(n); n.EvalState[0].Param = 0 }, "starts at zero every pass"},
+		{"evaluation states of two batch sizes", func(n *Net) {
+			recurrent(n)
+			n.Eval.Inputs = append(n.Eval.Inputs, Tensor{Name: "c", Type: Float32, Shape: []int64{2, 3}})
+			n.Eval.Outputs = append(n.Eval.Outputs, Tensor{Name: "c.next", Type: Float32, Shape: []int64{2, 3}})
+			n.EvalState = append(n.EvalState, State{Input: "c", Output: "c.next", Param: -1})
+		}, "first dimension 2, another state's is 4"},
 	}
 	for _, c := range cases {
 		n := net()
