@@ -41,3 +41,83 @@ func (rt *Runtime) Infer(model []byte, in string, data []float32, shape []int64,
 	}
 	return append([]float32(nil), t.GetData()...), append([]int64(nil), t.GetShape()...), nil
 }
+
+// Value is a tensor passed to or returned by Model.Run: its shape and its
+// values, float32 in F32 or int64 in I64.
+type Value struct {
+	Shape []int64
+	F32   []float32
+	I64   []int64
+}
+
+// Model is an open inference session, run as many times as asked (a
+// language model generating text one token at a time).
+type Model struct {
+	sess      *ort.DynamicAdvancedSession
+	ins, outs []string
+}
+
+// Open creates a session of model with the named inputs and outputs, in
+// the order Run takes and returns them. Close it when done.
+func (rt *Runtime) Open(model []byte, inputs, outputs []string) (*Model, error) {
+	sess, err := rt.newSession(model, inputs, outputs)
+	if err != nil {
+		return nil, fmt.Errorf("runner: open: %w", err)
+	}
+	return &Model{sess: sess, ins: inputs, outs: outputs}, nil
+}
+
+// Run feeds in (one Value per input, in Open's order) and returns the
+// outputs, float32, in Open's order.
+func (m *Model) Run(in []Value) (_ []Value, err error) {
+	if len(in) != len(m.ins) {
+		return nil, fmt.Errorf("runner: run: %d inputs, the model takes %d", len(in), len(m.ins))
+	}
+	vals := make([]ort.Value, 0, len(in))
+	defer func() {
+		for _, v := range vals {
+			v.Destroy()
+		}
+	}()
+	for k, v := range in {
+		s := ort.NewShape(v.Shape...)
+		if err := s.Validate(); err != nil {
+			return nil, fmt.Errorf("runner: run: input %s: shape %v: %w", m.ins[k], v.Shape, err)
+		}
+		var t ort.Value
+		switch {
+		case v.I64 != nil && v.F32 == nil && s.FlattenedSize() == int64(len(v.I64)):
+			t, err = ort.NewTensor(s, v.I64)
+		case v.F32 != nil && v.I64 == nil && s.FlattenedSize() == int64(len(v.F32)):
+			t, err = ort.NewTensor(s, v.F32)
+		default:
+			return nil, fmt.Errorf("runner: run: input %s: want the %d values of shape %v, float32 or int64", m.ins[k], s.FlattenedSize(), v.Shape)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("runner: run: input %s: %w", m.ins[k], err)
+		}
+		vals = append(vals, t)
+	}
+	outs := make([]ort.Value, len(m.outs))
+	if err := m.sess.Run(vals, outs); err != nil {
+		return nil, fmt.Errorf("runner: run: %w", err)
+	}
+	res := make([]Value, len(outs))
+	for k, o := range outs {
+		defer o.Destroy()
+		t, ok := o.(*ort.Tensor[float32])
+		if !ok {
+			return nil, fmt.Errorf("runner: run: output %s is not a float tensor", m.outs[k])
+		}
+		res[k] = Value{Shape: append([]int64(nil), t.GetShape()...), F32: append([]float32(nil), t.GetData()...)}
+	}
+	return res, nil
+}
+
+// Close destroys the session.
+func (m *Model) Close() {
+	if m.sess != nil {
+		m.sess.Destroy()
+		m.sess = nil
+	}
+}

@@ -105,3 +105,41 @@ func TestRecurrentState(t *testing.T) {
 		t.Error("Evaluate of 10 examples with states of batch 4: no error")
 	}
 }
+
+// TestModelRun: an open model runs repeatedly, its state fed back: a
+// lookup table indexed by an int64 token, and a counter.
+func TestModelRun(t *testing.T) {
+	rt := newRuntime(t)
+	F, I := onnxpb.TensorProto_FLOAT, onnxpb.TensorProto_INT64
+	g := &graph{g: &onnxpb.GraphProto{Name: ptr("step")}}
+	g.input("token", I, "N")
+	g.input("h", F, 1, "N", 2)
+	g.floats("table", []float32{0, 10, 20, 30, 40, 50}, 3, 2)
+	g.floats("one", []float32{1}, 1)
+	g.node("Gather", []string{"table", "token"}, []string{"logits"})
+	g.node("Add", []string{"h", "one"}, []string{"h.next"})
+	g.output("logits", F, "N", 2)
+	g.output("h.next", F, 1, "N", 2)
+	m, err := rt.Open(g.model(t), []string{"token", "h"}, []string{"logits", "h.next"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	h := runner.Value{Shape: []int64{1, 1, 2}, F32: []float32{0, 0}}
+	for step, tok := range []int64{2, 0, 1} {
+		out, err := m.Run([]runner.Value{{Shape: []int64{1}, I64: []int64{tok}}, h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out[0].F32; got[0] != float32(20*tok) || got[1] != float32(20*tok+10) {
+			t.Errorf("step %d: logits %v for token %d", step, got, tok)
+		}
+		h = out[1]
+		if h.F32[0] != float32(step+1) {
+			t.Errorf("step %d: h %v, want %d", step, h.F32, step+1)
+		}
+	}
+	if _, err := m.Run([]runner.Value{{Shape: []int64{2}, I64: []int64{1}}, h}); err == nil {
+		t.Error("a token tensor of shape [2] with one value: no error")
+	}
+}
