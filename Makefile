@@ -27,7 +27,7 @@ else
 	@test -f "$(ORT_LIB)" || { echo "ORT_LIB=$(ORT_LIB) does not exist" >&2; exit 1; }
 endif
 
-data: ## fetch Fashion-MNIST and MNIST into .data/ (checksums verified)
+data: ## fetch Fashion-MNIST, MNIST, the Brown corpus and fortunes into .data/ (checksums verified)
 	@scripts/fetch-data.sh $(DATA_DIR)
 
 # The main job: a real search on Fashion-MNIST that ends in about 14 minutes on 2 cores (a 12-minute budget,
