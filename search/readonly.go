@@ -17,19 +17,29 @@ import (
 // fails with "no run recorded". SQLite may create nas.db's -wal and -shm
 // files (empty; a WAL reader needs the shared memory) when no search has
 // the database open; nas.db itself is never written.
+// sqliteDSN is the SQLite URI of the database file at path with the query
+// (parameters and pragmas): the absolute path percent-encoded, so that a
+// directory whose name holds "?", "#" or "%" opens the file it names.
+func sqliteDSN(path, query string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return (&url.URL{Scheme: "file", Path: abs, RawQuery: query}).String(), nil
+}
+
 // openReadOnlyDB opens the SQLite database at path read-only, and checks
 // that it answers. A WAL database in a directory that cannot take its -shm
 // file (a read-only mount) and that no search has open (it would have made
 // -shm), its log empty, is opened immutable: nothing can change it while it
 // is read.
 func openReadOnlyDB(path string) (*sql.DB, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
 	open := func(query string) (*sql.DB, error) {
-		u := url.URL{Scheme: "file", Path: abs, RawQuery: query + "&_pragma=busy_timeout(10000)"}
-		db, err := sql.Open("sqlite", u.String())
+		dsn, err := sqliteDSN(path, query+"&_pragma=busy_timeout(10000)")
+		if err != nil {
+			return nil, err
+		}
+		db, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,5 +113,33 @@ func assertFiles(t *testing.T, dir string, want ...string) {
 	t.Helper()
 	if got := strings.Join(files(t, dir), " "); got != strings.Join(want, " ") {
 		t.Errorf("%s holds %q, want %q", dir, got, strings.Join(want, " "))
+	}
+}
+
+// TestOddDirName: a run directory whose name holds the characters a URI
+// gives meaning to ("?", "#", "%", a space) is created, resumed and read
+// in that directory, and nowhere else.
+func TestOddDirName(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "run ?a=1#b%20c")
+	o := testOptions(StrategyRandom, 4)
+	runSearch(t, dir, o, newFake(), nil)
+	o.Trials = 8
+	if _, err := Run(context.Background(), Config{Dir: dir, Options: o, Evaluator: newFake(), Resume: true}); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if recs := readTrials(t, dir); len(recs) != 8 {
+		t.Fatalf("%d trials, want 8", len(recs))
+	}
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != filepath.Base(dir) {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the parent holds %q, want only %q", names, filepath.Base(dir))
 	}
 }

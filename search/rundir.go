@@ -148,7 +148,11 @@ func createRun(dir string, opts Options, created time.Time, st dbState) (err err
 		os.Remove(tmp)
 		os.Remove(tmp + "-journal")
 	}()
-	db, err := sql.Open("sqlite", "file:"+tmp+"?_pragma=synchronous(FULL)")
+	dsn, err := sqliteDSN(tmp, "_pragma=synchronous(FULL)")
+	if err != nil {
+		return fmt.Errorf("search: create the run: %w", err)
+	}
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return fmt.Errorf("search: create the run: %w", err)
 	}

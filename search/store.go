@@ -81,7 +81,10 @@ type store struct {
 // It creates no schema: a run's database is made by createRun.
 func openStore(dir string) (*store, error) {
 	path := filepath.Join(dir, DBFile)
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
+	dsn, err := sqliteDSN(path, "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, fmt.Errorf("search: open %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("search: open %s: %w", path, err)
