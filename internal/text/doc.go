@@ -120,7 +120,7 @@
 // regular file, a Brown token that is not word/tag or is a reserved
 // symbol, an empty split. A missing corpus lists what is missing, wraps
 // fs.ErrNotExist and says how to get it (`make data`, or where to copy the
-// PTB files). Nothing panics but Stream.Fill given an example out of range,
-// like a slice index. The parsers are fuzzed (FuzzPTB, FuzzBrown,
+// PTB files). Nothing panics but Stream.Fill given an example out of range
+// or columns too short, like a slice index. The parsers are fuzzed (FuzzPTB, FuzzBrown,
 // FuzzFortunes).
 package text
