@@ -74,6 +74,9 @@ fuzz: ort ## run each fuzz target for 30 s (the parsers; the compiler and ORT on
 	$(GO) test ./runner -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime 30s
 	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzIDX$$' -fuzztime 30s
 	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzCIFAR10$$' -fuzztime 30s
+	$(GO) test ./internal/text -run '^$$' -fuzz '^FuzzPTB$$' -fuzztime 30s
+	$(GO) test ./internal/text -run '^$$' -fuzz '^FuzzBrown$$' -fuzztime 30s
+	$(GO) test ./internal/text -run '^$$' -fuzz '^FuzzFortunes$$' -fuzztime 30s
 
 proto: ## regenerate onnxgen/onnxpb from Debian's onnx.proto (needs protoc and libonnx-dev; protoc-gen-go from go.mod)
 	$(GO) build -o bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go

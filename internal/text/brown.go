@@ -52,10 +52,10 @@ func isNumber(w string) bool {
 // ("The/at jury/nn said/vbd ./."): every non-blank line is a sentence,
 // tokens are separated by spaces or tabs, each token is word/tag split at
 // its last "/". It returns the sentences prepared as the PTB files were:
-// tags stripped, punctuation (tokens whose tag is . , : ( ) -- “ ” or ')
-// dropped, words lowercased, numbers (see the package doc) replaced by
-// "N", each sentence followed by EOS; a sentence left with no words is
-// dropped. name is used in errors, which give the line and the token.
+// tags stripped, punctuation (tokens whose tag is one of brownPunct: . , :
+// ( ) -- and the three quote tags) dropped, words lowercased, numbers (see
+// the package doc) replaced by "N", each sentence followed by EOS; a
+// sentence left with no words is dropped. name is used in errors, which give the line and the token.
 func ParseBrown(name string, data []byte) ([]string, error) {
 	if err := checkText(name, data); err != nil {
 		return nil, err
@@ -153,9 +153,21 @@ func LoadBrown(dir string, opt Options) (*Corpus, error) {
 		s := splitOf(i)
 		splits[s] = append(splits[s], toks...)
 	}
-	c, err := NewWords("brown", splits[0], splits[1], splits[2], opt)
-	if err != nil {
-		return nil, fmt.Errorf("%w (%d files in %s)", err, len(files), dir)
+	if err := splitsFilled("brown", fmt.Sprintf("%d files in %s", len(files), dir), len(splits[0]), len(splits[1]), len(splits[2])); err != nil {
+		return nil, err
 	}
-	return c, nil
+	return NewWords("brown", splits[0], splits[1], splits[2], opt)
+}
+
+// splitsFilled reports the first empty split of a corpus cut by splitOf.
+func splitsFilled(name, what string, train, valid, test int) error {
+	for _, s := range []struct {
+		split string
+		n     int
+	}{{"train", train}, {"valid", valid}, {"test", test}} {
+		if s.n == 0 {
+			return fmt.Errorf("text: %s: %s leave the %s split empty (of every ten documents the ninth validates, the tenth tests): %w", name, what, s.split, ErrFormat)
+		}
+	}
+	return nil
 }

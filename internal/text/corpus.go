@@ -99,7 +99,9 @@ func (o Options) withDefaults(l Level) Options {
 }
 
 // Corpus is a tokenised text with its vocabulary and three splits of
-// token ids (indices into Vocab).
+// token ids (indices into Vocab). The loaders build it with an index of the
+// vocabulary: change Vocab afterwards only in a copy built as a literal
+// (whose lookups then scan Vocab).
 type Corpus struct {
 	Name  string
 	Level Level

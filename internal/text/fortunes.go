@@ -9,7 +9,7 @@ import (
 )
 
 // ParseFortunes reads one fortune(6) data file: fortunes separated by lines
-// holding only "%". It returns the fortunes in order, each its lines with
+// holding only "%" (or "%\r"). It returns the fortunes in order, each its lines with
 // their newlines (a last line without one gets one); empty fortunes (two
 // separators in a row, a separator at the end) are dropped. The text must
 // pass the checks of the package doc; name is used in errors.
@@ -26,7 +26,7 @@ func ParseFortunes(name string, data []byte) ([]string, error) {
 		}
 	}
 	_ = lines(data, func(_ int, l []byte) error {
-		if string(l) == "%" {
+		if s := string(l); s == "%" || s == "%\r" {
 			flush()
 			return nil
 		}
@@ -87,9 +87,8 @@ func LoadFortunes(dir string, opt Options) (*Corpus, error) {
 			i++
 		}
 	}
-	c, err := NewChars("fortunes", splits[0].String(), splits[1].String(), splits[2].String(), opt)
-	if err != nil {
-		return nil, fmt.Errorf("%w (%d fortunes in %d files in %s)", err, i, len(files), dir)
+	if err := splitsFilled("fortunes", fmt.Sprintf("%d fortunes in %d files in %s", i, len(files), dir), splits[0].Len(), splits[1].Len(), splits[2].Len()); err != nil {
+		return nil, err
 	}
-	return c, nil
+	return NewChars("fortunes", splits[0].String(), splits[1].String(), splits[2].String(), opt)
 }
