@@ -59,7 +59,7 @@ func evalCell(c Cell, leafPre [][2]float64, cPrev float64) (h, cNext float64) {
 	return out[len(out)-1], cNext
 }
 
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+func refSigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // TestNamedCells: every named cell parses, is canonical and valid, and
 // computes its closed form (cell_named.go) on random numbers: the LSTM
@@ -67,10 +67,10 @@ func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 func TestNamedCells(t *testing.T) {
 	closed := map[string]func(a, b [8]float64, c float64) (h, cNext float64){
 		"lstm": func(a, b [8]float64, c float64) (float64, float64) {
-			i := sigmoid(a[0] + b[0])
+			i := refSigmoid(a[0] + b[0])
 			g := math.Tanh(a[1] + b[1])
-			f := sigmoid(a[2] + b[2] + a[3] + b[3])
-			o := sigmoid(a[4] + b[4] + a[5] + b[5] + a[6] + b[6] + a[7] + b[7])
+			f := refSigmoid(a[2] + b[2] + a[3] + b[3])
+			o := refSigmoid(a[4] + b[4] + a[5] + b[5] + a[6] + b[6] + a[7] + b[7])
 			cn := f*c + i*g
 			return o * math.Tanh(cn), cn
 		},
@@ -78,18 +78,18 @@ func TestNamedCells(t *testing.T) {
 		// inputs_matrix[i] = a[i].
 		"nascell": func(a, b [8]float64, c float64) (float64, float64) {
 			relu := func(x float64) float64 { return math.Max(x, 0) }
-			layer1_0 := sigmoid(b[0] + a[0])
+			layer1_0 := refSigmoid(b[0] + a[0])
 			layer1_1 := relu(b[1] + a[1])
-			layer1_2 := sigmoid(b[2] + a[2])
+			layer1_2 := refSigmoid(b[2] + a[2])
 			layer1_3 := relu(b[3] * a[3])
 			layer1_4 := math.Tanh(b[4] + a[4])
-			layer1_5 := sigmoid(b[5] + a[5])
+			layer1_5 := refSigmoid(b[5] + a[5])
 			layer1_6 := math.Tanh(b[6] + a[6])
-			layer1_7 := sigmoid(b[7] + a[7])
+			layer1_7 := refSigmoid(b[7] + a[7])
 			l2_0 := math.Tanh(layer1_0 * layer1_1)
 			l2_1 := math.Tanh(layer1_2 + layer1_3)
 			l2_2 := math.Tanh(layer1_4 * layer1_5)
-			l2_3 := sigmoid(layer1_6 + layer1_7)
+			l2_3 := refSigmoid(layer1_6 + layer1_7)
 			l2_0 = math.Tanh(l2_0 + c)
 			l3_0 := l2_0 * l2_1
 			newC := l3_0

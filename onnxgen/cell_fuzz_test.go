@@ -13,16 +13,24 @@ import (
 // at that position, and that an accepted string is a valid cell that
 // round-trips: ParseCell(c.String()) equals c, String is a fixed point, the
 // cell space's decision vector inverts, and Parse (the CNN parser) refuses
-// it at its tag. Seeds: below and in testdata/fuzz/FuzzParseCell.
+// it at its tag; KindOf agrees with the first token. Seeds: below and in
+// testdata/fuzz/FuzzParseCell.
 func FuzzParseCell(f *testing.F) {
 	for _, nc := range namedCells {
 		f.Add(nc.cell)
 	}
-	f.Add(base2)
+	f.Add(cellBase2)
 	f.Add("rnn: base4 | add relu add identity mul tanh mul sigmoid | add tanh mul relu | mul identity | inject mul sigmoid at6 c0")
 	f.Add("rnn: base2 | add tanh add | add tanh | inject add tanh at0 c2")
 	f.Add("rnn:base8 | inject")
 	f.Fuzz(func(t *testing.T, s string) {
+		// KindOf reads the first token as the parsers split it.
+		if toks := strings.Fields(s); len(toks) > 0 {
+			tag, _, tagged := strings.Cut(toks[0], ":")
+			if k, _ := KindOf(s); tagged && string(k) != tag || !tagged && k != KindCNN {
+				t.Fatalf("KindOf(%q) = %q, first token %q", s, k, toks[0])
+			}
+		}
 		c, err := ParseCell(s)
 		if err != nil {
 			var pe *ParseError

@@ -4,9 +4,11 @@ package onnxgen
 // are a_i = W_i·x_t and b_i = U_i·h_{t-1} + bias_i (cell.go); σ is the
 // sigmoid, ⊙ the elementwise product.
 //
-// nascell: the cell of Zoph & Le's Figure 8 as TensorFlow shipped it
-// (tf.contrib.rnn.NASCell.call; TF's m_matrix[i] is b_i, inputs_matrix[i]
-// is a_i):
+// nascell: the cell Zoph & Le found, as TensorFlow shipped it
+// (tf.contrib.rnn.NASCell, later tfa.rnn.NASCell; checked against the call
+// method of tensorflow_addons/rnn/nas_cell.py, where m_matrix splits are b_i,
+// its optional bias on the h_{t-1} side as here, and inputs_matrix splits
+// are a_i):
 //
 //	leaves   n0 = σ(a0+b0)  n1 = relu(a1+b1)  n2 = σ(a2+b2)  n3 = relu(a3⊙b3)
 //	         n4 = tanh(a4+b4)  n5 = σ(a5+b5)  n6 = tanh(a6+b6)  n7 = σ(a7+b7)

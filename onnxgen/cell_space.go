@@ -131,6 +131,7 @@ func (s CellSpace) Cell(choices []int) (Cell, error) {
 
 // ParseCell parses str (ParseCell) and checks that the cell is of the
 // space's base; a cell of another base is a *ParseError at its base token.
+// An invalid space is reported as Validate reports it.
 func (s CellSpace) ParseCell(str string) (Cell, error) {
 	if err := s.Validate(); err != nil {
 		return Cell{}, err

@@ -9,12 +9,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// base2 is a small valid cell; its tokens are numbered for the error table:
+// cellBase2 is a small valid cell; its tokens are numbered for the error table:
 // 0 rnn:, 1 base2, 2 |, 3 add, 4 tanh, 5 mul, 6 sigmoid, 7 |, 8 add, 9 tanh,
 // 10 |, 11 inject, 12 add, 13 tanh, 14 at0, 15 c2.
-const base2 = "rnn: base2 | add tanh mul sigmoid | add tanh | inject add tanh at0 c2"
+const cellBase2 = "rnn: base2 | add tanh mul sigmoid | add tanh | inject add tanh at0 c2"
 
-func nodes(s string) []CellNode {
+func cellNodesOf(s string) []CellNode {
 	var out []CellNode
 	f := strings.Fields(s)
 	for i := 0; i < len(f); i += 2 {
@@ -32,33 +32,33 @@ func TestParseCell(t *testing.T) {
 		reason          string
 	}{
 		{
-			name: "base2", in: base2, canon: base2,
-			want:   Cell{Base: 2, Nodes: nodes("add tanh mul sigmoid add tanh"), Inject: CellNode{CombAdd, ActTanh}, InjectAt: 0, CellFrom: 2},
+			name: "base2", in: cellBase2, canon: cellBase2,
+			want:   Cell{Base: 2, Nodes: cellNodesOf("add tanh mul sigmoid add tanh"), Inject: CellNode{CombAdd, ActTanh}, InjectAt: 0, CellFrom: 2},
 			reason: "the smallest tree: 2 leaves and a root",
 		},
 		{
 			name: "whitespace", in: "\u00a0rnn:\tbase2\n|\u2003add tanh  mul\u3000sigmoid |\radd tanh\v|\u0085inject add tanh at0 c2 \n",
-			canon:  base2,
-			want:   Cell{Base: 2, Nodes: nodes("add tanh mul sigmoid add tanh"), Inject: CellNode{CombAdd, ActTanh}, InjectAt: 0, CellFrom: 2},
+			canon:  cellBase2,
+			want:   Cell{Base: 2, Nodes: cellNodesOf("add tanh mul sigmoid add tanh"), Inject: CellNode{CombAdd, ActTanh}, InjectAt: 0, CellFrom: 2},
 			reason: "any Unicode whitespace separates tokens (no-break, em and ideographic spaces, NEL, tabs, newlines)",
 		},
 		{
 			name: "base4", in: "rnn: base4 | add relu add identity mul tanh mul sigmoid | add tanh mul relu | mul identity | inject mul sigmoid at6 c6",
 			canon:  "rnn: base4 | add relu add identity mul tanh mul sigmoid | add tanh mul relu | mul identity | inject mul sigmoid at6 c6",
-			want:   Cell{Base: 4, Nodes: nodes("add relu add identity mul tanh mul sigmoid add tanh mul relu mul identity"), Inject: CellNode{CombMul, ActSigmoid}, InjectAt: 6, CellFrom: 6},
+			want:   Cell{Base: 4, Nodes: cellNodesOf("add relu add identity mul tanh mul sigmoid add tanh mul relu mul identity"), Inject: CellNode{CombMul, ActSigmoid}, InjectAt: 6, CellFrom: 6},
 			reason: "the inject may be at the root, and at the node c_t comes from",
 		},
 		{
 			name: "brief example", in: "rnn: base8 | add sigmoid add relu add sigmoid mul relu add tanh add sigmoid add tanh add sigmoid | mul tanh add tanh mul tanh add sigmoid | mul identity add tanh | mul tanh | inject add tanh at9 c12",
 			canon: "rnn: base8 | add sigmoid add relu add sigmoid mul relu add tanh add sigmoid add tanh add sigmoid | mul tanh add tanh mul tanh add sigmoid | mul identity add tanh | mul tanh | inject add tanh at9 c12",
-			want: Cell{Base: 8, Nodes: nodes("add sigmoid add relu add sigmoid mul relu add tanh add sigmoid add tanh add sigmoid mul tanh add tanh mul tanh add sigmoid mul identity add tanh mul tanh"),
+			want: Cell{Base: 8, Nodes: cellNodesOf("add sigmoid add relu add sigmoid mul relu add tanh add sigmoid add tanh add sigmoid mul tanh add tanh mul tanh add sigmoid mul identity add tanh mul tanh"),
 				Inject: CellNode{CombAdd, ActTanh}, InjectAt: 9, CellFrom: 12},
 			reason: "base 8, the paper's: NASCell's nodes with the inject moved to node 9",
 		},
 		{
 			name: "leaf", in: "rnn: base8 | add identity add identity add identity add identity add identity add identity add identity mul relu | add identity add identity add identity add identity | add identity add identity | add identity | inject add identity at14 c7",
 			canon:  "rnn: base8 | add identity add identity add identity add identity add identity add identity add identity mul relu | add identity add identity add identity add identity | add identity add identity | add identity | inject add identity at14 c7",
-			want:   Cell{Base: 8, Nodes: append(nodes(strings.Repeat("add identity ", 7)+"mul relu"), nodes(strings.Repeat("add identity ", 7))...), Inject: CellNode{}, InjectAt: 14, CellFrom: 7},
+			want:   Cell{Base: 8, Nodes: append(cellNodesOf(strings.Repeat("add identity ", 7)+"mul relu"), cellNodesOf(strings.Repeat("add identity ", 7))...), Inject: CellNode{}, InjectAt: 14, CellFrom: 7},
 			reason: "c_t may come from a leaf (the paper's example does) and the inject be at the root",
 		},
 	}
@@ -156,9 +156,9 @@ func TestParseCellErrors(t *testing.T) {
 		{"c misspelt", "rnn: base2 | add tanh add tanh | add tanh | inject add tanh at0 from2", 15, `onnxgen: token 15 "from2": inject group: want cN (N the node whose pre-activation is c_t, 0..2)`, "spelt cM"},
 		{"c out of range", "rnn: base2 | add tanh add tanh | add tanh | inject add tanh at0 c3", 15, `onnxgen: token 15 "c3": node 3 out of range for the node whose pre-activation is c_t (want 0..2: base 2 has 3 nodes)`, "the index names a node of the tree"},
 		{"c negative", "rnn: base2 | add tanh add tanh | add tanh | inject add tanh at0 c-1", 15, `onnxgen: token 15 "c-1": malformed number "-1" after "c" (want decimal digits without sign or leading zeros)`, "no signs"},
-		{"trailing token", base2 + " add", 16, `onnxgen: token 16 "add": trailing tokens after the inject group (want the end of the cell)`, "the inject group ends the cell"},
-		{"trailing separator", base2 + " |", 16, `onnxgen: token 16 "|": trailing tokens after the inject group (want the end of the cell)`, "nothing after the inject group, not even |"},
-		{"two cells", base2 + " " + base2, 16, `onnxgen: token 16 "rnn:": trailing tokens after the inject group (want the end of the cell)`, "one cell per string"},
+		{"trailing token", cellBase2 + " add", 16, `onnxgen: token 16 "add": trailing tokens after the inject group (want the end of the cell)`, "the inject group ends the cell"},
+		{"trailing separator", cellBase2 + " |", 16, `onnxgen: token 16 "|": trailing tokens after the inject group (want the end of the cell)`, "nothing after the inject group, not even |"},
+		{"two cells", cellBase2 + " " + cellBase2, 16, `onnxgen: token 16 "rnn:": trailing tokens after the inject group (want the end of the cell)`, "one cell per string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,7 +249,7 @@ func TestCellValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.c.Validate()
-			if got := errString(err); got != tt.msg {
+			if got := cellErrString(err); got != tt.msg {
 				t.Errorf("Validate:\n have %s\n want %s\n(%s)", got, tt.msg, tt.reason)
 			}
 			s := tt.c.String() // never panics
@@ -266,7 +266,7 @@ func TestCellValidate(t *testing.T) {
 	}
 }
 
-func errString(err error) string {
+func cellErrString(err error) string {
 	if err == nil {
 		return ""
 	}
@@ -280,10 +280,10 @@ func TestCellStringInvalid(t *testing.T) {
 		want string
 	}{
 		{Cell{}, "rnn: base0 | inject add identity at0 c0"},
-		{Cell{Base: 3, Nodes: nodes("add tanh mul relu")}, "rnn: base3 | add tanh mul relu | inject add identity at0 c0"},
-		{Cell{Base: 2, Nodes: nodes("add tanh mul relu add tanh add tanh"), Inject: CellNode{5, -2}, InjectAt: -1, CellFrom: 9},
+		{Cell{Base: 3, Nodes: cellNodesOf("add tanh mul relu")}, "rnn: base3 | add tanh mul relu | inject add identity at0 c0"},
+		{Cell{Base: 2, Nodes: cellNodesOf("add tanh mul relu add tanh add tanh"), Inject: CellNode{5, -2}, InjectAt: -1, CellFrom: 9},
 			"rnn: base2 | add tanh mul relu | add tanh | add tanh | inject Comb(5) Act(-2) at-1 c9"},
-		{Cell{Base: 4, Nodes: nodes("add tanh mul relu add tanh")}, "rnn: base4 | add tanh mul relu add tanh | inject add identity at0 c0"},
+		{Cell{Base: 4, Nodes: cellNodesOf("add tanh mul relu add tanh")}, "rnn: base4 | add tanh mul relu add tanh | inject add identity at0 c0"},
 	} {
 		if s := tt.c.String(); s != tt.want {
 			t.Errorf("String = %q, want %q", s, tt.want)
@@ -395,24 +395,24 @@ func TestCellSpaceChoices(t *testing.T) {
 		{"from", s, bad(func(v []int) []int { v[33] = 15; return v }), "onnxgen: cell space cell8: choice 33 (cell.from) is 15 (want 0..14)"},
 		{"invalid space", CellSpace{Base: 3}, want, "onnxgen: cell space: base 3 (want 2, 4 or 8)"},
 	} {
-		if _, err := tt.s.Cell(tt.v); errString(err) != tt.msg {
+		if _, err := tt.s.Cell(tt.v); cellErrString(err) != tt.msg {
 			t.Errorf("%s: Cell error\n have %v\n want %s", tt.name, err, tt.msg)
 		}
 	}
-	if _, err := (CellSpace{Base: 4}).Choices(lstm); errString(err) != "onnxgen: cell: base 8 not in cell space cell4 (want 4)" {
+	if _, err := (CellSpace{Base: 4}).Choices(lstm); cellErrString(err) != "onnxgen: cell: base 8 not in cell space cell4 (want 4)" {
 		t.Errorf("Choices of a base-8 cell in cell4: %v", err)
 	}
-	if _, err := s.Choices(Cell{Base: 8}); errString(err) != "onnxgen: cell: 0 nodes (want 15 for base 8: base 8 has levels of 8, 4, 2, 1 nodes)" {
+	if _, err := s.Choices(Cell{Base: 8}); cellErrString(err) != "onnxgen: cell: 0 nodes (want 15 for base 8: base 8 has levels of 8, 4, 2, 1 nodes)" {
 		t.Errorf("Choices of an invalid cell: %v", err)
 	}
 	if ds := (CellSpace{}).Decisions(); ds != nil {
 		t.Errorf("the zero space has decisions %v", ds)
 	}
 	_, err = (CellSpace{Base: 4}).ParseCell(lstm.String())
-	if errString(err) != `onnxgen: token 1 "base8": base 8 not in cell space cell4 (want base4)` {
+	if cellErrString(err) != `onnxgen: token 1 "base8": base 8 not in cell space cell4 (want base4)` {
 		t.Errorf("cell4.ParseCell(lstm): %v", err)
 	}
-	if _, err := (CellSpace{Base: 4}).ParseCell("rnn: base3"); errString(err) != `onnxgen: token 1 "base3": base 3 is not supported (want base2, base4 or base8)` {
+	if _, err := (CellSpace{Base: 4}).ParseCell("rnn: base3"); cellErrString(err) != `onnxgen: token 1 "base3": base 3 is not supported (want base2, base4 or base8)` {
 		t.Errorf("cell4.ParseCell(base3): %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Tokens of the architecture language that other packages write.
@@ -21,10 +22,10 @@ const (
 // arithmetic on a parsed architecture is near overflow.
 const maxValue = 1 << 20
 
-// ParseError is the error of Parse and Space.ParseArch: where the string is
-// wrong (Pos, the 0-based index of the whitespace-separated token, "|"
-// included; Pos equals the number of tokens and Token is "" when the problem
-// is at the end of the input) and what was expected (Msg).
+// ParseError is the error of Parse, Space.ParseArch and ParseCell: where the
+// string is wrong (Pos, the 0-based index of the whitespace-separated token,
+// "|" included; Pos equals the number of tokens and Token is "" when the
+// problem is at the end of the input) and what was expected (Msg).
 type ParseError struct {
 	Pos   int
 	Token string
@@ -117,9 +118,9 @@ const (
 // ParseCell read them; "rnn: base8" and "rnn:base8" are both tagged rnn
 // (ParseCell wants the tag to stand alone).
 func KindOf(s string) (k Kind, ok bool) {
-	var first string
-	if f := strings.Fields(s); len(f) > 0 {
-		first = f[0]
+	first := strings.TrimLeftFunc(s, unicode.IsSpace)
+	if end := strings.IndexFunc(first, unicode.IsSpace); end >= 0 {
+		first = first[:end]
 	}
 	tag, _, tagged := strings.Cut(first, ":")
 	switch {
