@@ -71,6 +71,7 @@ bench: test-deps ort ## benchmarks: compiler, controller, data; then child train
 
 fuzz: ort ## run each fuzz target for 30 s (the parsers; the compiler and ORT on what parses)
 	$(GO) test ./onnxgen -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s
+	$(GO) test ./onnxgen -run '^$$' -fuzz '^FuzzParseCell$$' -fuzztime 30s
 	$(GO) test ./runner -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime 30s
 	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzIDX$$' -fuzztime 30s
 	$(GO) test ./internal/dataset -run '^$$' -fuzz '^FuzzCIFAR10$$' -fuzztime 30s

@@ -47,8 +47,9 @@
 // Parse(Format(a)) == a, so the canonical string identifies an architecture.
 //
 // Kinds: a first token containing ":" is a kind tag (KindOf reads it). A CNN
-// string has no tag; "rnn:" is reserved for recurrent cells and rejected
-// until they land, as is any other tag.
+// string has no tag; "rnn:" tags a recurrent cell (the cell language, below),
+// which ParseCell reads. Parse refuses a cell at its first token, saying to
+// use ParseCell, and any other tag as unsupported.
 //
 // Search spaces: Parse checks syntax and structure only. A Space lists the
 // options of each decision, the most layers and whether skip connections
@@ -86,6 +87,98 @@
 // is not an option at the layer's end. Errors about an Arch built in code
 // (Arch.Validate, Space.Check, Arch.Shapes, Arch.Cost) name the layer instead:
 // "onnxgen: layer 4: stride 3x3 on a 2x2 feature map (input 8x8)".
+//
+// # The cell language
+//
+// A recurrent cell (kind "rnn", type Cell; the paper's second search space)
+// computes h_t from x_t and h_{t-1} with a binary tree of 2·B−1 nodes over B
+// leaves (the base: 2, 4 or 8; the paper's is 8) and carries a memory state
+// c beside h. Nodes are numbered in level order, leaves first: leaves
+// 0 … B−1 are level 0, the B/2 nodes of level 1 follow, …, the root 2·B−2
+// is the last level. Each node chooses a combination (add: elementwise sum;
+// mul: elementwise product) and an activation (identity, tanh, sigmoid,
+// relu):
+//
+//	leaf i                act(comb(W_i·x_t, U_i·h_{t-1} + b_i))
+//	node j of level l > 0 act(comb(left, right)), left and right the outputs of
+//	                      nodes 2j and 2j+1 of level l−1 (indices within the level)
+//	the root's output     h_t
+//
+// The inject, a combination and an activation of its own, merges c_{t-1}
+// into the output of node N (token atN): out_N ← act_inj(comb_inj(out_N,
+// c_{t-1})), which the nodes above N read. c_t is the pre-activation of
+// node M (token cM): comb(left, right) before M's activation and before an
+// inject at M. Any node may be N and any node M, as in the paper, whose
+// example takes c_t from a leaf: the inject may be at a leaf or the root
+// (then it changes h_t, and c_{t-1} reaches h_t only through it), c_t may
+// come from a leaf or the root, and N = M is allowed. c_t depends on c_{t-1}
+// only when N is below M; a cell whose memory forgets itself is valid, and a
+// search may find it.
+//
+// Grammar (EBNF; tokens are separated by any Unicode whitespace, and "|"
+// and the tag "rnn:" stand alone: "rnn:base8" and "tanh|" are errors):
+//
+//	cell   = "rnn:" base level { level } inject .
+//	base   = "base2" | "base4" | "base8" .
+//	level  = "|" node { node } .          (exactly B/2^l nodes in level l, every level
+//	                                       present: base 8 has levels of 8, 4, 2, 1)
+//	node   = comb act .
+//	comb   = "add" | "mul" .
+//	act    = "identity" | "tanh" | "sigmoid" | "relu" .
+//	inject = "|" "inject" comb act at from .
+//	at     = "at" index .                 (one token: at9; N receives c_{t-1})
+//	from   = "c" index .                  (one token: c12; M's pre-activation is c_t)
+//	index  = "0" | nonzero { digit } .    (0 … 2·B−2, no sign, no leading zero)
+//
+// Canonical form (Cell.String): the tokens in grammar order with one space
+// between them (so " | " between groups). Every cell has one spelling, so
+// the canonical form of an accepted string is its tokens joined by single
+// spaces; ParseCell(c.String()) equals c for every valid c. Meaning and
+// form of the named cells (CellByName, CellNames; cell_named.go derives
+// them by hand, and a test evaluates them on numbers against the closed
+// forms):
+//
+//	nascell  the cell Zoph & Le found, as TensorFlow shipped it (tf.contrib.rnn.NASCell):
+//	         rnn: base8 | add sigmoid add relu add sigmoid mul relu add tanh add sigmoid add tanh add sigmoid
+//	         | mul tanh add tanh mul tanh add sigmoid | mul identity add tanh | mul tanh
+//	         | inject add tanh at8 c12
+//	lstm     an exact LSTM: i = n0, g = n1, f = n9 = σ(n2+n3), i⊙g = n8, f⊙c_{t-1} (the
+//	         inject at 9), c_t = i⊙g + f⊙c_{t-1} (n12's pre-activation), o = n13,
+//	         h_t = tanh(c_t)⊙o (the root); n2 … n7, n10, n11 are affine (add identity):
+//	         rnn: base8 | add sigmoid add tanh add identity add identity add identity add identity add identity add identity
+//	         | mul identity add sigmoid add identity add identity | add tanh add sigmoid | mul identity
+//	         | inject mul identity at9 c12
+//
+// Errors: ParseCell returns a *ParseError as Parse does, Pos the 0-based
+// token index counting the tag and the "|" tokens:
+//
+//	onnxgen: token 26 "|": level 1 has 3 nodes (want 4; base 8 has levels of 8, 4, 2, 1 nodes)
+//	onnxgen: token 40 "at15": node 15 out of range for the node that receives c_{t-1} (want 0..14: base 8 has 15 nodes)
+//
+// A level with too few nodes is reported at the "|" that closes it (or the
+// end), one with too many at the first extra node, a node without its
+// activation at the level's end, a missing level at the "inject" token that
+// came too early (or the end), a missing inject group at the end, anything
+// after the inject group at its first token. A base other than 2, 4 or 8, an
+// unknown token and an index outside 0 … 2·B−2 are reported at the token.
+// Cell.Validate checks a Cell built in code (base, 2·B−1 nodes, the enums'
+// ranges, the two indices) and names the node: "onnxgen: cell: node 3:
+// combination 2 is not add (0) or mul (1)". Cell.String never panics; the
+// string of an invalid cell does not parse.
+//
+// Cell search spaces: CellSpace{Base: B} is every cell of base B. Its
+// Decisions, 4·B+2 in sampling order, are per node k = 0 … 2·B−2 "nK.comb"
+// (tokens add, mul) and "nK.act" (identity, tanh, sigmoid, relu), then
+// "inject.comb", "inject.act" and the two pointer decisions over the
+// tree's nodes, "inject.at" and "cell.from", whose tokens are the node
+// numbers "0" … "2·B−2". CellSpace.Choices gives a cell's decision vector
+// (the option index of each decision) and CellSpace.Cell turns a vector
+// back into the cell, whose String is the string the controller's choices
+// stand for. The presets (CellSpaceByName, CellSpaceNames) are cell8 (the
+// paper's), cell4 and cell2 (small trees for quick searches and tests):
+// names meant for a search's --space (nas search does not take them yet),
+// distinct from the CNN presets, so that a space's name can imply the kind
+// of child.
 //
 // # Training graphs
 //

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Tokens of the architecture language that other packages write.
@@ -21,10 +22,10 @@ const (
 // arithmetic on a parsed architecture is near overflow.
 const maxValue = 1 << 20
 
-// ParseError is the error of Parse and Space.ParseArch: where the string is
-// wrong (Pos, the 0-based index of the whitespace-separated token, "|"
-// included; Pos equals the number of tokens and Token is "" when the problem
-// is at the end of the input) and what was expected (Msg).
+// ParseError is the error of Parse, Space.ParseArch and ParseCell: where the
+// string is wrong (Pos, the 0-based index of the whitespace-separated token,
+// "|" included; Pos equals the number of tokens and Token is "" when the
+// problem is at the end of the input) and what was expected (Msg).
 type ParseError struct {
 	Pos   int
 	Token string
@@ -106,17 +107,22 @@ type Kind string
 const (
 	// KindCNN: an image classifier; its strings have no tag.
 	KindCNN Kind = "cnn"
-	// KindRNN: a recurrent cell ("rnn: ..."); reserved, not built yet.
+	// KindRNN: a recurrent cell ("rnn: base8 | ..."); ParseCell reads it.
 	KindRNN Kind = "rnn"
 )
 
 // KindOf reads the kind of an architecture string from its tag: a first
 // token containing ":" names the kind before the colon; no tag is a CNN. It
 // returns the tag it read even when it is not a kind of the language (ok
-// false).
+// false). Tokens are separated by any Unicode whitespace, as Parse and
+// ParseCell read them; "rnn: base8" and "rnn:base8" are both tagged rnn
+// (ParseCell wants the tag to stand alone).
 func KindOf(s string) (k Kind, ok bool) {
-	first, _, _ := strings.Cut(strings.TrimSpace(s), " ")
-	tag, _, tagged := strings.Cut(strings.TrimSpace(first), ":")
+	first := strings.TrimLeftFunc(s, unicode.IsSpace)
+	if end := strings.IndexFunc(first, unicode.IsSpace); end >= 0 {
+		first = first[:end]
+	}
+	tag, _, tagged := strings.Cut(first, ":")
 	switch {
 	case !tagged:
 		return KindCNN, true
@@ -129,8 +135,9 @@ func KindOf(s string) (k Kind, ok bool) {
 // Parse reads an architecture string (see the package documentation for the
 // grammar). It checks syntax and structure only; Space.ParseArch also checks
 // the values against a search space. Errors are *ParseError. Only the CNN
-// kind parses: a string of another kind, or with an unknown tag, is an error
-// at its first token.
+// kind parses: a recurrent cell ("rnn: ...", KindRNN) is an error at its
+// first token that says to use ParseCell, and so is a string with an
+// unknown tag.
 func Parse(s string) (Arch, error) {
 	p, err := parse(s)
 	if err != nil {
@@ -146,7 +153,7 @@ func parse(s string) (*parsed, error) {
 	}
 	switch k, known := KindOf(s); {
 	case k == KindRNN:
-		return nil, p.errAt(0, "architecture kind %q (recurrent cells) is reserved and not built yet (want a CNN string, which has no kind tag)", k)
+		return nil, p.errAt(0, "architecture kind %q is a recurrent cell, not a CNN (ParseCell reads cells; want a CNN string, which has no kind tag)", k)
 	case !known || k != KindCNN:
 		return nil, p.errAt(0, "architecture kind %q is not supported (want a CNN string, which has no kind tag)", k)
 	}

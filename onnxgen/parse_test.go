@@ -97,7 +97,9 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", 0, `onnxgen: token 0 (end): empty architecture (want at least one layer, e.g. "kh3 kw3 f36")`, "nothing to parse"},
 		{"blank", " \t\n", 0, `onnxgen: token 0 (end): empty architecture (want at least one layer, e.g. "kh3 kw3 f36")`, "whitespace only is empty"},
-		{"kind tag", "rnn: add tanh", 0, `onnxgen: token 0 "rnn:": architecture kind "rnn" (recurrent cells) is reserved and not built yet (want a CNN string, which has no kind tag)`, "rnn: is reserved for the cell search"},
+		{"kind tag", "rnn: add tanh", 0, `onnxgen: token 0 "rnn:": architecture kind "rnn" is a recurrent cell, not a CNN (ParseCell reads cells; want a CNN string, which has no kind tag)`, "rnn: tags a cell, which ParseCell reads"},
+		{"cell", "rnn: base2 | add tanh add tanh | add tanh | inject add tanh at0 c2", 0, `onnxgen: token 0 "rnn:": architecture kind "rnn" is a recurrent cell, not a CNN (ParseCell reads cells; want a CNN string, which has no kind tag)`, "a valid cell is still no CNN: Parse returns an Arch"},
+		{"glued cell tag", "rnn:base2 | add tanh", 0, `onnxgen: token 0 "rnn:base2": architecture kind "rnn" is a recurrent cell, not a CNN (ParseCell reads cells; want a CNN string, which has no kind tag)`, "KindOf reads the tag before the colon"},
 		{"unknown kind tag", "lstm:x kh3", 0, `onnxgen: token 0 "lstm:x": architecture kind "lstm" is not supported (want a CNN string, which has no kind tag)`, "kind tags other than rnn: are unknown"},
 		{"glued kind tag", "cnn:kh3 kw3 f3", 0, `onnxgen: token 0 "cnn:kh3": architecture kind "cnn" is not supported (want a CNN string, which has no kind tag)`, "CNNs have no tag, not even cnn:"},
 		{"unknown", "kh3 kw3 f36 pool2", 3, `onnxgen: token 3 "pool2": unknown token (want khN, kwN, shN, swN, fN, pN, inJ or "|")`, "pooling is spelled pN"},
