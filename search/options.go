@@ -25,10 +25,13 @@ type Options struct {
 	// "evolution" (regularized evolution). Empty means "rl".
 	Strategy string `json:"strategy"`
 	// Kind is the kind of child searched for: "cnn" (an image classifier in
-	// onnxgen's language). Empty means "cnn".
+	// onnxgen's language) or "rnn" (a language model around a recurrent
+	// cell). Empty means "rnn" when Space names a cell space, else "cnn".
 	Kind string `json:"kind"`
-	// Space names a preset space of the kind ("v1", "v2", "v3", "v3-wide":
-	// onnxgen.SpaceNames). Empty means "v1".
+	// Space names a preset space of the kind: for CNNs "v1", "v2", "v3",
+	// "v3-wide" (onnxgen.SpaceNames), empty meaning "v1"; for cells
+	// "cell2", "cell4", "cell8" (the tree's base; the paper's is 8), empty
+	// meaning "cell8".
 	Space string `json:"space"`
 
 	// M is the number of architectures per iteration (the controller's
@@ -144,6 +147,105 @@ type ChildOptions struct {
 	// MaxParams refuses (Oversized) a child with more parameters. Zero
 	// means no limit.
 	MaxParams int64 `json:"max_params"`
+
+	// LM: the rnn kind's language model (its other fields above apply as
+	// well: Dataset names a text corpus, TrainSize and ValSize count
+	// tokens, Batch is the number of streams, RewardK and RewardP make the
+	// reward with LM.RewardC).
+	LM LMOptions `json:"lm,omitzero"`
+}
+
+// LMOptions shape the language model around a searched cell. Zero fields
+// take the defaults (see LMDefaults).
+type LMOptions struct {
+	// Hidden is the size of h and c; Embed the embedding's (0: Hidden).
+	Hidden int `json:"hidden"`
+	Embed  int `json:"embed,omitempty"`
+	// Layers is the number of stacked cells (1 or 2).
+	Layers int `json:"layers"`
+	// Steps is the BPTT length: tokens per window.
+	Steps int `json:"steps"`
+	// Clip is the global gradient-norm bound.
+	Clip float64 `json:"clip"`
+	// Vocab caps the vocabulary of a word-level corpus (0: 10,000, as the
+	// PTB files).
+	Vocab int `json:"vocab,omitempty"`
+	// RewardC is c of the reward c·(1/perplexity)^RewardP, the paper's
+	// c/ppl² with RewardP 2. Zero means 80 at word level (the paper's) and
+	// 1 at character level (perplexities there lie between 1 and 10, and
+	// 1/ppl² keeps every reward in [0, 1], the range the penalty and the
+	// controller's baseline assume; Adam makes the scale itself
+	// irrelevant to the controller's steps).
+	RewardC float64 `json:"reward_c,omitempty"`
+}
+
+// LM defaults (the rnn kind's ChildOptions).
+const (
+	DefaultLMDataset = "tiny"
+	DefaultLMBatch   = 20
+	DefaultLMLR      = 1.0
+	DefaultLMHidden  = 128
+	DefaultLMLayers  = 1
+	DefaultLMSteps   = 35
+	DefaultLMClip    = 5.0
+	DefaultLMRewardP = 2
+)
+
+// LMDefaults returns c with the rnn kind's defaults for its zero fields:
+// the corpus "tiny", 20 streams, SGD at lr 1 (no momentum), hidden 128, one
+// cell layer, windows of 35 tokens, clip 5, reward (1/ppl)^2 scaled by
+// RewardC; then the defaults of every kind (WithDefaults).
+func (c ChildOptions) LMDefaults() ChildOptions {
+	if c.Dataset == "" {
+		c.Dataset = DefaultLMDataset
+	}
+	if c.Batch == 0 {
+		c.Batch = DefaultLMBatch
+	}
+	if c.LR == 0 {
+		c.LR = DefaultLMLR
+	}
+	if c.Momentum == nil {
+		c.Momentum = Float(0)
+	}
+	if c.RewardP == 0 {
+		c.RewardP = DefaultLMRewardP
+	}
+	if c.LM.Hidden == 0 {
+		c.LM.Hidden = DefaultLMHidden
+	}
+	if c.LM.Layers == 0 {
+		c.LM.Layers = DefaultLMLayers
+	}
+	if c.LM.Steps == 0 {
+		c.LM.Steps = DefaultLMSteps
+	}
+	if c.LM.Clip == 0 {
+		c.LM.Clip = DefaultLMClip
+	}
+	return c.WithDefaults()
+}
+
+// validateLM reports the first LM field out of range (after defaults).
+func (c ChildOptions) validateLM() error {
+	d := c.LMDefaults()
+	switch {
+	case d.LM.Hidden < 1 || d.LM.Embed < 0:
+		return fmt.Errorf("search: child: hidden %d / embed %d: want >= 1", c.LM.Hidden, c.LM.Embed)
+	case d.LM.Layers < 1 || d.LM.Layers > 2:
+		return fmt.Errorf("search: child: cell layers %d: want 1 or 2", c.LM.Layers)
+	case d.LM.Steps < 1:
+		return fmt.Errorf("search: child: steps %d: want >= 1", c.LM.Steps)
+	case !finite(d.LM.Clip) || d.LM.Clip <= 0:
+		return fmt.Errorf("search: child: clip %v: want a finite value > 0", c.LM.Clip)
+	case d.LM.Vocab < 0 || d.LM.Vocab > 0 && d.LM.Vocab < 3:
+		return fmt.Errorf("search: child: vocabulary %d: want 0 (the default) or at least 3", c.LM.Vocab)
+	case !finite(d.LM.RewardC) || d.LM.RewardC < 0:
+		return fmt.Errorf("search: child: reward c %v: want a finite value >= 0", c.LM.RewardC)
+	case *d.Momentum != 0 || d.Nesterov || d.WeightDecay != 0 || d.BatchNorm || d.CosineLR:
+		return fmt.Errorf("search: child: momentum, Nesterov, weight decay, batch norm and the cosine schedule are CNN options; a language model trains with plain SGD and gradient clipping")
+	}
+	return nil
 }
 
 // Defaults.
@@ -218,6 +320,25 @@ func (c ChildOptions) Validate() error {
 	return nil
 }
 
+// IsCellSpace reports whether name is a cell space (the rnn kind's).
+func IsCellSpace(name string) bool {
+	_, err := onnxgen.CellSpaceByName(name)
+	return err == nil
+}
+
+// cellSpace returns the cell space the options name.
+func (o Options) cellSpace() (onnxgen.CellSpace, error) {
+	name := o.Space
+	if name == "" {
+		name = "cell8"
+	}
+	sp, err := onnxgen.CellSpaceByName(name)
+	if err != nil {
+		return onnxgen.CellSpace{}, fmt.Errorf("search: %w", err)
+	}
+	return sp, nil
+}
+
 // space returns the onnxgen space the options name.
 func (o Options) space() (onnxgen.Space, error) {
 	name := o.Space
@@ -240,9 +361,15 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.Kind == "" {
 		o.Kind = KindCNN
+		if IsCellSpace(o.Space) {
+			o.Kind = KindRNN
+		}
 	}
 	if o.Space == "" {
 		o.Space = "v1"
+		if o.Kind == KindRNN {
+			o.Space = "cell8"
+		}
 	}
 	if o.M == 0 {
 		o.M = DefaultM
@@ -266,6 +393,12 @@ func (o Options) WithDefaults() Options {
 	o.Controller = o.Controller.WithDefaults()
 	o.Cost = o.Cost.WithDefaults()
 	o.EarlyStop = o.EarlyStop.WithDefaults()
+	if o.Kind == KindRNN {
+		// One cell per trial: the depth schedule is one layer throughout.
+		o.Child = o.Child.LMDefaults()
+		o.StartLayers, o.LayerStep, o.LayerEvery = 1, 0, max(o.M, 1)
+		return o
+	}
 	o.Child = o.Child.WithDefaults()
 	sp, err := o.space()
 	if err != nil {
@@ -289,15 +422,30 @@ func (o Options) WithDefaults() Options {
 // Validate reports the first field out of range (after defaults).
 func (o Options) Validate() error {
 	d := o.WithDefaults()
-	sp, err := d.space()
-	if err != nil {
-		return err
+	maxLayers := 1
+	switch d.Kind {
+	case KindCNN:
+		sp, err := d.space()
+		if err != nil {
+			return err
+		}
+		maxLayers = sp.MaxLayers
+	case KindRNN:
+		if _, err := d.cellSpace(); err != nil {
+			return err
+		}
+		if err := o.Child.validateLM(); err != nil {
+			return err
+		}
+		if d.Cost.On() {
+			return fmt.Errorf("search: the cost objective is for CNNs (multiply-adds per image)")
+		}
+	default:
+		return fmt.Errorf("search: unknown kind of child %q (want %s or %s)", o.Kind, KindCNN, KindRNN)
 	}
 	switch {
 	case d.Strategy != StrategyRL && d.Strategy != StrategyRandom && d.Strategy != StrategyEvolution:
 		return fmt.Errorf("search: unknown strategy %q (want rl, random or evolution)", o.Strategy)
-	case d.Kind != KindCNN:
-		return fmt.Errorf("search: unknown kind of child %q (want %s)", o.Kind, KindCNN)
 	case d.M < 1:
 		return fmt.Errorf("search: m %d: want >= 1", o.M)
 	case d.Parallel < 1:
@@ -308,8 +456,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("search: duration %v: want >= 0", o.Duration)
 	case d.Trials == 0 && d.Duration == 0:
 		return fmt.Errorf("search: no budget: set the number of trials or a duration")
-	case d.StartLayers < 1 || d.StartLayers > sp.MaxLayers:
-		return fmt.Errorf("search: start layers %d: want 1..%d (space %s)", o.StartLayers, sp.MaxLayers, d.Space)
+	case d.StartLayers < 1 || d.StartLayers > maxLayers:
+		return fmt.Errorf("search: start layers %d: want 1..%d (space %s)", o.StartLayers, maxLayers, d.Space)
 	case d.LayerStep < 0:
 		return fmt.Errorf("search: layer step %d: want >= 0", o.LayerStep)
 	case d.LayerEvery < 1:

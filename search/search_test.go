@@ -235,7 +235,7 @@ func TestRunErrors(t *testing.T) {
 		{"tournament", Options{Trials: 1, Population: 4, Tournament: 5}, "tournament 5"},
 		{"momentum", Options{Trials: 1, Child: ChildOptions{Momentum: Float(1)}}, "momentum 1"},
 		{"nesterov without momentum", Options{Trials: 1, Child: ChildOptions{Momentum: Float(0), Nesterov: true}}, "Nesterov"},
-		{"kind", Options{Trials: 1, Kind: "rnn"}, "unknown kind of child"},
+		{"kind", Options{Trials: 1, Kind: "gan"}, "unknown kind of child"},
 	}
 	for _, c := range bad {
 		_, err := Run(context.Background(), Config{Dir: filepath.Join(dir, c.name), Options: c.o, Evaluator: newFake()})

@@ -83,7 +83,7 @@ var allowed = map[string][]string{
 	"internal/serve": {"internal/modelfile", "internal/viz", "onnxgen", "search"},
 	// The in-process evaluator wires the compiler, the runner and the data
 	// into search.
-	"internal/localeval": {"internal/child", "internal/dataset", "onnxgen", "onnxgen/onnxpb", "runner", "search"},
+	"internal/localeval": {"internal/child", "internal/dataset", "internal/text", "onnxgen", "onnxgen/onnxpb", "runner", "search"},
 	// dist carries trials to worker processes through NATS JetStream: it
 	// speaks search's types and never trains (workers get an evaluator from
 	// cmd/nas), so it builds without cgo.
@@ -92,7 +92,7 @@ var allowed = map[string][]string{
 	"internal/deps":      {},
 	"internal/gradcheck": {},
 	// The command wires everything.
-	"cmd/nas": {"internal/atomicfile", "internal/dataset", "internal/dist", "internal/localeval", "internal/modelfile", "internal/serve", "internal/viz", "onnxgen", "onnxgen/graph", "onnxgen/onnxpb", "runner", "search"},
+	"cmd/nas": {"internal/atomicfile", "internal/dataset", "internal/dist", "internal/localeval", "internal/modelfile", "internal/serve", "internal/text", "internal/viz", "onnxgen", "onnxgen/graph", "onnxgen/onnxpb", "runner", "search"},
 }
 
 // cgoAllowed: the packages that may depend on onnxruntime_go: runner, the
