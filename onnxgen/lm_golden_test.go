@@ -1,0 +1,98 @@
+package onnxgen
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nas-project/nas/onnxgen/graph"
+	"github.com/nas-project/nas/onnxgen/onnxpb"
+	"golang.org/x/tools/txtar"
+	"google.golang.org/protobuf/proto"
+)
+
+// The LM goldens, testdata/lm/*.txtar: the first comment line is
+// "vocab V hidden H steps T batch N layers L", the rest says why the case
+// exists; section "cell" names the cell (lmGoldenCells; the cell language's
+// strings take over once its parser is merged); sections "train", "eval"
+// and "infer" hold the graphs' text. go test ./onnxgen -run Golden -update
+// (make golden) rewrites them.
+var lmGoldenCells = map[string]Cell{"lstm": lmLSTM(), "nascell": lmNASCell()}
+
+var lmGoldenSections = []string{"train", "eval", "infer"}
+
+func lmGoldenModels(t *testing.T, ar *txtar.Archive) map[string]*onnxpb.ModelProto {
+	t.Helper()
+	first, _, _ := strings.Cut(string(ar.Comment), "\n")
+	var o LMOptions
+	if _, err := fmt.Sscanf(first, "vocab %d hidden %d steps %d batch %d layers %d", &o.Vocab, &o.Hidden, &o.Steps, &o.Batch, &o.Layers); err != nil {
+		t.Fatalf("first comment line %q: %v", first, err)
+	}
+	o.Seed = 1
+	name, _ := section(ar, "cell")
+	c, ok := lmGoldenCells[strings.TrimSpace(name)]
+	if !ok {
+		t.Fatalf("cell %q: not one of the named cells", name)
+	}
+	n, err := CompileLM(c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := make([]string, o.Vocab)
+	for i := range vocab {
+		vocab[i] = fmt.Sprint(i)
+	}
+	inf, err := LMInference(c, o, n.Params, vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := map[string]*onnxpb.ModelProto{}
+	for k, b := range map[string][]byte{"train": n.Train.Model, "eval": n.Eval.Model, "infer": inf} {
+		var m onnxpb.ModelProto
+		if err := proto.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		models[k] = &m
+	}
+	return models
+}
+
+func TestLMGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "lm", "*.txtar"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("LM golden files: %v %v", files, err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			models := lmGoldenModels(t, ar)
+			if *update {
+				cell, _ := section(ar, "cell")
+				out := &txtar.Archive{Comment: ar.Comment, Files: []txtar.File{{Name: "cell", Data: []byte(cell)}}}
+				for _, s := range lmGoldenSections {
+					out.Files = append(out.Files, txtar.File{Name: s, Data: []byte(graph.Text(models[s]))})
+				}
+				if err := os.WriteFile(file, txtar.Format(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			for _, s := range lmGoldenSections {
+				want, ok := section(ar, s)
+				got := graph.Text(models[s])
+				if !ok {
+					t.Errorf("section %q missing (run go test ./onnxgen -run Golden -update)", s)
+				} else if got != want {
+					t.Errorf("section %q differs (-want +have):\n%s", s, cmp.Diff(want, got))
+				}
+				checkModel(t, s, models[s])
+			}
+		})
+	}
+}
