@@ -53,6 +53,9 @@ which gives the same weights (training is deterministic).`,
 			}
 			root := dataRoot(dataDir)
 			w := cmd.OutOrStdout()
+			if opts.Kind == search.KindRNN {
+				return a.exportLM(cmd.Context(), w, rt, dir, root, out, opts, recs, rec)
+			}
 			var model []byte
 			// fromBest names best.onnx in the errors of reading and running
 			// the model when the model is that file.

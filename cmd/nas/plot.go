@@ -110,6 +110,17 @@ func (a *app) graphCmd() *cobra.Command {
 // The input size and classes are those of the run's best model, as nas.db
 // holds it (best.onnx is a copy).
 func writeGraph(w, stderr io.Writer, dir string, rec search.Record, path string) error {
+	if k, _ := onnxgen.KindOf(rec.Arch); k == onnxgen.KindRNN {
+		c, err := onnxgen.ParseCell(rec.Arch)
+		if err != nil {
+			return err
+		}
+		dot, err := viz.CellDot(c, fmt.Sprintf("trial %d: reward %.4f, validation perplexity %.2f", rec.Index, rec.Reward, 1/bestOf(rec.ValAcc)))
+		if err != nil {
+			return err
+		}
+		return writeDot(w, stderr, dot, path)
+	}
 	ar, err := onnxgen.Parse(rec.Arch)
 	if err != nil {
 		return err
@@ -130,6 +141,12 @@ func writeGraph(w, stderr io.Writer, dir string, rec search.Record, path string)
 	if err != nil {
 		return err
 	}
+	return writeDot(w, stderr, dot, path)
+}
+
+// writeDot writes dot to path, and as SVG beside it when Graphviz is
+// installed (saying so on stderr when not).
+func writeDot(w, stderr io.Writer, dot, path string) error {
 	if err := atomicfile.Write(path, []byte(dot)); err != nil {
 		return err
 	}

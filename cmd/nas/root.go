@@ -104,7 +104,7 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.searchCmd(), a.trainCmd(), a.compileCmd(), a.exportCmd(), a.retrainCmd(), a.showCmd(), a.plotCmd(), a.graphCmd(), a.serveCmd(), a.workerCmd())
+	root.AddCommand(a.searchCmd(), a.trainCmd(), a.compileCmd(), a.exportCmd(), a.retrainCmd(), a.showCmd(), a.plotCmd(), a.graphCmd(), a.serveCmd(), a.workerCmd(), a.generateCmd())
 	for _, c := range root.Commands() {
 		if run := c.RunE; run != nil {
 			c.RunE = func(cmd *cobra.Command, args []string) error {

@@ -32,6 +32,7 @@ func (a *app) searchCmd() *cobra.Command {
 		serveAt      string
 		rf           runtimeFlags
 		cf           childFlags
+		lf           lmFlags
 		wf           workerFlags
 	)
 	cmd := &cobra.Command{
@@ -57,14 +58,22 @@ completed trial.`,
 			cfg.Options.Child = cf.options()
 			co := cfg.Options.Child
 			seed := opts.Seed
+			kind := cfg.Options.WithDefaults().Kind
 			if resume != "" {
 				stored, _, err := readRun(resume)
 				if err != nil {
 					return err
 				}
 				cfg.Dir, cfg.Resume = resume, true
-				co, seed = stored.Child, stored.Seed
-			} else {
+				co, seed, kind = stored.Child, stored.Seed, stored.Kind
+			}
+			if kind == search.KindRNN {
+				if !cfg.Resume {
+					cfg.Options.Child = lf.options(cmd.Flags(), cf)
+				}
+				return a.searchLM(cmd, cfg, lmRun{rf: rf, cf: cf, wf: wf, quiet: quiet, json: jsonl, serveAt: serveAt})
+			}
+			if resume == "" {
 				if err := checkDataFlag(cf.co); err != nil {
 					return err
 				}
@@ -234,7 +243,8 @@ completed trial.`,
 	f.StringVar(&dir, "dir", "", "the new run's directory")
 	f.StringVar(&resume, "resume", "", "continue the run in this directory (its stored options apply; budget flags may extend it)")
 	f.StringVar(&opts.Strategy, "strategy", "rl", "rl (the controller), random, or evolution (regularized evolution)")
-	f.StringVar(&opts.Space, "space", "v1", "search space: v1 (stride 1), v2 (strides 1-3), v3 (v2 + 2x2 max pooling) or v3-wide (v3 + 96 and 128 filters)")
+	f.StringVar(&opts.Space, "space", "v1", "search space: v1 (stride 1), v2 (strides 1-3), v3 (v2 + 2x2 max pooling) or v3-wide (v3 + 96 and 128 filters); "+
+		"or a recurrent cell's for a language model: cell8 (the paper's base-8 tree), cell4 or cell2")
 	f.IntVar(&opts.M, "m", 8, "architectures per iteration (the controller's batch)")
 	f.IntVar(&opts.Parallel, "parallel", 0, "children trained at once, each with --threads threads (0: min(M, cores), and threads = cores/parallel)")
 	f.IntVar(&opts.Trials, "trials", 0, "stop after this many trials (0: no limit; then --duration is needed)")
@@ -261,6 +271,7 @@ completed trial.`,
 	rf.register(f)
 	wf.register(cmd)
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 5000, ValSize: 1000})
+	lf.register(f)
 	return cmd
 }
 
@@ -293,6 +304,7 @@ type searchProgress struct {
 	bar         *progressbar.ProgressBar
 	best        float64
 	depth       int
+	lm          bool // a cell search: scores are 1/perplexity
 }
 
 func (p *searchProgress) hook(e search.Event) {
@@ -310,7 +322,11 @@ func (p *searchProgress) hook(e search.Event) {
 			if p.bar != nil {
 				_ = p.bar.Clear()
 			}
-			fmt.Fprintf(p.w, "trial %4d  %-9s reward %.4f  val %.4f  %5.1fs  %s\n", r.Index, r.Status, r.Reward, bestOf(r.ValAcc), r.Seconds, r.Arch)
+			if p.lm {
+				fmt.Fprintf(p.w, "trial %4d  %-9s reward %.4f  ppl %8.2f  %5.1fs  %s\n", r.Index, r.Status, r.Reward, 1/bestOf(r.ValAcc), r.Seconds, r.Arch)
+			} else {
+				fmt.Fprintf(p.w, "trial %4d  %-9s reward %.4f  val %.4f  %5.1fs  %s\n", r.Index, r.Status, r.Reward, bestOf(r.ValAcc), r.Seconds, r.Arch)
+			}
 			if r.Error != "" && r.Status != search.Duplicate {
 				fmt.Fprintf(p.w, "            %s\n", r.Error)
 			}

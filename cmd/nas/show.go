@@ -38,10 +38,17 @@ func (a *app) showCmd() *cobra.Command {
 			for _, r := range recs {
 				counts[r.Status]++
 			}
-			co := opts.Child.WithDefaults()
+			lm := opts.Kind == search.KindRNN
 			fmt.Fprintf(w, "run %s: strategy %s, space %s, seed %d, M=%d\n", args[0], opts.Strategy, opts.Space, opts.Seed, opts.M)
-			fmt.Fprintf(w, "children: %s, %d epoch(s), batch %d, lr %g, train size %d, validation size %d\n",
-				co.Dataset, co.Epochs, co.Batch, co.LR, co.TrainSize, co.ValSize)
+			if lm {
+				co := opts.Child.LMDefaults()
+				fmt.Fprintf(w, "children: language models on %s, %d epoch(s), %d streams × %d steps, hidden %d, %d cell layer(s), lr %g, clip %g, training tokens %d, validation tokens %d (0: all)\n",
+					co.Dataset, co.Epochs, co.Batch, co.LM.Steps, co.LM.Hidden, co.LM.Layers, co.LR, co.LM.Clip, co.TrainSize, co.ValSize)
+			} else {
+				co := opts.Child.WithDefaults()
+				fmt.Fprintf(w, "children: %s, %d epoch(s), batch %d, lr %g, train size %d, validation size %d\n",
+					co.Dataset, co.Epochs, co.Batch, co.LR, co.TrainSize, co.ValSize)
+			}
 			if opts.Cost.On() {
 				fmt.Fprintln(w, objective(opts.Cost))
 			}
@@ -73,6 +80,14 @@ func (a *app) showCmd() *cobra.Command {
 				return showPareto(w, recs, by)
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			if lm {
+				// Scores are 1/perplexity; flops are multiply-adds per token.
+				fmt.Fprintln(tw, "rank\ttrial\treward\tval ppl\tparams\tMMACs/token\tseconds\tcell")
+				for i, r := range done[:min(top, len(done))] {
+					fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.2f\t%d\t%.2f\t%.1f\t%s\n", i+1, r.Index, r.Reward, 1/bestOf(r.ValAcc), r.Params, float64(r.FLOPs)/1e6, r.Seconds, r.Arch)
+				}
+				return tw.Flush()
+			}
 			fmt.Fprintln(tw, "rank\ttrial\treward\tval acc\tparams\tMFLOPs\tseconds\tarchitecture")
 			for i, r := range done[:min(top, len(done))] {
 				fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.4f\t%d\t%.1f\t%.1f\t%s\n", i+1, r.Index, r.Reward, bestOf(r.ValAcc), r.Params, float64(r.FLOPs)/1e6, r.Seconds, r.Arch)

@@ -112,6 +112,7 @@ func (a *app) trainCmd() *cobra.Command {
 		quiet     bool
 		rf        runtimeFlags
 		cf        childFlags
+		lf        lmFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "train --arch STR",
@@ -121,6 +122,15 @@ reward and the test accuracy, and with -o write the trained inference model (wei
 included: it takes raw pixels).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if c, ok := onnxgen.CellByName(arch); ok {
+				arch = c.String()
+			}
+			if k, _ := onnxgen.KindOf(arch); k == onnxgen.KindRNN {
+				if err := firstErr(checkThreads(rf.threads), checkOutput(out)); err != nil {
+					return err
+				}
+				return a.trainLM(cmd, arch, seed, out, rf, lf.options(cmd.Flags(), cf), cf.root())
+			}
 			ar, err := parseArch(arch, "")
 			if err != nil {
 				return err
@@ -159,12 +169,13 @@ included: it takes raw pixels).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&arch, "arch", "", "the architecture, e.g. 'kh3 kw3 f36 | kh3 kw3 f36 in0' (required)")
+	f.StringVar(&arch, "arch", "", "the architecture, e.g. 'kh3 kw3 f36 | kh3 kw3 f36 in0', or a recurrent cell ('rnn: base8 | ...', or by name: lstm, nascell) for a language model (required)")
 	f.Uint64Var(&seed, "seed", 1, "seed of the split, the initialisation and the shuffling")
 	f.StringVarP(&out, "output", "o", "", "write the trained inference model here")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar (there is none when stderr is not a terminal)")
 	rf.register(f)
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 10000, ValSize: 2000})
+	lf.register(f)
 	_ = cmd.MarkFlagRequired("arch")
 	return cmd
 }
