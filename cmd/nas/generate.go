@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -234,57 +233,4 @@ writes characters.`,
 	f.Uint64Var(&seed, "seed", 1, "seed of the sampling")
 	rf.register(f)
 	return cmd
-}
-
-// modelPerplexity is the perplexity of an exported language model on ids,
-// run through ONNX Runtime one step at a time over streams parallel
-// streams (the text cut in as many contiguous parts; the tokens that do not
-// fill the last step are left out), each stream's state carried from its
-// start at zero. It returns the perplexity and the number of tokens
-// predicted.
-func modelPerplexity(ctx context.Context, rt *runner.Runtime, path string, model []byte, ids []int32, streams int) (ppl float64, tokens int, err error) {
-	lm, err := readLMModel(path, model)
-	if err != nil {
-		return 0, 0, err
-	}
-	per := (len(ids) - 1) / streams
-	if per < 1 {
-		return 0, 0, fmt.Errorf("perplexity: %d tokens are too few for %d streams", len(ids), streams)
-	}
-	m, err := rt.Open(model, []string{"token", "h", "c"}, []string{"logits", "h.next", "c.next"})
-	if err != nil {
-		return 0, 0, fmt.Errorf("perplexity: %s: %w", path, err)
-	}
-	defer m.Close()
-	n := int64(streams)
-	state := func() runner.Value {
-		return runner.Value{Shape: []int64{lm.layers, n, lm.width}, F32: make([]float32, lm.layers*n*lm.width)}
-	}
-	h, c := state(), state()
-	tok := runner.Value{Shape: []int64{n}, I64: make([]int64, n)}
-	v := int64(len(lm.vocab))
-	nll := 0.0
-	for t := range per {
-		if err := ctx.Err(); err != nil {
-			return 0, 0, err
-		}
-		for s := range streams {
-			tok.I64[s] = int64(ids[s*per+t])
-		}
-		out, err := m.Run([]runner.Value{tok, h, c})
-		if err != nil {
-			return 0, 0, fmt.Errorf("perplexity: %s: %w", path, err)
-		}
-		h, c = out[1], out[2]
-		for s := range streams {
-			row := out[0].F32[int64(s)*v : int64(s+1)*v]
-			mx := float64(slices.Max(row))
-			sum := 0.0
-			for _, x := range row {
-				sum += math.Exp(float64(x) - mx)
-			}
-			nll += mx + math.Log(sum) - float64(row[ids[s*per+t+1]])
-		}
-	}
-	return math.Exp(nll / float64(per*streams)), per * streams, nil
 }

@@ -58,7 +58,11 @@ func (a *app) exportLM(ctx context.Context, w io.Writer, rt *runner.Runtime, dir
 		}
 		model = o.Model
 	}
-	ppl, te, err := modelPerplexity(ctx, rt, fmt.Sprintf("trial %d's model", rec.Index), model, corpus.Test, co.Batch)
+	cell, err := onnxgen.ParseCell(rec.Arch)
+	if err != nil {
+		return err
+	}
+	ppl, te, err := localeval.LMTestPerplexity(ctx, rt, model, cell, co, corpus)
 	if err != nil {
 		return fmt.Errorf("export: measuring the test perplexity: %w", err)
 	}
@@ -128,7 +132,7 @@ func (a *app) trainLM(cmd *cobra.Command, arch string, seed uint64, out string, 
 	if o.Status != search.Done {
 		return fmt.Errorf("train: the child %s: %s", o.Status, o.Reason)
 	}
-	ppl, te, err := modelPerplexity(cmd.Context(), rt, "the trained model", o.Model, corpus.Test, co.Batch)
+	ppl, te, err := localeval.LMTestPerplexity(cmd.Context(), rt, o.Model, c, co, corpus)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nas-project/nas/internal/localeval"
 	"github.com/nas-project/nas/internal/text"
+	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/search"
 )
 
@@ -180,14 +181,18 @@ func (a *app) searchLM(cmd *cobra.Command, cfg search.Config, r lmRun) error {
 	if err != nil {
 		return bestModelError(cfg.Dir, err)
 	}
-	ppl, te, err := modelPerplexity(ctx, rt, bestPath, model, corpus.Test, co.Batch)
+	cell, err := onnxgen.ParseCell(b.Arch)
+	if err != nil {
+		return err
+	}
+	ppl, te, err := localeval.LMTestPerplexity(ctx, rt, model, cell, co, corpus)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return bestModelError(cfg.Dir, err)
 	}
-	fmt.Fprintf(out, "  test perplexity %.2f on %d tokens (%s through ONNX Runtime, trained as in the search)\n", ppl, te, bestPath)
+	fmt.Fprintf(out, "  test perplexity %.2f on %d tokens (%s, trained as in the search)\n", ppl, te, bestPath)
 	return nil
 }
 

@@ -2,10 +2,12 @@ package localeval
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -194,4 +196,66 @@ func LMModel(c onnxgen.Cell, lo onnxgen.LMOptions, params []onnxgen.Param, corpu
 	meta["nas.arch"], meta["nas.dataset"], meta["nas.level"] = c.String(), dataset, corpus.Level.String()
 	onnxgen.SetMetadata(&m, meta)
 	return proto.MarshalOptions{Deterministic: true}.Marshal(&m)
+}
+
+// LMParamsOf reads the trained parameters of cell c's language model out
+// of its exported model (LMModel: the parameters are its initializers,
+// under their names), in the order and shapes of onnxgen.LMInitParams.
+func LMParamsOf(model []byte, c onnxgen.Cell, lo onnxgen.LMOptions) ([]onnxgen.Param, error) {
+	var m onnxpb.ModelProto
+	if err := proto.Unmarshal(model, &m); err != nil {
+		return nil, fmt.Errorf("localeval: not an ONNX model: %w", err)
+	}
+	init := map[string]*onnxpb.TensorProto{}
+	for _, t := range m.GetGraph().GetInitializer() {
+		init[t.GetName()] = t
+	}
+	ps, err := onnxgen.LMInitParams(c, lo)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range ps {
+		t, ok := init[p.Name]
+		if !ok || !slices.Equal(t.GetDims(), p.Shape) || t.GetDataType() != int32(onnxpb.TensorProto_FLOAT) {
+			return nil, fmt.Errorf("localeval: the model has no float parameter %s %v (not this cell's language model)", p.Name, p.Shape)
+		}
+		switch raw := t.GetRawData(); {
+		case len(t.GetFloatData()) == len(p.Data):
+			copy(ps[i].Data, t.GetFloatData())
+		case len(raw) == 4*len(p.Data):
+			for k := range ps[i].Data {
+				ps[i].Data[k] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*k:]))
+			}
+		default:
+			return nil, fmt.Errorf("localeval: parameter %s of the model: %d values, want %d", p.Name, max(len(t.GetFloatData()), len(raw)/4), len(p.Data))
+		}
+	}
+	return ps, nil
+}
+
+// LMTestPerplexity is the perplexity on the corpus' test split of the
+// exported language model of cell c trained with co: its parameters run
+// through the evaluation graph (the states carried over the whole split,
+// in co.Batch streams of windows of co.LM.Steps), and the tokens it
+// predicted.
+func LMTestPerplexity(ctx context.Context, rt *runner.Runtime, model []byte, c onnxgen.Cell, co search.ChildOptions, corpus *text.Corpus) (ppl float64, tokens int, err error) {
+	co = co.LMDefaults()
+	lo := LMOptions(co, len(corpus.Vocab), 0)
+	params, err := LMParamsOf(model, c, lo)
+	if err != nil {
+		return 0, 0, err
+	}
+	net, err := onnxgen.CompileLM(c, lo)
+	if err != nil {
+		return 0, 0, err
+	}
+	test, err := text.NewStream(corpus.Test, co.Batch, co.LM.Steps)
+	if err != nil {
+		return 0, 0, fmt.Errorf("localeval: test tokens: %w", err)
+	}
+	pass, err := rt.Evaluate(ctx, net, params, test, co.Batch)
+	if err != nil {
+		return 0, 0, err
+	}
+	return 1 / InvPerplexity(pass), test.Tokens(), nil
 }
