@@ -306,22 +306,21 @@ func lmActivationFloats(c Cell, o LMOptions) int64 {
 
 // lmNet is an LM graph under construction.
 type lmNet struct {
-	b     *graph.Builder
-	c     Cell
-	o     LMOptions
-	kids  [][2]int
-	w     map[string]graph.Value
-	zero  graph.Value // 0 [1]
-	one   graph.Value // 1 [1]
-	fused bool        // all leaves combine alike: one comb over [n, Base·H], then Split
+	b    *graph.Builder
+	c    Cell
+	o    LMOptions
+	kids [][2]int
+	w    map[string]graph.Value
+	zero graph.Value // 0 [1]
+	one  graph.Value // 1 [1]
+	// mulMask is true on the columns of the leaves that multiply, when
+	// some add and some multiply (else the zero Value: one combination
+	// for all): the leaves combine over [n, Base·H] at once, then Split.
+	mulMask graph.Value
 }
 
 func newLMNet(name string, c Cell, o LMOptions) *lmNet {
-	fused := true
-	for _, n := range c.Nodes[1:c.Base] {
-		fused = fused && n.Comb == c.Nodes[0].Comb
-	}
-	return &lmNet{b: graph.NewBuilder(name), c: c, o: o, kids: cellChildren(c.Base), w: map[string]graph.Value{}, fused: fused}
+	return &lmNet{b: graph.NewBuilder(name), c: c, o: o, kids: cellChildren(c.Base), w: map[string]graph.Value{}}
 }
 
 // constants defines the shared constants (after the inputs, so that the
@@ -329,6 +328,23 @@ func newLMNet(name string, c Cell, o LMOptions) *lmNet {
 func (m *lmNet) constants() {
 	m.zero = m.b.Scalar("const.0", 0)
 	m.one = m.b.Scalar("const.1", 1)
+	mixed := false
+	for _, n := range m.c.Nodes[1:m.c.Base] {
+		mixed = mixed || n.Comb != m.c.Nodes[0].Comb
+	}
+	if mixed {
+		h := m.o.Hidden
+		mask := make([]float32, m.c.Base*h)
+		for i, n := range m.c.Nodes[:m.c.Base] {
+			if n.Comb == CombMul {
+				for k := range h {
+					mask[i*h+k] = 1
+				}
+			}
+		}
+		f := m.b.Initializer("leaves.mul.f", []int64{int64(len(mask))}, mask)
+		m.mulMask = m.b.Greater("leaves.mul", f, m.b.Scalar("const.0.5", 0.5))
+	}
 }
 
 // cellStep is one cell evaluation's values, kept for the backward pass.
@@ -402,16 +418,14 @@ func (m *lmNet) cellForward(p string, layer int, xw, h, c graph.Value) *cellStep
 	for i := range sizes {
 		sizes[i] = H
 	}
-	if m.fused {
-		all := m.comb(p+".leaves", cell.Nodes[0].Comb, xw, s.hu)
-		copy(s.pre, b.Split(p+".leaf", all, 1, sizes...))
-	} else {
-		s.xwi = b.Split(p+".xw", xw, 1, sizes...)
-		s.hui = b.Split(p+".hu", s.hu, 1, sizes...)
-		for i := range cell.Base {
-			s.pre[i] = m.comb(fmt.Sprintf("%s.n%d.pre", p, i), cell.Nodes[i].Comb, s.xwi[i], s.hui[i])
-		}
+	var all graph.Value
+	switch {
+	case m.mulMask.Name != "": // mixed: both combinations, each leaf's picked
+		all = b.Where(p+".leaves", m.mulMask, b.Mul(p+".leaves.mul", xw, s.hu), b.Add(p+".leaves.add", xw, s.hu))
+	default:
+		all = m.comb(p+".leaves", cell.Nodes[0].Comb, xw, s.hu)
 	}
+	copy(s.pre, b.Split(p+".leaf", all, 1, sizes...))
 	for k, nd := range cell.Nodes {
 		name := fmt.Sprintf("%s.n%d", p, k)
 		if kid := m.kids[k]; kid[0] >= 0 {
@@ -454,16 +468,14 @@ func (m *lmNet) cellBackward(p string, s *cellStep, dh, dc graph.Value, prev boo
 			dout[kid[0]], dout[kid[1]] = m.combGrad(name, cell.Nodes[k].Comb, s.out[kid[0]], s.out[kid[1]], d, true)
 		}
 	}
-	if m.fused {
-		dall := b.Concat(p+".leaves.grad", 1, dpre[:cell.Base]...)
+	dall := b.Concat(p+".leaves.grad", 1, dpre[:cell.Base]...)
+	if m.mulMask.Name == "" {
 		dxw, dhu = m.combGrad(p+".leaves.grad", cell.Nodes[0].Comb, s.xw, s.hu, dall, true)
 		return dxw, dhu, dcPrev
 	}
-	dxs, dhs := make([]graph.Value, cell.Base), make([]graph.Value, cell.Base)
-	for i := range cell.Base {
-		dxs[i], dhs[i] = m.combGrad(fmt.Sprintf("%s.n%d.grad", p, i), cell.Nodes[i].Comb, s.xwi[i], s.hui[i], dpre[i], true)
-	}
-	return b.Concat(p+".xw.grad", 1, dxs...), b.Concat(p+".hu.grad", 1, dhs...), dcPrev
+	dxw = b.Where(p+".xw.grad", m.mulMask, b.Mul(p+".xw.grad.mul", dall, s.hu), dall)
+	dhu = b.Where(p+".hu.grad", m.mulMask, b.Mul(p+".hu.grad.mul", dall, s.xw), dall)
+	return dxw, dhu, dcPrev
 }
 
 // rows is rows [t·n, (t+1)·n) of x.
@@ -554,20 +566,19 @@ func lmStep(c Cell, o LMOptions, train bool) (step, error) {
 	for l := o.Layers - 1; l >= 0; l-- {
 		pre := fmt.Sprintf("l%d.", l)
 		dxw, dhu := make([]graph.Value, T), make([]graph.Value, T)
-		var dhRec, dc graph.Value
+		above := func(t int) graph.Value {
+			if T == 1 {
+				return dAbove
+			}
+			return m.rows(fmt.Sprintf("l%d.t%d.h.grad.above", l, t), dAbove, t, N)
+		}
+		dh, dc := above(T-1), graph.Value{}
 		for t := T - 1; t >= 0; t-- {
 			p := fmt.Sprintf("l%d.t%d", l, t)
-			dh := dAbove
-			if T > 1 {
-				dh = m.rows(p+".h.grad.above", dAbove, t, N)
-			}
-			if dhRec.Name != "" {
-				dh = b.Add(p+".h.grad", dh, dhRec)
-			}
 			var dcPrev graph.Value
 			dxw[t], dhu[t], dcPrev = m.cellBackward(p, steps[l][t], dh, dc, t > 0)
-			if t > 0 {
-				dhRec = b.Gemm(p+".hprev.grad", dhu[t], m.w[pre+"u"], graph.Value{}, graph.GemmAttrs{TransB: true})
+			if t > 0 { // dh_{t−1} = dhu_t·Uᵀ + the gradient from above
+				dh = b.Gemm(p+".hprev.grad", dhu[t], m.w[pre+"u"], above(t-1), graph.GemmAttrs{TransB: true})
 				dc = dcPrev
 			}
 		}
