@@ -20,8 +20,10 @@ import (
 // over all T·N tokens. Leaf i of layer l computes
 // act(comb(W_i·in_t, U_i·h_{t-1} + b_i)) with W_i, U_i, b_i the i-th
 // column block of l<l>.w [in, Base·H], l<l>.u [H, Base·H] and l<l>.b
-// [Base·H]: one MatMul each for all the leaves (layer 0's input projection
-// of the whole window at once), then a Split, as TensorFlow's NASCell does.
+// [Base·H]: one product each for all the leaves (the input projection of
+// the whole window at once), then a Split, as TensorFlow's NASCell does.
+// Leaves that all add (or all multiply) combine in one op over
+// [N, Base·H]; mixed leaves compute both and pick per column (Where).
 //
 // Parameters, in order: emb [Vocab, Embed]; per layer l<l>.w, l<l>.u,
 // l<l>.b; out.w [Hidden, Vocab], out.b [Vocab]; all drawn uniform(−s, s),
@@ -30,7 +32,7 @@ import (
 // The training graph (inputs tokens, targets int64 [Batch, Steps], lr
 // float [1], the parameters, then l<l>.h and l<l>.c [Batch, Hidden] per
 // layer; outputs loss [1], every p.next, then l<l>.h.next and l<l>.c.next):
-// the forward above unrolled over the window, the gradient by hand-written
+// the forward above over the window, the gradient by hand-written
 // backpropagation through time over the whole window, truncated at its
 // start (the incoming h and c are constants), global-norm clipping over
 // all parameters with torch's clip_grad_norm_ semantics (g ← g·min(clip /
@@ -41,15 +43,40 @@ import (
 // tokens, targets, the parameters and the states of EvalBatch rows;
 // outputs loss and the states' next values. Perplexity is exp(mean loss).
 //
-// Unrolled, not Scan: measured on this machine (2 cores shared, ORT 1.30,
-// 2 intra-op threads) for the NASCell at Steps 35, Hidden 128, Vocab 50,
-// Batch 32, one layer, see TestLMMeasure in internal/gradcheck:
+// The recurrence has two forms (LMOptions.Form), checked alike against
+// PyTorch: unrolled (the cell copied once per step, ≈ 45 nodes per step for
+// the LSTM, ≈ 90 for the NASCell, forward and backward) and Scan (a forward
+// Scan whose body is the cell and which stacks every value the backward
+// reads, then a reversed Scan over those for BPTT: a graph of constant
+// size). The weight gradients are one Gemm each over the whole window in
+// both. Measured (TestLMMeasure in internal/gradcheck, NAS_LM_MEASURE_ALL=1,
+// 2026-12-01, ORT 1.30, 2 intra-op threads; Steps 35, Hidden 128, Batch
+// 32; the machine's 2 cores shared, load average 9-12 during the run, so
+// absolute times are several times an idle machine's; the two forms'
+// steps were alternated, so their ratio is fair):
 //
-//	graph        nodes   bytes     session creation   step
-//	training     (see lmMeasured below)
+//	cell     V      L  form      nodes  bytes    session   step
+//	NASCell  50     1  unrolled  3141   250 kB   2.48 s    325 ms
+//	NASCell  50     1  scan        67    25 kB   0.22 s    348 ms
+//	LSTM     50     1  unrolled  1529   127 kB   2.06 s    308 ms
+//	LSTM     50     1  scan        67    13 kB   0.15 s    320 ms
+//	NASCell  10000  1  unrolled  3141   250 kB   3.51 s   1656 ms
+//	NASCell  10000  1  scan        67    25 kB   0.15 s   1464 ms
+//	NASCell  50     2  unrolled  6242   493 kB   8.65 s    821 ms
+//	NASCell  50     2  scan        95    47 kB   0.38 s    878 ms
 //
-// lmMeasured is filled from that test's output.
-const lmMeasured = ""
+// A second run (load average 11, one layer, V 50, after the Scan body kept
+// only what the backward reads): NASCell unrolled 3.02 s / 481 ms, scan
+// 0.33 s / 500 ms; LSTM unrolled 1.25 s / 266 ms, scan 0.16 s / 310 ms.
+// Earlier runs at lower load (average 4-5) gave the unrolled NASCell
+// 1.3-1.6 s of session creation (0.39 s with ORT's graph optimisations
+// off, the step unchanged) and 0.76-0.94 s for the LSTM, steps of 90-130
+// ms (one intra-op thread was faster than two under that load). So: the
+// Scan form's step costs 0-17% more, while creating a session of the
+// unrolled graph costs 8-20 times more (over a second at 35 steps, growing
+// faster than linearly with the nodes: 8.6 s at two layers), and a trial
+// creates two (training and evaluation). LMFormAuto is the Scan form; a
+// long trial may prefer LMUnrolled.
 
 // The roles of an LM's graphs.
 const (
@@ -88,7 +115,21 @@ type LMOptions struct {
 	InitScale float32
 	// Seed seeds the parameters' initial values.
 	Seed uint64
+	// Form forces the recurrence's form in the training and evaluation
+	// graphs (for the checks and the measurements). Zero (LMFormAuto):
+	// the Scan form (see the measurements in lm.go's comment).
+	Form LMForm
 }
+
+// LMForm is how the graphs express the recurrence over the window.
+type LMForm int
+
+const (
+	LMFormAuto LMForm = iota // the Scan form
+	LMUnrolled               // the cell copied once per step
+	LMScan                   // a Scan over the steps, a reversed Scan for BPTT
+	numLMForms
+)
 
 // The defaults of LMOptions.
 const (
@@ -128,6 +169,9 @@ func (o LMOptions) Validate() error {
 		if f.v < f.min || f.v > most {
 			return fmt.Errorf("onnxgen: LM %s %d: want %d to %d", f.name, f.v, f.min, most)
 		}
+	}
+	if o.Form < 0 || o.Form >= numLMForms {
+		return fmt.Errorf("onnxgen: LM form %d: unknown", o.Form)
 	}
 	if o.Layers != 1 && o.Layers != 2 {
 		return fmt.Errorf("onnxgen: LM layers %d: want 1 or 2", o.Layers)
@@ -324,15 +368,16 @@ func newLMNet(name string, c Cell, o LMOptions) *lmNet {
 }
 
 // constants defines the shared constants (after the inputs, so that the
-// signature comes first in the text form).
-func (m *lmNet) constants() {
-	m.zero = m.b.Scalar("const.0", 0)
-	m.one = m.b.Scalar("const.1", 1)
+// signature comes first in the text form), named with prefix; cell: also
+// those of the cell's leaves.
+func (m *lmNet) constants(prefix string, cell bool) {
+	m.zero = m.b.Scalar(prefix+"const.0", 0)
+	m.one = m.b.Scalar(prefix+"const.1", 1)
 	mixed := false
 	for _, n := range m.c.Nodes[1:m.c.Base] {
 		mixed = mixed || n.Comb != m.c.Nodes[0].Comb
 	}
-	if mixed {
+	if mixed && cell {
 		h := m.o.Hidden
 		mask := make([]float32, m.c.Base*h)
 		for i, n := range m.c.Nodes[:m.c.Base] {
@@ -342,8 +387,8 @@ func (m *lmNet) constants() {
 				}
 			}
 		}
-		f := m.b.Initializer("leaves.mul.f", []int64{int64(len(mask))}, mask)
-		m.mulMask = m.b.Greater("leaves.mul", f, m.b.Scalar("const.0.5", 0.5))
+		f := m.b.Initializer(prefix+"mask.mul.f", []int64{int64(len(mask))}, mask)
+		m.mulMask = m.b.Greater(prefix+"mask.mul", f, m.b.Scalar(prefix+"const.0.5", 0.5))
 	}
 }
 
@@ -478,6 +523,209 @@ func (m *lmNet) cellBackward(p string, s *cellStep, dh, dc graph.Value, prev boo
 	return dxw, dhu, dcPrev
 }
 
+// lmLayer is one layer's recurrence over the window: its outputs hs
+// [T·N, H] (time-major), its final states, and the backward pass: given
+// the gradient of hs, the gradients of the input projection xw and of the
+// recurrent one hu ([T·N, Base·H]) and the previous states h_{t−1}
+// ([T·N, H]) they multiply.
+type lmLayer struct {
+	hs, h, c graph.Value
+	backward func(dhs graph.Value) (dxw, dhu, hPrev graph.Value)
+}
+
+// layerUnrolled emits layer l's recurrence as T copies of the cell.
+func (m *lmNet) layerUnrolled(l int, xwAll, h, c graph.Value, T, N int) *lmLayer {
+	b := m.b
+	steps := make([]*cellStep, T)
+	hs := make([]graph.Value, T)
+	for t := range T {
+		p := fmt.Sprintf("l%d.t%d", l, t)
+		xw := xwAll
+		if T > 1 {
+			xw = m.rows(p+".xw", xwAll, t, N)
+		}
+		steps[t] = m.cellForward(p, l, xw, h, c)
+		h, c = steps[t].h, steps[t].c
+		hs[t] = h
+	}
+	r := &lmLayer{hs: hs[0], h: h, c: c}
+	if T > 1 {
+		r.hs = b.Concat(fmt.Sprintf("l%d.hs", l), 0, hs...) // [T·N, H]
+	}
+	r.backward = func(dAbove graph.Value) (graph.Value, graph.Value, graph.Value) {
+		pre := fmt.Sprintf("l%d.", l)
+		dxw, dhu := make([]graph.Value, T), make([]graph.Value, T)
+		above := func(t int) graph.Value {
+			if T == 1 {
+				return dAbove
+			}
+			return m.rows(fmt.Sprintf("l%d.t%d.h.grad.above", l, t), dAbove, t, N)
+		}
+		dh, dc := above(T-1), graph.Value{}
+		for t := T - 1; t >= 0; t-- {
+			p := fmt.Sprintf("l%d.t%d", l, t)
+			var dcPrev graph.Value
+			dxw[t], dhu[t], dcPrev = m.cellBackward(p, steps[t], dh, dc, t > 0)
+			if t > 0 { // dh_{t−1} = dhu_t·Uᵀ + the gradient from above
+				dh = b.Gemm(p+".hprev.grad", dhu[t], m.w[pre+"u"], above(t-1), graph.GemmAttrs{TransB: true})
+				dc = dcPrev
+			}
+		}
+		if T == 1 {
+			return dxw[0], dhu[0], steps[0].hPrev
+		}
+		prevs := make([]graph.Value, T)
+		for t := range T {
+			prevs[t] = steps[t].hPrev
+		}
+		return b.Concat(pre+"xw.grad", 0, dxw...), b.Concat(pre+"hu.grad", 0, dhu...), b.Concat(pre+"hprev", 0, prevs...)
+	}
+	return r
+}
+
+// layerScan emits layer l's recurrence as a Scan over the window whose body
+// is the cell, keeping every value the backward pass reads as a stacked
+// output, and the backward pass as a reversed Scan over those.
+func (m *lmNet) layerScan(l int, xwAll, h0, c0 graph.Value, T, N int) *lmLayer {
+	b, o := m.b, m.o
+	H, BH := int64(o.Hidden), int64(m.c.Base*o.Hidden)
+	n, t := int64(N), int64(T)
+	pre := fmt.Sprintf("l%d.", l)
+	body := func(name string) *lmNet {
+		bm := &lmNet{b: graph.NewBuilder(name), c: m.c, o: o, kids: m.kids, w: map[string]graph.Value{}}
+		return bm
+	}
+	outer := func(bm *lmNet, name string) {
+		for _, k := range []string{"u", "b"} {
+			bm.w[pre+k] = bm.b.Outer(m.w[pre+k])
+		}
+		bm.constants(name+".", true)
+	}
+
+	// Forward: states h, c; scan input xw; outputs h', c', then the saved values.
+	fp := pre + "fwd"
+	fw := body(fp)
+	fh := fw.b.Input(fp+".h", graph.Float, n, H)
+	fc := fw.b.Input(fp+".c", graph.Float, n, H)
+	fx := fw.b.Input(fp+".xw", graph.Float, n, BH)
+	outer(fw, fp)
+	s := fw.cellForward(fp, l, fx, fh, fc)
+	fw.b.Output(fw.b.Identity(fp+".h.next", s.h))
+	fw.b.Output(fw.b.Identity(fp+".c.next", s.c))
+	// The saved values, each once: those the backward reads (lmNeeds),
+	// the output h (the layer's) and h_{t−1} (for U's gradient).
+	var saved []graph.Value
+	index := map[string]int{}
+	keep := func(v graph.Value) {
+		if _, ok := index[v.Name]; !ok {
+			index[v.Name] = len(saved)
+			saved = append(saved, v)
+		}
+	}
+	need := lmNeeds(m.c)
+	if need.leaves {
+		keep(s.hu)
+	}
+	for k := range s.o {
+		if need.o[k] {
+			keep(s.o[k])
+		}
+		if need.out[k] {
+			keep(s.out[k])
+		}
+	}
+	if need.cPrev {
+		keep(fc)
+	}
+	keep(s.h)
+	keep(fh)
+	outs := []string{pre + "h.last", pre + "c.last"}
+	for i, v := range saved {
+		fw.b.Output(fw.b.Identity(fmt.Sprintf("%s.saved%d", fp, i), v))
+		outs = append(outs, fmt.Sprintf("%ssaved%d", pre, i))
+	}
+	xw3 := b.Reshape(pre+"xw.steps", xwAll, t, n, BH)
+	res := b.Scan(outs, fw.b, []graph.Value{h0, c0}, []graph.Value{xw3}, false)
+	stacked := res[2:]
+	r := &lmLayer{h: res[0], c: res[1]}
+	r.hs = b.Reshape(pre+"hs", stacked[index[s.h.Name]], t*n, H)
+
+	r.backward = func(dAbove graph.Value) (graph.Value, graph.Value, graph.Value) {
+		bp := pre + "bwd"
+		bw := body(bp)
+		dhRec := bw.b.Input(bp+".dh", graph.Float, n, H)
+		dc := bw.b.Input(bp+".dc", graph.Float, n, H)
+		above := bw.b.Input(bp+".above", graph.Float, n, H)
+		xw := bw.b.Input(bp+".xw", graph.Float, n, BH)
+		in := make([]graph.Value, len(saved))
+		for i, v := range saved {
+			in[i] = bw.b.Input(fmt.Sprintf("%s.saved%d", bp, i), graph.Float, v.Shape...)
+		}
+		outer(bw, bp)
+		at := func(v graph.Value, needed bool) graph.Value {
+			if !needed {
+				return graph.Value{} // never read: an op given it fails the build
+			}
+			return in[index[v.Name]]
+		}
+		bs := &cellStep{xw: xw, hu: at(s.hu, need.leaves), cPrev: at(fc, need.cPrev),
+			o: make([]graph.Value, len(s.o)), out: make([]graph.Value, len(s.out))}
+		for k := range s.o {
+			bs.o[k], bs.out[k] = at(s.o[k], need.o[k]), at(s.out[k], need.out[k])
+		}
+		dh := bw.b.Add(bp+".h.grad", above, dhRec)
+		dxw, dhu, dcPrev := bw.cellBackward(bp, bs, dh, dc, true)
+		bw.b.Output(bw.b.Gemm(bp+".dh.next", dhu, bw.w[pre+"u"], graph.Value{}, graph.GemmAttrs{TransB: true}))
+		bw.b.Output(bw.b.Identity(bp+".dc.next", dcPrev))
+		bw.b.Output(bw.b.Identity(bp+".xw.grad.out", dxw))
+		bw.b.Output(bw.b.Identity(bp+".hu.grad.out", dhu))
+		zero := b.Expand(pre+"bwd.zero", m.zero, n, H)
+		scans := append([]graph.Value{b.Reshape(pre+"hs.grad.steps", dAbove, t, n, H), xw3}, stacked...)
+		g := b.Scan([]string{pre + "dh.first", pre + "dc.first", pre + "xw.grad.steps", pre + "hu.grad.steps"}, bw.b,
+			[]graph.Value{zero, zero}, scans, true)
+		return b.Reshape(pre+"xw.grad", g[2], t*n, BH), b.Reshape(pre+"hu.grad", g[3], t*n, BH),
+			b.Reshape(pre+"hprev", stacked[index[fh.Name]], t*n, H)
+	}
+	return r
+}
+
+// lmNeed says which of a cell evaluation's values its backward pass
+// (cellBackward) reads: o[k] (node k's activation output) where the
+// activation is not the identity, where k's parent multiplies, or where
+// the inject multiplies at k; out[k] (the inject's output) where the
+// inject's activation is not the identity; xw and hu where a leaf
+// multiplies; c_{t−1} where the inject multiplies.
+type lmNeed struct {
+	o, out        []bool
+	leaves, cPrev bool
+}
+
+func lmNeeds(c Cell) lmNeed {
+	n := len(c.Nodes)
+	need := lmNeed{o: make([]bool, n), out: make([]bool, n)}
+	for k, nd := range c.Nodes {
+		need.o[k] = nd.Act != ActIdentity
+		if k < c.Base && nd.Comb == CombMul {
+			need.leaves = true
+		}
+	}
+	for k, kid := range cellChildren(c.Base) {
+		if kid[0] >= 0 && c.Nodes[k].Comb == CombMul {
+			for _, j := range kid {
+				need.out[j] = true // the child's output as its parent reads it
+			}
+		}
+	}
+	i := c.InjectAt
+	if c.Inject.Act != ActIdentity {
+		need.out[i] = true
+	}
+	if c.Inject.Comb == CombMul {
+		need.o[i], need.cPrev = true, true
+	}
+	return need
+}
+
 // rows is rows [t·n, (t+1)·n) of x.
 func (m *lmNet) rows(name string, x graph.Value, t, n int) graph.Value {
 	return m.b.Slice(name, x, []int64{int64(t * n)}, []int64{int64((t + 1) * n)}, []int64{0}, nil)
@@ -508,7 +756,8 @@ func lmStep(c Cell, o LMOptions, train bool) (step, error) {
 		hIn[l] = b.Input(fmt.Sprintf("l%d.h", l), graph.Float, int64(N), H)
 		cIn[l] = b.Input(fmt.Sprintf("l%d.c", l), graph.Float, int64(N), H)
 	}
-	m.constants()
+	scan := o.Form != LMUnrolled
+	m.constants("", !scan)
 	var st step
 	if train {
 		for i, p := range specs {
@@ -520,29 +769,16 @@ func lmStep(c Cell, o LMOptions, train bool) (step, error) {
 	flat := b.Reshape("tokens.flat", b.Transpose("tokens.tm", tokens, 1, 0), TN) // time-major: row t·N + n
 	x := b.Gather("emb.x", m.w["emb"], flat)                                     // [T·N, E]
 	inputs := make([]graph.Value, o.Layers)                                      // each layer's input [T·N, in]
-	steps := make([][]*cellStep, o.Layers)
-	hNext, cNext := make([]graph.Value, o.Layers), make([]graph.Value, o.Layers)
+	recs := make([]*lmLayer, o.Layers)
 	for l := range o.Layers {
 		inputs[l] = x
 		xwAll := b.MatMul(fmt.Sprintf("l%d.xw", l), x, m.w[fmt.Sprintf("l%d.w", l)]) // [T·N, Base·H]
-		h, cc := hIn[l], cIn[l]
-		hs := make([]graph.Value, T)
-		for t := range T {
-			p := fmt.Sprintf("l%d.t%d", l, t)
-			xw := xwAll
-			if T > 1 {
-				xw = m.rows(p+".xw", xwAll, t, N)
-			}
-			s := m.cellForward(p, l, xw, h, cc)
-			steps[l] = append(steps[l], s)
-			h, cc = s.h, s.c
-			hs[t] = h
+		if scan {
+			recs[l] = m.layerScan(l, xwAll, hIn[l], cIn[l], T, N)
+		} else {
+			recs[l] = m.layerUnrolled(l, xwAll, hIn[l], cIn[l], T, N)
 		}
-		hNext[l], cNext[l] = h, cc
-		x = hs[0]
-		if T > 1 {
-			x = b.Concat(fmt.Sprintf("l%d.hs", l), 0, hs...) // [T·N, H]
-		}
+		x = recs[l].hs
 	}
 	logits := b.Gemm("logits", x, m.w["out.w"], m.w["out.b"], graph.GemmAttrs{})
 	tflat := b.Reshape("targets.flat", b.Transpose("targets.tm", targets, 1, 0), TN)
@@ -550,8 +786,8 @@ func lmStep(c Cell, o LMOptions, train bool) (step, error) {
 	b.Output(b.Reshape(MetricLoss, loss0, 1))
 	if !train {
 		for l := range o.Layers {
-			b.Output(b.Identity(fmt.Sprintf("l%d.h.next", l), hNext[l]))
-			b.Output(b.Identity(fmt.Sprintf("l%d.c.next", l), cNext[l]))
+			b.Output(b.Identity(fmt.Sprintf("l%d.h.next", l), recs[l].h))
+			b.Output(b.Identity(fmt.Sprintf("l%d.c.next", l), recs[l].c))
 		}
 		return m.finish(st)
 	}
@@ -565,34 +801,7 @@ func lmStep(c Cell, o LMOptions, train bool) (step, error) {
 	dAbove := b.Gemm("hs.grad", dlogits, m.w["out.w"], graph.Value{}, graph.GemmAttrs{TransB: true}) // [T·N, H]
 	for l := o.Layers - 1; l >= 0; l-- {
 		pre := fmt.Sprintf("l%d.", l)
-		dxw, dhu := make([]graph.Value, T), make([]graph.Value, T)
-		above := func(t int) graph.Value {
-			if T == 1 {
-				return dAbove
-			}
-			return m.rows(fmt.Sprintf("l%d.t%d.h.grad.above", l, t), dAbove, t, N)
-		}
-		dh, dc := above(T-1), graph.Value{}
-		for t := T - 1; t >= 0; t-- {
-			p := fmt.Sprintf("l%d.t%d", l, t)
-			var dcPrev graph.Value
-			dxw[t], dhu[t], dcPrev = m.cellBackward(p, steps[l][t], dh, dc, t > 0)
-			if t > 0 { // dh_{t−1} = dhu_t·Uᵀ + the gradient from above
-				dh = b.Gemm(p+".hprev.grad", dhu[t], m.w[pre+"u"], above(t-1), graph.GemmAttrs{TransB: true})
-				dc = dcPrev
-			}
-		}
-		dxwAll, dhuAll := dxw[0], dhu[0]
-		hPrev := steps[l][0].hPrev
-		if T > 1 {
-			dxwAll = b.Concat(pre+"xw.grad", 0, dxw...)
-			dhuAll = b.Concat(pre+"hu.grad", 0, dhu...)
-			prevs := make([]graph.Value, T)
-			for t := range T {
-				prevs[t] = steps[l][t].hPrev
-			}
-			hPrev = b.Concat(pre+"hprev", 0, prevs...)
-		}
+		dxwAll, dhuAll, hPrev := recs[l].backward(dAbove)
 		grads[pre+"w"] = b.Gemm(pre+"w.grad", inputs[l], dxwAll, graph.Value{}, graph.GemmAttrs{TransA: true})
 		grads[pre+"u"] = b.Gemm(pre+"u.grad", hPrev, dhuAll, graph.Value{}, graph.GemmAttrs{TransA: true})
 		grads[pre+"b"] = b.ReduceSum(pre+"b.grad", dhuAll, false, 0)
@@ -623,8 +832,8 @@ func lmStep(c Cell, o LMOptions, train bool) (step, error) {
 		b.Output(b.Sub(p.Name+".next", m.w[p.Name], b.Mul(p.Name+".step", grads[p.Name], scale)))
 	}
 	for l := range o.Layers {
-		b.Output(b.Identity(fmt.Sprintf("l%d.h.next", l), hNext[l]))
-		b.Output(b.Identity(fmt.Sprintf("l%d.c.next", l), cNext[l]))
+		b.Output(b.Identity(fmt.Sprintf("l%d.h.next", l), recs[l].h))
+		b.Output(b.Identity(fmt.Sprintf("l%d.c.next", l), recs[l].c))
 	}
 	return m.finish(st)
 }

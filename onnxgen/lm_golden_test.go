@@ -60,6 +60,22 @@ func lmGoldenModels(t *testing.T, ar *txtar.Archive) map[string]*onnxpb.ModelPro
 	return models
 }
 
+// lmText is graph.Text of m followed by the text of every Scan body, each
+// after a line "# body of <node>".
+func lmText(m *onnxpb.ModelProto) string {
+	var s strings.Builder
+	s.WriteString(graph.Text(m))
+	for _, n := range m.GetGraph().GetNode() {
+		for _, a := range n.GetAttribute() {
+			if a.GetType() == onnxpb.AttributeProto_GRAPH {
+				fmt.Fprintf(&s, "# %s of %s\n", a.GetName(), n.GetName())
+				s.WriteString(graph.Text(&onnxpb.ModelProto{Graph: a.GetG()}))
+			}
+		}
+	}
+	return s.String()
+}
+
 func TestLMGolden(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "lm", "*.txtar"))
 	if err != nil || len(files) < 2 {
@@ -76,7 +92,7 @@ func TestLMGolden(t *testing.T) {
 				cell, _ := section(ar, "cell")
 				out := &txtar.Archive{Comment: ar.Comment, Files: []txtar.File{{Name: "cell", Data: []byte(cell)}}}
 				for _, s := range lmGoldenSections {
-					out.Files = append(out.Files, txtar.File{Name: s, Data: []byte(graph.Text(models[s]))})
+					out.Files = append(out.Files, txtar.File{Name: s, Data: []byte(lmText(models[s]))})
 				}
 				if err := os.WriteFile(file, txtar.Format(out), 0o644); err != nil {
 					t.Fatal(err)
@@ -85,7 +101,7 @@ func TestLMGolden(t *testing.T) {
 			}
 			for _, s := range lmGoldenSections {
 				want, ok := section(ar, s)
-				got := graph.Text(models[s])
+				got := lmText(models[s])
 				if !ok {
 					t.Errorf("section %q missing (run go test ./onnxgen -run Golden -update)", s)
 				} else if got != want {

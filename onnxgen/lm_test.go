@@ -79,6 +79,8 @@ func TestLMOptionsValidate(t *testing.T) {
 		{"negative eval batch", func(o *LMOptions) { o.EvalBatch = -1 }, "evaluation batch -1"},
 		{"negative init scale", func(o *LMOptions) { o.InitScale = -0.1 }, "init scale"},
 		{"NaN clip", func(o *LMOptions) { o.Clip = float32(nan()) }, "clip"},
+		{"scan", func(o *LMOptions) { o.Form = LMScan }, ""},
+		{"unknown form", func(o *LMOptions) { o.Form = numLMForms }, "form"},
 	} {
 		o := ok
 		c.edit(&o)
@@ -126,8 +128,10 @@ func TestCompileLM(t *testing.T) {
 		for _, o := range []LMOptions{
 			{Vocab: 7, Hidden: 3, Steps: 4, Batch: 2, Seed: 1},
 			{Vocab: 7, Embed: 5, Hidden: 3, Layers: 2, Steps: 1, Batch: 3, EvalBatch: 2, Seed: 1},
+			{Vocab: 7, Hidden: 3, Steps: 4, Batch: 2, Seed: 1, Form: LMScan},
+			{Vocab: 7, Embed: 5, Hidden: 3, Layers: 2, Steps: 3, Batch: 3, EvalBatch: 2, Seed: 1, Form: LMScan},
 		} {
-			t.Run(fmt.Sprintf("%s/layers%d_steps%d", c.name, o.Layers, o.Steps), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/layers%d_steps%d_form%d", c.name, o.Layers, o.Steps, o.Form), func(t *testing.T) {
 				n, err := CompileLM(c.cell, o)
 				if err != nil {
 					t.Fatal(err)
@@ -223,12 +227,14 @@ func TestLMChecker(t *testing.T) {
 		for _, o := range []LMOptions{
 			{Vocab: 7, Hidden: 3, Steps: 4, Batch: 2},
 			{Vocab: 7, Embed: 5, Hidden: 3, Layers: 2, Steps: 1, Batch: 3, Clip: -1},
+			{Vocab: 7, Hidden: 3, Steps: 4, Batch: 2, Form: LMScan},
+			{Vocab: 7, Embed: 5, Hidden: 3, Layers: 2, Steps: 2, Batch: 3, Clip: -1, Form: LMScan},
 		} {
 			n, err := CompileLM(c.cell, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			name := fmt.Sprintf("%s_l%d_t%d", c.name, max(o.Layers, 1), o.Steps)
+			name := fmt.Sprintf("%s_l%d_t%d_f%d", c.name, max(o.Layers, 1), o.Steps, o.Form)
 			write(name+".train", n.Train.Model)
 			write(name+".eval", n.Eval.Model)
 			{

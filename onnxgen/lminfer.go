@@ -45,7 +45,7 @@ func LMInference(c Cell, o LMOptions, params []Param, vocab []string) ([]byte, e
 	for _, p := range params {
 		m.w[p.Name] = b.Initializer(p.Name, p.Shape, p.Data)
 	}
-	m.constants()
+	m.constants("", true)
 	x := b.Gather("emb.x", m.w["emb"], token)
 	hs, cs := make([]graph.Value, L), make([]graph.Value, L)
 	for l := range o.Layers {

@@ -16,7 +16,8 @@ import (
 // forward: the mean cross-entropy of its logits against the targets is the
 // evaluation loss and its last states are the evaluation graph's h.next and
 // c.next (to 1e-5); a single stream (N = 1) gets the same logits as its row
-// of the batch; the vocabulary is in the metadata.
+// of the batch; the vocabulary is in the metadata. The evaluation graphs
+// are checked in both forms, unrolled and Scan.
 func TestLMInferenceMatchesEval(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -26,6 +27,8 @@ func TestLMInferenceMatchesEval(t *testing.T) {
 		{"lstm", lstmCell(), onnxgen.LMOptions{Vocab: 9, Hidden: 6, Steps: 7, Batch: 2, EvalBatch: 3, InitScale: 0.5, Seed: 1}},
 		{"nascell_2layers", nasCell(), onnxgen.LMOptions{Vocab: 9, Embed: 4, Hidden: 5, Layers: 2, Steps: 6, Batch: 3, InitScale: 0.5, Seed: 2}},
 		{"base4", base4Cell(), onnxgen.LMOptions{Vocab: 7, Hidden: 4, Steps: 5, Batch: 2, InitScale: 0.5, Seed: 3}},
+		{"lstm_scan", lstmCell(), onnxgen.LMOptions{Vocab: 9, Hidden: 6, Steps: 7, Batch: 2, EvalBatch: 3, InitScale: 0.5, Seed: 1, Form: onnxgen.LMScan}},
+		{"nascell_2layers_scan", nasCell(), onnxgen.LMOptions{Vocab: 9, Embed: 4, Hidden: 5, Layers: 2, Steps: 6, Batch: 3, InitScale: 0.5, Seed: 2, Form: onnxgen.LMScan}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			n, err := onnxgen.CompileLM(c.cell, c.o)

@@ -232,8 +232,6 @@ func TestLMStepMatchesTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			feeds, tokens, targets, state := lmFeeds(t, n, c.o, c.o.Batch, c.lr, n.Params, c.o.Seed, true)
-			s := newSession(t, n.Train.Model, inputNames(n.Train), outputNames(n.Train))
-			got := s.run(t, feeds)
 			o := c.o
 			if o.Embed == 0 {
 				o.Embed = o.Hidden
@@ -257,41 +255,55 @@ func TestLMStepMatchesTorch(t *testing.T) {
 					t.Errorf("the cell language's LSTM differs from torch.nn.LSTM by %v", want.LSTMDiff)
 				}
 			}
-			loss := float64(got.f32[onnxgen.MetricLoss][0])
-			if math.Abs(loss-want.Loss) > 1e-5*math.Abs(want.Loss) {
-				t.Errorf("loss %v, torch %v", loss, want.Loss)
-			}
-			off := 0
-			for _, p := range n.Params {
-				next := got.f32[p.Name+".next"]
-				var diff, upd float64
-				for i, v := range next {
-					w := want.Params[off+i]
-					diff = max(diff, math.Abs(float64(v)-w))
-					upd = max(upd, math.Abs(w-float64(p.Data[i])))
+			for _, form := range []onnxgen.LMForm{onnxgen.LMUnrolled, onnxgen.LMScan} {
+				fo := c.o
+				fo.Form = form
+				n, err := onnxgen.CompileLM(c.cell, fo)
+				if err != nil {
+					t.Fatal(err)
 				}
-				off += len(next)
-				if diff > 1e-4*upd {
-					t.Errorf("%s: max |onnx − torch| %.3g, update %.3g: relative %.3g > 1e-4", p.Name, diff, upd, diff/upd)
-				} else {
-					t.Logf("%s: relative error of the update %.2g (update %.2g)", p.Name, diff/upd, upd)
-				}
-			}
-			off = 0
-			for l := range o.Layers {
-				for _, k := range []string{"h", "c"} {
-					name := fmt.Sprintf("l%d.%s.next", l, k)
-					v := got.f32[name]
-					for i := range v {
-						w := want.State[off+i]
-						if math.Abs(float64(v[i])-w) > 1e-5*max(1, math.Abs(w)) {
-							t.Errorf("%s[%d] = %v, torch %v", name, i, v[i], w)
-							break
-						}
-					}
-					off += len(v)
-				}
+				got := newSession(t, n.Train.Model, inputNames(n.Train), outputNames(n.Train)).run(t, feeds)
+				t.Run(fmt.Sprintf("form%d", form), func(t *testing.T) { compareLMStep(t, n, o, got, want) })
 			}
 		})
+	}
+}
+
+// compareLMStep compares one training step's outputs with torch's.
+func compareLMStep(t *testing.T, n child.Net, o onnxgen.LMOptions, got result, want lmTorchResult) {
+	loss := float64(got.f32[onnxgen.MetricLoss][0])
+	if math.Abs(loss-want.Loss) > 1e-5*math.Abs(want.Loss) {
+		t.Errorf("loss %v, torch %v", loss, want.Loss)
+	}
+	off := 0
+	for _, p := range n.Params {
+		next := got.f32[p.Name+".next"]
+		var diff, upd float64
+		for i, v := range next {
+			w := want.Params[off+i]
+			diff = max(diff, math.Abs(float64(v)-w))
+			upd = max(upd, math.Abs(w-float64(p.Data[i])))
+		}
+		off += len(next)
+		if diff > 1e-4*upd {
+			t.Errorf("%s: max |onnx − torch| %.3g, update %.3g: relative %.3g > 1e-4", p.Name, diff, upd, diff/upd)
+		} else {
+			t.Logf("%s: relative error of the update %.2g (update %.2g)", p.Name, diff/upd, upd)
+		}
+	}
+	off = 0
+	for l := range o.Layers {
+		for _, k := range []string{"h", "c"} {
+			name := fmt.Sprintf("l%d.%s.next", l, k)
+			v := got.f32[name]
+			for i := range v {
+				w := want.State[off+i]
+				if math.Abs(float64(v[i])-w) > 1e-5*max(1, math.Abs(w)) {
+					t.Errorf("%s[%d] = %v, torch %v", name, i, v[i], w)
+					break
+				}
+			}
+			off += len(v)
+		}
 	}
 }

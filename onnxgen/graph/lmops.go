@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/nas-project/nas/onnxgen/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // The ops the recurrent language models need (package onnxgen's lm*.go):
@@ -123,4 +124,93 @@ func (b *Builder) Squeeze(out string, x Value, axes ...int64) Value {
 		}
 	}
 	return b.op1("Squeeze", out, x.Type, shape, []Value{x, b.Int64s(axes...)})
+}
+
+// Outer makes v, a value of the graph that will hold this one as a
+// subgraph (a Scan body), usable here without declaring it an input: ONNX's
+// outer-scope reference.
+func (b *Builder) Outer(v Value) Value {
+	if !b.define(v) {
+		return Value{}
+	}
+	return b.vals[v.Name]
+}
+
+// Scan runs body once per slice along axis 0 of the scan inputs (all of one
+// length T), reversed if reverse: body's inputs are len(states) loop states
+// then one slice of each scan input; its outputs the states' next values
+// then the per-iteration values that Scan stacks along a new axis 0 (in
+// the order of time also when reversed). outs names Scan's outputs: the
+// final states, then the stacked values. The body's own constants are
+// renamed with the prefix outs[0]+"/" so that no name of the body shadows
+// one of this graph.
+func (b *Builder) Scan(outs []string, body *Builder, states, scans []Value, reverse bool) []Value {
+	fail := make([]Value, len(outs))
+	if !b.check("Scan", outs[0], append(slices.Clone(states), scans...)...) {
+		return fail
+	}
+	if body.err != nil {
+		b.failf("Scan %q: body: %v", outs[0], body.err)
+		return fail
+	}
+	bin, bout := body.Inputs(), body.Outputs()
+	if len(bin) != len(states)+len(scans) || len(bout) != len(outs) || len(bout) < len(states) || len(scans) == 0 {
+		b.failf("Scan %q: body of %d inputs and %d outputs for %d states, %d scan inputs, %d outputs", outs[0], len(bin), len(bout), len(states), len(scans), len(outs))
+		return fail
+	}
+	T := scans[0].Shape[0]
+	for i, s := range states {
+		if s.Type != bin[i].Type || !slices.Equal(s.Shape, bin[i].Shape) || !slices.Equal(s.Shape, bout[i].Shape) {
+			b.failf("Scan %q: state %q %s, body input %s, body output %s", outs[0], s.Name, DimsString(s.Shape), DimsString(bin[i].Shape), DimsString(bout[i].Shape))
+			return fail
+		}
+	}
+	for j, s := range scans {
+		in := bin[len(states)+j]
+		if len(s.Shape) == 0 || s.Shape[0] != T || T < 1 || s.Type != in.Type || !slices.Equal(s.Shape[1:], in.Shape) {
+			b.failf("Scan %q: scan input %q %s for body input %s", outs[0], s.Name, DimsString(s.Shape), DimsString(in.Shape))
+			return fail
+		}
+	}
+	g, err := body.Graph()
+	if err != nil {
+		b.failf("Scan %q: body: %v", outs[0], err)
+		return fail
+	}
+	prefix := outs[0] + "/"
+	renamed := map[string]string{}
+	for _, t := range g.Initializer {
+		renamed[t.GetName()] = prefix + t.GetName()
+		t.Name = proto.String(prefix + t.GetName())
+	}
+	for _, n := range g.Node {
+		for i, in := range n.Input {
+			if r, ok := renamed[in]; ok {
+				n.Input[i] = r
+			}
+		}
+	}
+	vals := make([]Value, len(outs))
+	for i, o := range bout {
+		vals[i] = Value{Name: outs[i], Type: o.Type, Shape: o.Shape}
+		if i >= len(states) {
+			vals[i].Shape = append([]int64{T}, o.Shape...)
+		}
+	}
+	attrs := []*onnxpb.AttributeProto{
+		{Name: proto.String("body"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: g},
+		intAttr("num_scan_inputs", int64(len(scans))),
+	}
+	if reverse {
+		attrs = append(attrs, intsAttr("scan_input_directions", slices.Repeat([]int64{1}, len(scans))...),
+			intsAttr("scan_output_directions", slices.Repeat([]int64{1}, len(outs)-len(states))...))
+	}
+	b.node("Scan", append(slices.Clone(states), scans...), attrs, vals...)
+	if b.err != nil {
+		return fail
+	}
+	for i := range vals {
+		vals[i] = b.vals[vals[i].Name]
+	}
+	return vals
 }
