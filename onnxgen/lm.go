@@ -337,14 +337,39 @@ func CompileLM(c Cell, o LMOptions) (child.Net, error) {
 	return n, n.Validate()
 }
 
-// lmActivationFloats counts the training graph's forward values per batch
-// row (stream): per step and layer the input projection's and recurrent
-// projection's slices (2·Base·H), every node's pre-activation and output
-// (2·(2·Base−1)·H), the inject's two (2·H); per step the embedding (E) and
-// the logits and log-probabilities (2·V).
+// lmActivationFloats counts the training graph's forward values kept for
+// the backward pass, per batch row (stream). Per step and layer, unrolled:
+// the input and recurrent projections (2·Base·H), every node's
+// pre-activation and output (2·(2·Base−1)·H), the inject's two (2·H); as a
+// Scan: the input projection (Base·H) and what the forward Scan stacks
+// (lmNeeds, with h and h_{t−1}). Per step, both: the embedding (E), the
+// logits and log-probabilities (2·V).
 func lmActivationFloats(c Cell, o LMOptions) int64 {
-	h := int64(o.Hidden)
-	perLayer := 2*int64(c.Base)*h + 2*int64(2*c.Base-1)*h + 2*h
+	h, bh := int64(o.Hidden), int64(c.Base*o.Hidden)
+	perLayer := 2*bh + 2*int64(2*c.Base-1)*h + 2*h
+	if o.Form != LMUnrolled {
+		need := lmNeeds(c)
+		root := len(c.Nodes) - 1
+		perLayer = bh + 2*h // xw; h_t (the root's output) and h_{t−1}
+		if need.leaves {
+			perLayer += bh
+		}
+		if need.cPrev {
+			perLayer += h
+		}
+		for k := range c.Nodes {
+			injected := k == c.InjectAt
+			if need.o[k] && (injected || k != root) {
+				perLayer += h
+			}
+			if need.out[k] && injected && k != root {
+				perLayer += h
+			}
+			if need.out[k] && !injected && !need.o[k] && k != root {
+				perLayer += h
+			}
+		}
+	}
 	return int64(o.Steps) * (int64(o.Layers)*perLayer + int64(o.Embed) + 2*int64(o.Vocab))
 }
 

@@ -251,3 +251,38 @@ func TestLMChecker(t *testing.T) {
 		t.Errorf("onnx checker: %v\n%s", err, out)
 	}
 }
+
+// TestLMActivationFloats: in the Scan form, the count is what the forward
+// Scan stacks (its body's outputs after the two states) plus the input
+// projection, per step and layer, and the embedding and logits per step.
+func TestLMActivationFloats(t *testing.T) {
+	for _, c := range lmCells {
+		o := LMOptions{Vocab: 7, Hidden: 3, Layers: 2, Steps: 4, Batch: 2}.withDefaults()
+		n, err := CompileLM(c.cell, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m onnxpb.ModelProto
+		if err := proto.Unmarshal(n.Train.Model, &m); err != nil {
+			t.Fatal(err)
+		}
+		var stacked int64 // per step, all layers
+		for _, nd := range m.GetGraph().GetNode() {
+			if nd.GetOpType() != "Scan" || !strings.HasSuffix(nd.GetName(), "h.last") {
+				continue
+			}
+			for _, v := range nd.GetAttribute()[0].GetG().GetOutput()[2:] {
+				e := int64(1)
+				for _, d := range v.GetType().GetTensorType().GetShape().GetDim() {
+					e *= d.GetDimValue()
+				}
+				stacked += e / int64(o.Batch)
+			}
+			stacked += int64(c.cell.Base * o.Hidden)
+		}
+		want := int64(o.Steps) * (stacked + int64(o.Embed) + 2*int64(o.Vocab))
+		if n.ActivationFloats != want {
+			t.Errorf("%s: ActivationFloats %d, the graph keeps %d", c.name, n.ActivationFloats, want)
+		}
+	}
+}

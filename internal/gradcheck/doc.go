@@ -17,6 +17,21 @@
 //     window (where PyTorch routes the gradient to the first maximum in
 //     row-major order; routing it to another one fails the check).
 //   - checker_test.go: ONNX's checker (full_check) on the graphs.
+//   - lm_test.go: one training step of onnxgen's language models (CompileLM:
+//     forward, loss, BPTT, global-norm clipping, SGD), in both forms of the
+//     recurrence (unrolled, Scan), against testdata/torch_lm.py (the cell
+//     written from its definition in torch, autograd, clip_grad_norm_, SGD,
+//     float64) for the LSTM, the NASCell and base-4 and base-2 cells,
+//     clipping on and off, one and two layers: max |p_onnx − p_torch| ≤
+//     1e-4·max |p_torch − p_init| per parameter, loss and carried states to
+//     1e-5; the LSTM's h and c also against torch.nn.LSTM with its gates
+//     mapped from the leaves. lm_infer_test.go: the one-step inference model
+//     (LMInference) fed token by token reproduces the evaluation graph's loss
+//     and states. lm_runner_test.go: an LM trained through runner.Train (in
+//     a child process: the runner owns ORT's environment) learns a periodic
+//     sequence. lm_measure_test.go: graph sizes, session creation and step
+//     times of both forms (-v). The LM graphs' ONNX checker run is
+//     onnxgen's TestLMChecker.
 //
 // The time of a training step is measured in package runner
 // (BenchmarkTrainStep, BenchmarkTrainStepArch).
