@@ -185,33 +185,6 @@ func (o LMOptions) Validate() error {
 	return nil
 }
 
-// lmCheckCell checks that c is a well-formed cell: base 2, 4 or 8, 2·Base−1
-// nodes, known choices, the indices in range.
-func lmCheckCell(c Cell) error {
-	if c.Base != 2 && c.Base != 4 && c.Base != 8 {
-		return fmt.Errorf("onnxgen: cell base %d: want 2, 4 or 8", c.Base)
-	}
-	if len(c.Nodes) != 2*c.Base-1 {
-		return fmt.Errorf("onnxgen: cell of base %d has %d nodes, want %d", c.Base, len(c.Nodes), 2*c.Base-1)
-	}
-	for i, n := range append(append([]CellNode(nil), c.Nodes...), c.Inject) {
-		if n.Comb < 0 || n.Comb >= numCombs || n.Act < 0 || n.Act >= numActs {
-			what := fmt.Sprintf("node %d", i)
-			if i == len(c.Nodes) {
-				what = "inject"
-			}
-			return fmt.Errorf("onnxgen: cell %s: combination %d, activation %d: unknown", what, n.Comb, n.Act)
-		}
-	}
-	if c.InjectAt < 0 || c.InjectAt >= len(c.Nodes) {
-		return fmt.Errorf("onnxgen: cell inject at node %d of %d", c.InjectAt, len(c.Nodes))
-	}
-	if c.CellFrom < 0 || c.CellFrom >= len(c.Nodes) {
-		return fmt.Errorf("onnxgen: cell memory from node %d of %d", c.CellFrom, len(c.Nodes))
-	}
-	return nil
-}
-
 // cellChildren returns, for every node of a base-b tree in level order, its
 // two children (−1, −1 for a leaf).
 func cellChildren(b int) [][2]int {
@@ -251,7 +224,7 @@ func lmSpecs(c Cell, o LMOptions) []Param {
 // value uniform in (−InitScale, InitScale) from a PCG source seeded with
 // o.Seed, drawn in parameter order.
 func LMInitParams(c Cell, o LMOptions) ([]Param, error) {
-	if err := lmCheckCell(c); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	if err := o.Validate(); err != nil {
@@ -276,7 +249,7 @@ func LMInitParams(c Cell, o LMOptions) ([]Param, error) {
 // recurrent projections, the softmax layer); the elementwise work of the
 // cell (O(Base·Hidden)) is not counted. An invalid cell or options: 0, 0.
 func LMCost(c Cell, o LMOptions) (params, macs int64) {
-	if lmCheckCell(c) != nil || o.Validate() != nil {
+	if c.Validate() != nil || o.Validate() != nil {
 		return 0, 0
 	}
 	o = o.withDefaults()
@@ -419,14 +392,13 @@ func (m *lmNet) constants(prefix string, cell bool) {
 
 // cellStep is one cell evaluation's values, kept for the backward pass.
 type cellStep struct {
-	xw, hu   graph.Value   // [n, Base·H]: W·in, U·h_{t−1}+b
-	xwi, hui []graph.Value // per leaf, when not fused
-	pre, o   []graph.Value // per node: comb(...) and act(comb(...))
-	out      []graph.Value // per node: o, or the inject's output at InjectAt
-	inj      graph.Value   // comb_inj(o, c_{t−1}) at InjectAt
-	hPrev    graph.Value
-	cPrev    graph.Value
-	h, c     graph.Value
+	xw, hu graph.Value   // [n, Base·H]: W·in, U·h_{t−1}+b
+	pre, o []graph.Value // per node: comb(...) and act(comb(...))
+	out    []graph.Value // per node: o, or the inject's output at InjectAt
+	inj    graph.Value   // comb_inj(o, c_{t−1}) at InjectAt
+	hPrev  graph.Value
+	cPrev  graph.Value
+	h, c   graph.Value
 }
 
 func (m *lmNet) act(name string, a Act, x graph.Value) graph.Value {
@@ -609,9 +581,10 @@ func (m *lmNet) layerUnrolled(l int, xwAll, h, c graph.Value, T, N int) *lmLayer
 }
 
 // layerScan emits layer l's recurrence as a Scan over the window whose body
-// is the cell, keeping every value the backward pass reads as a stacked
-// output, and the backward pass as a reversed Scan over those.
-func (m *lmNet) layerScan(l int, xwAll, h0, c0 graph.Value, T, N int) *lmLayer {
+// is the cell, keeping every value the backward pass reads (train) or only
+// the outputs h as stacked outputs, and the backward pass as a reversed
+// Scan over those.
+func (m *lmNet) layerScan(l int, xwAll, h0, c0 graph.Value, T, N int, train bool) *lmLayer {
 	b, o := m.b, m.o
 	H, BH := int64(o.Hidden), int64(m.c.Base*o.Hidden)
 	n, t := int64(N), int64(T)
@@ -648,22 +621,26 @@ func (m *lmNet) layerScan(l int, xwAll, h0, c0 graph.Value, T, N int) *lmLayer {
 		}
 	}
 	need := lmNeeds(m.c)
-	if need.leaves {
-		keep(s.hu)
-	}
-	for k := range s.o {
-		if need.o[k] {
-			keep(s.o[k])
+	if train {
+		if need.leaves {
+			keep(s.hu)
 		}
-		if need.out[k] {
-			keep(s.out[k])
+		for k := range s.o {
+			if need.o[k] {
+				keep(s.o[k])
+			}
+			if need.out[k] {
+				keep(s.out[k])
+			}
 		}
-	}
-	if need.cPrev {
-		keep(fc)
+		if need.cPrev {
+			keep(fc)
+		}
 	}
 	keep(s.h)
-	keep(fh)
+	if train {
+		keep(fh)
+	}
 	outs := []string{pre + "h.last", pre + "c.last"}
 	for i, v := range saved {
 		fw.b.Output(fw.b.Identity(fmt.Sprintf("%s.saved%d", fp, i), v))
@@ -799,7 +776,7 @@ func lmStep(c Cell, o LMOptions, train bool) (step, error) {
 		inputs[l] = x
 		xwAll := b.MatMul(fmt.Sprintf("l%d.xw", l), x, m.w[fmt.Sprintf("l%d.w", l)]) // [T·N, Base·H]
 		if scan {
-			recs[l] = m.layerScan(l, xwAll, hIn[l], cIn[l], T, N)
+			recs[l] = m.layerScan(l, xwAll, hIn[l], cIn[l], T, N, train)
 		} else {
 			recs[l] = m.layerUnrolled(l, xwAll, hIn[l], cIn[l], T, N)
 		}

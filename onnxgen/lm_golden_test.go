@@ -16,13 +16,11 @@ import (
 
 // The LM goldens, testdata/lm/*.txtar: the first comment line is
 // "vocab V hidden H steps T batch N layers L", the rest says why the case
-// exists; section "cell" names the cell (lmGoldenCells; the cell language's
-// strings take over once its parser is merged); sections "train", "eval"
-// and "infer" hold the graphs' text. go test ./onnxgen -run Golden -update
-// (make golden) rewrites them.
-var lmGoldenCells = map[string]Cell{"lstm": lmLSTM(), "nascell": lmNASCell()}
-
-var lmGoldenSections = []string{"train", "eval", "infer"}
+// exists; section "cell" holds the cell's string (ParseCell); sections
+// "train", "eval" and "infer" hold the graphs' text (Scan bodies after
+// their graph), "train.unrolled" the training graph in the unrolled form. go test ./onnxgen -run Golden -update (make golden)
+// rewrites them.
+var lmGoldenSections = []string{"train", "eval", "infer", "train.unrolled"}
 
 func lmGoldenModels(t *testing.T, ar *txtar.Archive) map[string]*onnxpb.ModelProto {
 	t.Helper()
@@ -32,10 +30,10 @@ func lmGoldenModels(t *testing.T, ar *txtar.Archive) map[string]*onnxpb.ModelPro
 		t.Fatalf("first comment line %q: %v", first, err)
 	}
 	o.Seed = 1
-	name, _ := section(ar, "cell")
-	c, ok := lmGoldenCells[strings.TrimSpace(name)]
-	if !ok {
-		t.Fatalf("cell %q: not one of the named cells", name)
+	str, _ := section(ar, "cell")
+	c, err := ParseCell(strings.TrimSpace(str))
+	if err != nil {
+		t.Fatal(err)
 	}
 	n, err := CompileLM(c, o)
 	if err != nil {
@@ -49,8 +47,13 @@ func lmGoldenModels(t *testing.T, ar *txtar.Archive) map[string]*onnxpb.ModelPro
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.Form = LMUnrolled
+	un, err := CompileLM(c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	models := map[string]*onnxpb.ModelProto{}
-	for k, b := range map[string][]byte{"train": n.Train.Model, "eval": n.Eval.Model, "infer": inf} {
+	for k, b := range map[string][]byte{"train": n.Train.Model, "eval": n.Eval.Model, "infer": inf, "train.unrolled": un.Train.Model} {
 		var m onnxpb.ModelProto
 		if err := proto.Unmarshal(b, &m); err != nil {
 			t.Fatal(err)

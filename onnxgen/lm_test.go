@@ -286,3 +286,13 @@ func TestLMActivationFloats(t *testing.T) {
 		}
 	}
 }
+
+// TestLMTestCells: the tests' literals of the named cells are CellByName's.
+func TestLMTestCells(t *testing.T) {
+	for _, c := range lmCells[:2] {
+		named, ok := CellByName(c.name)
+		if !ok || named.String() != c.cell.String() {
+			t.Errorf("%s: the test's literal %s, CellByName's %s", c.name, c.cell, named)
+		}
+	}
+}

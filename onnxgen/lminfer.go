@@ -5,13 +5,16 @@ import (
 	"fmt"
 
 	"github.com/nas-project/nas/onnxgen/graph"
-	"github.com/nas-project/nas/onnxgen/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
-// MetaVocab is the inference model's metadata key holding the vocabulary,
-// a JSON array of strings, token i at index i.
-const MetaVocab = "nas.vocab"
+// The inference model's metadata keys: MetaVocab holds the vocabulary, a
+// JSON array of strings, token i at index i; MetaCell the cell's canonical
+// string (Cell.String).
+const (
+	MetaVocab = "nas.vocab"
+	MetaCell  = "nas.cell"
+)
 
 // LMInference writes the trained LM of cell c as a one-step ONNX model
 // (IR 8, opset 17) with params (in LMInitParams's order and shapes) as
@@ -19,11 +22,10 @@ const MetaVocab = "nas.vocab"
 // [Layers, N, Hidden]; outputs logits [N, Vocab], h.next and c.next
 // [Layers, N, Hidden]. Feeding a sequence token by token, the states
 // carried, gives the logits of the training and evaluation graphs' forward.
-// vocab (Vocab strings) is stored in the metadata under MetaVocab. The
-// cell's canonical string is not stored yet (Cell.String comes with the
-// cell language).
+// vocab (Vocab strings) is stored in the metadata under MetaVocab, the
+// cell's string under MetaCell.
 func LMInference(c Cell, o LMOptions, params []Param, vocab []string) ([]byte, error) {
-	if err := lmCheckCell(c); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	if err := o.Validate(); err != nil {
@@ -74,6 +76,6 @@ func LMInference(c Cell, o LMOptions, params []Param, vocab []string) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	model.MetadataProps = []*onnxpb.StringStringEntryProto{{Key: proto.String(MetaVocab), Value: proto.String(string(js))}}
+	SetMetadata(model, map[string]string{MetaCell: c.String(), MetaVocab: string(js)})
 	return proto.MarshalOptions{Deterministic: true}.Marshal(model)
 }

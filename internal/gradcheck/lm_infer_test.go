@@ -16,7 +16,7 @@ import (
 // forward: the mean cross-entropy of its logits against the targets is the
 // evaluation loss and its last states are the evaluation graph's h.next and
 // c.next (to 1e-5); a single stream (N = 1) gets the same logits as its row
-// of the batch; the vocabulary is in the metadata. The evaluation graphs
+// of the batch; the vocabulary and the cell are in the metadata. The evaluation graphs
 // are checked in both forms, unrolled and Scan.
 func TestLMInferenceMatchesEval(t *testing.T) {
 	for _, c := range []struct {
@@ -51,12 +51,19 @@ func TestLMInferenceMatchesEval(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
+			var cell string
 			for _, kv := range mp.GetMetadataProps() {
-				if kv.GetKey() == onnxgen.MetaVocab {
+				switch kv.GetKey() {
+				case onnxgen.MetaVocab:
 					if err := json.Unmarshal([]byte(kv.GetValue()), &got); err != nil {
 						t.Fatal(err)
 					}
+				case onnxgen.MetaCell:
+					cell = kv.GetValue()
 				}
+			}
+			if cell != c.cell.String() {
+				t.Errorf("metadata cell %q, want %q", cell, c.cell.String())
 			}
 			if fmt.Sprint(got) != fmt.Sprint(vocab) {
 				t.Errorf("metadata vocabulary %v, want %v", got, vocab)
