@@ -50,33 +50,29 @@ import (
 // reads, then a reversed Scan over those for BPTT: a graph of constant
 // size). The weight gradients are one Gemm each over the whole window in
 // both. Measured (TestLMMeasure in internal/gradcheck, NAS_LM_MEASURE_ALL=1,
-// 2026-12-01, ORT 1.30, 2 intra-op threads; Steps 35, Hidden 128, Batch
-// 32; the machine's 2 cores shared, load average 9-12 during the run, so
-// absolute times are several times an idle machine's; the two forms'
-// steps were alternated, so their ratio is fair):
+// 2026-12-01, ORT 1.30, 2 intra-op threads; Steps 35, Hidden 128, Batch 32;
+// the machine's 2 cores shared with other work, load average ≈ 4 during
+// the run; the two forms' steps alternated, so that their ratio is fair):
 //
-//	cell     V      L  form      nodes  bytes    session   step
-//	NASCell  50     1  unrolled  3141   250 kB   2.48 s    325 ms
-//	NASCell  50     1  scan        67    25 kB   0.22 s    348 ms
-//	LSTM     50     1  unrolled  1529   127 kB   2.06 s    308 ms
-//	LSTM     50     1  scan        67    13 kB   0.15 s    320 ms
-//	NASCell  10000  1  unrolled  3141   250 kB   3.51 s   1656 ms
-//	NASCell  10000  1  scan        67    25 kB   0.15 s   1464 ms
-//	NASCell  50     2  unrolled  6242   493 kB   8.65 s    821 ms
-//	NASCell  50     2  scan        95    47 kB   0.38 s    878 ms
+//	cell     V      L  form      nodes  bytes    session   step     tokens/s
+//	NASCell  50     1  unrolled  3141   250 kB   1.43 s     89 ms   12.6k
+//	NASCell  50     1  scan        67    25 kB   0.06 s     85 ms   13.2k
+//	LSTM     50     1  unrolled  1529   127 kB   0.49 s     73 ms   15.3k
+//	LSTM     50     1  scan        67    11 kB   0.04 s     68 ms   16.5k
+//	NASCell  10000  1  unrolled  3141   250 kB   1.22 s    267 ms    4.2k
+//	NASCell  10000  1  scan        67    25 kB   0.02 s    261 ms    4.3k
+//	NASCell  50     2  unrolled  6242   493 kB   3.14 s    133 ms    8.4k
+//	NASCell  50     2  scan        95    47 kB   0.07 s    124 ms    9.1k
 //
-// A second run (load average 11, one layer, V 50, after the Scan body kept
-// only what the backward reads): NASCell unrolled 3.02 s / 481 ms, scan
-// 0.33 s / 500 ms; LSTM unrolled 1.25 s / 266 ms, scan 0.16 s / 310 ms.
-// Earlier runs at lower load (average 4-5) gave the unrolled NASCell
-// 1.3-1.6 s of session creation (0.39 s with ORT's graph optimisations
-// off, the step unchanged) and 0.76-0.94 s for the LSTM, steps of 90-130
-// ms (one intra-op thread was faster than two under that load). So: the
-// Scan form's step costs 0-17% more, while creating a session of the
-// unrolled graph costs 8-20 times more (over a second at 35 steps, growing
-// faster than linearly with the nodes: 8.6 s at two layers), and a trial
-// creates two (training and evaluation). LMFormAuto is the Scan form; a
-// long trial may prefer LMUnrolled.
+// Under heavier load (average 9-12) the same runs took 2-8.6 s (unrolled)
+// against 0.15-0.38 s (Scan) to create a session, and the Scan form's step
+// 0-17% more than the unrolled one's; ORT's graph optimisations are most of
+// the unrolled graph's creation time (0.39 s instead of 1.3-1.6 s for the
+// NASCell with them off, the step unchanged). So the step costs about the
+// same in both forms, while a session of the unrolled graph costs 8-50
+// times more to create (over a second at 35 steps for the NASCell,
+// growing faster than linearly with the nodes), and every trial creates
+// two (training, evaluation): LMFormAuto is the Scan form.
 
 // The roles of an LM's graphs.
 const (
