@@ -2,6 +2,7 @@ package onnxgen
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +79,7 @@ func TestLMOptionsValidate(t *testing.T) {
 		{"no batch", func(o *LMOptions) { o.Batch = 0 }, "batch 0"},
 		{"negative eval batch", func(o *LMOptions) { o.EvalBatch = -1 }, "evaluation batch -1"},
 		{"negative init scale", func(o *LMOptions) { o.InitScale = -0.1 }, "init scale"},
-		{"NaN clip", func(o *LMOptions) { o.Clip = float32(nan()) }, "clip"},
+		{"NaN clip", func(o *LMOptions) { o.Clip = float32(math.NaN()) }, "clip"},
 		{"scan", func(o *LMOptions) { o.Form = LMScan }, ""},
 		{"unknown form", func(o *LMOptions) { o.Form = numLMForms }, "form"},
 	} {
@@ -93,8 +94,6 @@ func TestLMOptionsValidate(t *testing.T) {
 		}
 	}
 }
-
-func nan() float64 { var z float64; return z / z }
 
 func TestLMDefaults(t *testing.T) {
 	o := LMOptions{Vocab: 10, Hidden: 4, Steps: 3, Batch: 2}.withDefaults()
