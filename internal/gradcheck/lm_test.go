@@ -208,7 +208,9 @@ func inputNames(g child.Graph) []string {
 // testdata/torch_lm.py (autograd + clip_grad_norm_ + SGD in float64) for
 // the LSTM, the NASCell, a base-4 cell with mixed leaves, mul, relu and the
 // inject at a leaf, and a base-2 cell of multiplying leaves; clipping on and
-// off; one and two layers. Per parameter, max |p_onnx − p_torch| ≤
+// off; one and two layers; one step and 35 (three token types over 35·32
+// positions: the embedding gradient's scatter-add with repeated rows); each
+// case in both forms of the recurrence (unrolled, Scan). Per parameter, max |p_onnx − p_torch| ≤
 // 1e-4·max |p_torch − p_init| (the update's relative error); the loss
 // and the carried states to 1e-5 relative. The LSTM's forward is also checked
 // against torch.nn.LSTM with the weights mapped to its gates.
@@ -223,6 +225,10 @@ func TestLMStepMatchesTorch(t *testing.T) {
 		{"base4_clipped", base4Cell(), onnxgen.LMOptions{Vocab: 8, Hidden: 4, Steps: 5, Batch: 4, Clip: 0.05, InitScale: 0.5, Seed: 7}, 10, true},
 		{"base4_unclipped", base4Cell(), onnxgen.LMOptions{Vocab: 8, Hidden: 4, Steps: 5, Batch: 4, Clip: 100, InitScale: 0.5, Seed: 8}, 2, false},
 		{"base2_2layers", base2Cell(), onnxgen.LMOptions{Vocab: 5, Embed: 3, Hidden: 4, Layers: 2, Steps: 4, Batch: 3, Clip: 0.05, InitScale: 0.5, Seed: 9}, 10, true},
+		// Three token types over 35·32 positions: every embedding row's
+		// gradient sums hundreds of rows (ScatterElements(add) with 2
+		// threads; ScatterND(add) gets this wrong).
+		{"lstm_repeated_tokens", lstmCell(), onnxgen.LMOptions{Vocab: 3, Embed: 64, Hidden: 16, Steps: 35, Batch: 32, Clip: 100, Seed: 11}, 2, false},
 		{"base2_one_step", base2Cell(), onnxgen.LMOptions{Vocab: 5, Hidden: 4, Steps: 1, Batch: 2, Clip: 100, InitScale: 0.5, Seed: 10}, 2, false},
 	}
 	for _, c := range cases {
