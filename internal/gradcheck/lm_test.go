@@ -210,9 +210,9 @@ func inputNames(g child.Graph) []string {
 // inject at a leaf, and a base-2 cell of multiplying leaves; clipping on and
 // off; one and two layers; one step and 35 (three token types over 35·32
 // positions: the embedding gradient's scatter-add with repeated rows); each
-// case in both forms of the recurrence (unrolled, Scan). Per parameter, max |p_onnx − p_torch| ≤
-// 1e-4·max |p_torch − p_init| (the update's relative error); the loss
-// and the carried states to 1e-5 relative. The LSTM's forward is also checked
+// case in both forms of the recurrence (unrolled, Scan). Per parameter,
+// max |p_onnx − p_torch| ≤ 1e-4·max |p_torch − p_init| (the update's
+// relative error); the loss and the carried states to 1e-5 relative. The LSTM's forward is also checked
 // against torch.nn.LSTM with the weights mapped to its gates.
 func TestLMStepMatchesTorch(t *testing.T) {
 	cases := []lmCase{
