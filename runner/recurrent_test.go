@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/nas-project/nas/internal/child"
@@ -141,5 +142,17 @@ func TestModelRun(t *testing.T) {
 	}
 	if _, err := m.Run([]runner.Value{{Shape: []int64{2}, I64: []int64{1}}, h}); err == nil {
 		t.Error("a token tensor of shape [2] with one value: no error")
+	}
+}
+
+// TestFixedBatchMismatch: a child whose batch inputs fix their rows (a
+// language model's [streams, steps]) refuses another batch size with a
+// reason, instead of writing past its tensors.
+func TestFixedBatchMismatch(t *testing.T) {
+	rt := newRuntime(t)
+	net := counterChild(t, 4)
+	res, err := rt.Train(context.Background(), net, counting(12), counting(12), runner.TrainOptions{Epochs: 1, Batch: 3, EvalBatch: 4, LR: 0.1})
+	if err != nil || res.Status != runner.Failed || !strings.Contains(res.Reason, "batch input x has 4 rows") {
+		t.Errorf("batch 3 for a graph of 4 rows: %v %v %q", err, res.Status, res.Reason)
 	}
 }

@@ -94,6 +94,9 @@ func newBatchIO(o *owner, g child.Graph, batch []string, n int) (*batchIO, error
 		if !ok {
 			return nil, fmt.Errorf("batch input %q is not a graph input", name)
 		}
+		if len(t.Shape) > 0 && t.Shape[0] != child.BatchDim && t.Shape[0] != int64(n) {
+			return nil, fmt.Errorf("batch input %s has %d rows (shape %v), the batch is %d: set the batch size to %d", name, t.Shape[0], t.Shape, n, t.Shape[0])
+		}
 		shape := batchShape(t, n)
 		size := child.Elements(shape)
 		if size < 0 {
