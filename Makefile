@@ -12,7 +12,7 @@ export NAS_ORT_LIB := $(ORT_LIB)
 export NAS_DATA := $(DATA_DIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build ort data search compare serve test-deps test test-short golden lint bench proto fuzz clean uplot screenshots
+.PHONY: help build ort data search compare cell-compare serve test-deps test test-short golden lint bench proto fuzz clean uplot screenshots
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ search: build ort data ## the main job: a real search on Fashion-MNIST (about 14
 
 compare: build ort ## rl vs random vs evolution, same budget, 3 seeds, on the digits fixture (runs/compare/table.md)
 	scripts/compare.sh
+
+cell-compare: build ort data ## the cell search: rl vs random vs evolution, and the LSTM and NASCell, 3 seeds, on fortunes (runs/cellcompare/table.md)
+	scripts/cellcompare.sh
 
 RUNS ?= $(patsubst %/nas.db,%,$(wildcard runs/*/nas.db runs/*/*/nas.db))
 LISTEN ?= 127.0.0.1:8080
