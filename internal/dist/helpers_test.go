@@ -3,6 +3,7 @@ package dist
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -28,13 +29,19 @@ func TestMain(m *testing.M) {
 	if os.Getenv("NAS_DIST_WORKER") == "1" {
 		os.Exit(fakeWorkerMain())
 	}
+	if os.Getenv("NAS_DIST_SEARCH") == "1" {
+		os.Exit(fakeSearchMain())
+	}
 	os.Exit(m.Run())
 }
 
 // fakeWorkerMain is a worker process: $NAS_URL, $NAS_TOKEN, $NAS_NAME; the
 // fake trains for $NAS_SLEEP and exits (status 3) on the trial numbered
-// $NAS_DIE, as a child that kills its worker would. It prints
-// "start INDEX" when a trial starts, and logs to stderr.
+// $NAS_DIE, as a child that kills its worker would; on trial $NAS_SLOW it
+// trains for a minute (until its context ends), on trial $NAS_HANG forever
+// (deaf to its context, as a call stuck in C). $NAS_GRACE is its
+// StopGrace. It prints "start INDEX" when a trial starts ("start INDEX
+// ship" when asked to ship the model), and logs to stderr.
 func fakeWorkerMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -46,28 +53,83 @@ func fakeWorkerMain() int {
 	}
 	defer nc.Close()
 	sleep, _ := time.ParseDuration(os.Getenv("NAS_SLEEP"))
-	die := -1
-	if s := os.Getenv("NAS_DIE"); s != "" {
-		die, _ = strconv.Atoi(s)
+	index := func(name string) int {
+		if s := os.Getenv(name); s != "" {
+			i, _ := strconv.Atoi(s)
+			return i
+		}
+		return -1
 	}
-	ev := search.EvaluatorFunc(func(ctx context.Context, t search.Trial) (search.Outcome, error) {
-		fmt.Printf("start %d\n", t.Index)
-		if t.Index == die {
-			os.Exit(3)
-		}
-		select {
-		case <-ctx.Done():
-			return search.Outcome{}, ctx.Err()
-		case <-time.After(sleep):
-		}
-		return fakeOutcome(t), nil
-	})
-	err = RunWorker(ctx, WorkerConfig{Conn: nc, Name: os.Getenv("NAS_NAME"), Logger: log,
-		Evaluator: func(TrialMsg) (search.Evaluator, error) { return ev, nil }})
+	die, slow, hang := index("NAS_DIE"), index("NAS_SLOW"), index("NAS_HANG")
+	grace, _ := time.ParseDuration(os.Getenv("NAS_GRACE"))
+	evaluatorFor := func(m TrialMsg) (search.Evaluator, error) {
+		return search.EvaluatorFunc(func(ctx context.Context, t search.Trial) (search.Outcome, error) {
+			if m.ShipModel {
+				fmt.Printf("start %d ship\n", t.Index)
+			} else {
+				fmt.Printf("start %d\n", t.Index)
+			}
+			d := sleep
+			switch t.Index {
+			case die:
+				os.Exit(3)
+			case hang:
+				select {}
+			case slow:
+				d = time.Minute
+			}
+			select {
+			case <-ctx.Done():
+				return search.Outcome{}, ctx.Err()
+			case <-time.After(d):
+			}
+			return fakeOutcome(t), nil
+		}), nil
+	}
+	err = RunWorker(ctx, WorkerConfig{Conn: nc, Name: os.Getenv("NAS_NAME"), Logger: log, StopGrace: grace, Evaluator: evaluatorFor})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
 	}
+	return 0
+}
+
+// searchOptions are the options of the searches of the tests.
+var searchOptions = search.Options{Strategy: search.StrategyRL, Space: "v1", M: 4, Trials: 12, Parallel: 4, Schedule: search.Schedule{StartLayers: 2}, Seed: 3}
+
+// fakeSearchMain is a search process (searchOptions) through workers:
+// $NAS_URL, $NAS_TOKEN, the run directory $NAS_DIR (resumed when
+// $NAS_RESUME=1), the run id $NAS_RUN. It prints "ready" once its
+// evaluator is made (the queue purged), "committed INDEX" as it
+// records each trial and, at its end, "stats " and the evaluator's Stats
+// as JSON.
+func fakeSearchMain() int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	nc, err := Connect(ClientOptions{URL: os.Getenv("NAS_URL"), Token: os.Getenv("NAS_TOKEN"), Name: "search"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "search:", err)
+		return 1
+	}
+	defer nc.Close()
+	ev, err := New(context.Background(), Config{Conn: nc, RunID: os.Getenv("NAS_RUN"), AckWait: 2 * time.Second, ModelTimeout: 3 * time.Second, Logger: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "search:", err)
+		return 1
+	}
+	defer ev.Close()
+	fmt.Println("ready")
+	hook := func(e search.Event) {
+		if f, ok := e.(*search.TrialFinished); ok {
+			fmt.Printf("committed %d\n", f.Record.Index)
+		}
+	}
+	cfg := search.Config{Dir: os.Getenv("NAS_DIR"), Resume: os.Getenv("NAS_RESUME") == "1", Options: searchOptions, Evaluator: ev, Hook: hook, Logger: log}
+	if _, err := search.Run(context.Background(), cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "search:", err)
+		return 1
+	}
+	b, _ := json.Marshal(ev.Stats())
+	fmt.Printf("stats %s\n", b)
 	return 0
 }
 
@@ -110,6 +172,9 @@ func testEvaluator(t *testing.T, nc *nats.Conn, cfg Config) *Evaluator {
 	cfg.Conn = nc
 	if cfg.RunID == "" {
 		cfg.RunID = "test"
+	}
+	if cfg.ModelTimeout == 0 {
+		cfg.ModelTimeout = 3 * time.Second // a worker that dies while it answers
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
@@ -164,10 +229,27 @@ func workerCmd(url, token, name string, env ...string) *exec.Cmd {
 	return cmd
 }
 
+// searchCmd is the command of a fake search process.
+func searchCmd(url, token, dir, run string, resume bool) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NAS_DIST_SEARCH=1", "NAS_URL="+url, "NAS_TOKEN="+token, "NAS_DIR="+dir, "NAS_RUN="+run)
+	if resume {
+		cmd.Env = append(cmd.Env, "NAS_RESUME=1")
+	}
+	return cmd
+}
+
 // startWorker starts a fake worker process, killed at the test's end.
 func startWorker(t *testing.T, url, token, name string, env ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: workerCmd(url, token, name, env...), lines: make(chan string, 100), done: make(chan struct{})}
+	return startProc(t, workerCmd(url, token, name, env...))
+}
+
+// startProc starts a process of the test binary, killed at the test's
+// end.
+func startProc(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{cmd: cmd, lines: make(chan string, 1000), done: make(chan struct{})}
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +291,21 @@ func (p *proc) waitLine(t *testing.T, want string) {
 	}
 }
 
+// rest returns the lines of an exited process not read yet.
+func (p *proc) rest(t *testing.T) []string {
+	t.Helper()
+	<-p.done
+	var out []string
+	for {
+		select {
+		case l := <-p.lines:
+			out = append(out, l)
+		default:
+			return out
+		}
+	}
+}
+
 // exited waits for the worker process to end.
 func (p *proc) exited(t *testing.T) error {
 	t.Helper()
@@ -240,4 +337,13 @@ func evaluate(ev *Evaluator, t search.Trial) chan evalResult {
 type evalResult struct {
 	out search.Outcome
 	err error
+}
+
+// waitStats waits up to 10s for the evaluator's counts to satisfy ok.
+func waitStats(t *testing.T, ev *Evaluator, ok func(Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok(ev.Stats()) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 }
