@@ -385,3 +385,67 @@ func TestTrialTimeLimit(t *testing.T) {
 		t.Errorf("stats %+v, want 4 results and nothing exhausted", st)
 	}
 }
+
+// TestModelFetch: a Done trial's model stays with its worker until the
+// search asks for it. Asked of a worker that keeps it, the model comes
+// from there; of one that is gone (killed) or no longer keeps it (it
+// keeps one model, and trained another since), the trial is trained
+// again by another worker, which ships the model; if that training gives
+// another outcome, the model is unavailable.
+func TestModelFetch(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{})
+	a := startWorker(t, s.URL(), "tok", "a", "NAS_KEEP=1")
+	r0 := <-evaluate(ev, trial(0))
+	r1 := <-evaluate(ev, trial(1)) // a keeps only trial 1's model now
+	if r0.err != nil || r1.err != nil || r0.out.FetchModel == nil || r1.out.FetchModel == nil {
+		t.Fatalf("%+v %v, %+v %v", r0.out, r0.err, r1.out, r1.err)
+	}
+	ctx := context.Background()
+	if m, err := r1.out.FetchModel(ctx); err != nil || string(m) != string(fakeOutcome(trial(1)).Model) {
+		t.Errorf("kept by a: %q, %v", m, err)
+	}
+	b := startWorker(t, s.URL(), "tok", "b")
+	if m, err := r0.out.FetchModel(ctx); err != nil || string(m) != string(fakeOutcome(trial(0)).Model) {
+		t.Errorf("no longer kept by a: %q, %v", m, err)
+	}
+	r2 := <-evaluate(ev, trial(2))
+	if r2.err != nil || r2.out.FetchModel == nil {
+		t.Fatalf("%+v %v", r2.out, r2.err)
+	}
+	gone := map[string]*proc{"a": a, "b": b}[r2.out.Worker]
+	if err := gone.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	gone.exited(t)
+	var c *proc
+	if gone == a {
+		c = startWorker(t, s.URL(), "tok", "c")
+	}
+	if m, err := r2.out.FetchModel(ctx); err != nil || string(m) != string(fakeOutcome(trial(2)).Model) {
+		t.Errorf("its worker killed: %q, %v", m, err)
+	}
+	if st := ev.Stats(); st.ModelsFetched != 1 || st.ModelsRetrained != 2 || st.ModelsUnavailable != 0 {
+		t.Errorf("stats %+v: want 1 model fetched, 2 retrained", st)
+	}
+	// Training that is not deterministic: the model trained again is not
+	// the trial's.
+	for _, p := range []*proc{a, b, c} {
+		if p != nil {
+			_ = p.cmd.Process.Signal(syscall.SIGKILL)
+			p.exited(t)
+		}
+	}
+	ev2 := testEvaluator(t, connect(t, s, "tok"), Config{RunID: "skew"})
+	d := startWorker(t, s.URL(), "tok", "d")
+	r3 := <-evaluate(ev2, trial(3))
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	d.exited(t)
+	startWorker(t, s.URL(), "tok", "e", "NAS_SKEW=1")
+	if m, err := r3.out.FetchModel(ctx); err == nil || !strings.Contains(err.Error(), "its model is unavailable: trained again it gave done, reward") {
+		t.Errorf("retrained to another reward: %q, %v; want unavailable", m, err)
+	}
+	if st := ev2.Stats(); st.ModelsUnavailable != 1 {
+		t.Errorf("stats %+v: want 1 model unavailable", st)
+	}
+}

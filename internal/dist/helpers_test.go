@@ -40,7 +40,8 @@ func TestMain(m *testing.M) {
 // $NAS_DIE, as a child that kills its worker would; on trial $NAS_SLOW it
 // trains for a minute (until its context ends), on trial $NAS_HANG forever
 // (deaf to its context, as a call stuck in C). $NAS_GRACE is its
-// StopGrace. It prints "start INDEX" when a trial starts ("start INDEX
+// StopGrace, $NAS_KEEP its KeepModels; with $NAS_SKEW its rewards are
+// off by 0.001 (training that is not deterministic). It prints "start INDEX" when a trial starts ("start INDEX
 // ship" when asked to ship the model), and logs to stderr.
 func fakeWorkerMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,6 +63,8 @@ func fakeWorkerMain() int {
 	}
 	die, slow, hang := index("NAS_DIE"), index("NAS_SLOW"), index("NAS_HANG")
 	grace, _ := time.ParseDuration(os.Getenv("NAS_GRACE"))
+	skew := os.Getenv("NAS_SKEW")
+	keep, _ := strconv.Atoi(os.Getenv("NAS_KEEP"))
 	evaluatorFor := func(m TrialMsg) (search.Evaluator, error) {
 		return search.EvaluatorFunc(func(ctx context.Context, t search.Trial) (search.Outcome, error) {
 			if m.ShipModel {
@@ -83,10 +86,14 @@ func fakeWorkerMain() int {
 				return search.Outcome{}, ctx.Err()
 			case <-time.After(d):
 			}
-			return fakeOutcome(t), nil
+			out := fakeOutcome(t)
+			if skew != "" {
+				out.Reward += 0.001 // not deterministic after all
+			}
+			return out, nil
 		}), nil
 	}
-	err = RunWorker(ctx, WorkerConfig{Conn: nc, Name: os.Getenv("NAS_NAME"), Logger: log, StopGrace: grace, Evaluator: evaluatorFor})
+	err = RunWorker(ctx, WorkerConfig{Conn: nc, Name: os.Getenv("NAS_NAME"), Logger: log, StopGrace: grace, KeepModels: keep, Evaluator: evaluatorFor})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
