@@ -93,6 +93,7 @@ func fakeWorkerMain() int {
 			return out, nil
 		}), nil
 	}
+	fmt.Printf("worker %s pid %d\n", os.Getenv("NAS_NAME"), os.Getpid())
 	err = RunWorker(ctx, WorkerConfig{Conn: nc, Name: os.Getenv("NAS_NAME"), Logger: log, StopGrace: grace, KeepModels: keep, Evaluator: evaluatorFor})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
@@ -106,13 +107,25 @@ var searchOptions = search.Options{Strategy: search.StrategyRL, Space: "v1", M: 
 
 // fakeSearchMain is a search process (searchOptions) through workers:
 // $NAS_URL, $NAS_TOKEN, the run directory $NAS_DIR (resumed when
-// $NAS_RESUME=1), the run id $NAS_RUN. It prints "ready" once its
+// $NAS_RESUME=1), the run id $NAS_RUN; with $NAS_STORE, through a server
+// of its own (StoreDir $NAS_STORE, listening on $NAS_LISTEN), with
+// $NAS_SUPERVISE supervised workers (NAS_SLEEP=300ms). It prints "ready" once its
 // evaluator is made (the queue purged), "committed INDEX" as it
 // records each trial and, at its end, "stats " and the evaluator's Stats
 // as JSON.
 func fakeSearchMain() int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	nc, err := Connect(ClientOptions{URL: os.Getenv("NAS_URL"), Token: os.Getenv("NAS_TOKEN"), Name: "search"})
+	url, token := os.Getenv("NAS_URL"), os.Getenv("NAS_TOKEN")
+	if store := os.Getenv("NAS_STORE"); store != "" {
+		srv, err := StartServer(ServerOptions{Listen: os.Getenv("NAS_LISTEN"), Token: token, StoreDir: store})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "search:", err)
+			return 1
+		}
+		defer srv.Shutdown()
+		url = srv.URL()
+	}
+	nc, err := Connect(ClientOptions{URL: url, Token: token, Name: "search"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "search:", err)
 		return 1
@@ -124,6 +137,16 @@ func fakeSearchMain() int {
 		return 1
 	}
 	defer ev.Close()
+	if n, _ := strconv.Atoi(os.Getenv("NAS_SUPERVISE")); n > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		sup := &Supervisor{N: n, Logger: log, Command: func(i int) *exec.Cmd {
+			cmd := workerCmd(url, token, fmt.Sprintf("sup%d", i), "NAS_SLEEP=300ms")
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			return cmd
+		}}
+		sup.Start(ctx)
+		defer func() { cancel(); sup.Wait() }()
+	}
 	fmt.Println("ready")
 	hook := func(e search.Event) {
 		if f, ok := e.(*search.TrialFinished); ok {
@@ -214,6 +237,7 @@ type proc struct {
 	stderr strings.Builder
 	done   chan struct{}
 	err    error
+	seen   []string // the lines waitLine and rest read
 }
 
 func (p *proc) Write(b []byte) (int, error) {
@@ -287,6 +311,7 @@ func (p *proc) waitLine(t *testing.T, want string) {
 	for {
 		select {
 		case l := <-p.lines:
+			p.seen = append(p.seen, l)
 			if l == want {
 				return
 			}
@@ -298,16 +323,18 @@ func (p *proc) waitLine(t *testing.T, want string) {
 	}
 }
 
-// rest returns the lines of an exited process not read yet.
+// rest returns the lines of an exited process (those waitLine read
+// included).
 func (p *proc) rest(t *testing.T) []string {
 	t.Helper()
 	<-p.done
-	var out []string
+	out := p.seen
 	for {
 		select {
 		case l := <-p.lines:
 			out = append(out, l)
 		default:
+			p.seen = out
 			return out
 		}
 	}

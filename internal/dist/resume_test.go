@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -116,25 +118,7 @@ func TestKillSearchResume(t *testing.T) {
 		t.Errorf("stats %+v: want at least %d recovered results, 1 purged trial message, 1 duplicate dropped", st, running)
 	}
 
-	// The same trials as a search never interrupted.
-	local := t.TempDir()
-	if _, err := search.Run(ctx, search.Config{Dir: local, Options: searchOptions, Evaluator: fakeEvaluator}); err != nil {
-		t.Fatal(err)
-	}
-	_, want, _ := search.ReadRun(local)
-	_, got, err := search.ReadRun(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d trials, want %d", len(got), len(want))
-	}
-	for i := range want {
-		a, b := want[i], got[i]
-		if a.Arch != b.Arch || a.Status != b.Status || a.Reward != b.Reward || a.Seed != b.Seed || a.DupOf != b.DupOf {
-			t.Errorf("trial %d: %s %s %v, uninterrupted %s %s %v", i, b.Arch, b.Status, b.Reward, a.Arch, a.Status, a.Reward)
-		}
-	}
+	got := checkResumed(t, js, dir, run)
 	// Each trained once (a retraining for the best model apart).
 	for _, w := range workers[2:] {
 		_ = w.cmd.Process.Signal(syscall.SIGINT)
@@ -156,6 +140,33 @@ func TestKillSearchResume(t *testing.T) {
 		}
 	}
 	t.Logf("worker lines: %v", starts)
+}
+
+// checkResumed checks a run resumed after a kill: the same trials as a
+// search never interrupted, the best model the best trial's, nothing of
+// the run left in the streams. It returns the trials.
+func checkResumed(t *testing.T, js jetstream.JetStream, dir, run string) []search.Record {
+	t.Helper()
+	ctx := context.Background()
+	// The same trials as a search never interrupted.
+	local := t.TempDir()
+	if _, err := search.Run(ctx, search.Config{Dir: local, Options: searchOptions, Evaluator: fakeEvaluator}); err != nil {
+		t.Fatal(err)
+	}
+	_, want, _ := search.ReadRun(local)
+	_, got, err := search.ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d trials, want %d", len(got), len(want))
+	}
+	for i := range want {
+		a, b := want[i], got[i]
+		if a.Arch != b.Arch || a.Status != b.Status || a.Reward != b.Reward || a.Seed != b.Seed || a.DupOf != b.DupOf {
+			t.Errorf("trial %d: %s %s %v, uninterrupted %s %s %v", i, b.Arch, b.Status, b.Reward, a.Arch, a.Status, a.Reward)
+		}
+	}
 	// The best model is the best trial's.
 	best := -1
 	for i, r := range got {
@@ -181,4 +192,110 @@ func TestKillSearchResume(t *testing.T) {
 			t.Errorf("%d messages left on %s", n, sc.subject)
 		}
 	}
+	return got
+}
+
+// TestKillSearchResumeEmbedded: as nas search --workers 2 does it, the
+// search process runs the server (its store in a directory that outlives
+// it) and supervises two workers. Killed (SIGKILL) mid-iteration, it
+// takes its workers with it (none is left orphaned), and the resumed
+// search, on the same store, purges the trials the dead workers held,
+// queues them again, and ends with exactly the trials of a search never
+// interrupted.
+func TestKillSearchResumeEmbedded(t *testing.T) {
+	const run = "embedded"
+	dir, store := t.TempDir(), t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := func(resume bool) *exec.Cmd {
+		c := searchCmd("", "tok", dir, run, resume)
+		c.Env = append(c.Env, "NAS_STORE="+store, "NAS_LISTEN="+addr, "NAS_SUPERVISE=2")
+		return c
+	}
+	s1 := startProc(t, cmd(false))
+	s1.waitLine(t, "committed 5")
+	if err := s1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, l := range s1.seen { // the workers start before trial 5 ends
+		if l == "" {
+			continue
+		}
+		var name string
+		var pid int
+		if n, _ := fmt.Sscanf(l, "worker %s pid %d", &name, &pid); n == 2 {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) < 2 {
+		t.Fatalf("worker pids %v: want 2", pids)
+	}
+	for _, pid := range pids {
+		deadline := time.Now().Add(10 * time.Second)
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				for _, p := range pids {
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
+				t.Fatalf("worker %d still alive 10s after its search was killed", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	s1.exited(t)
+	_, recs, err := search.ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := 0
+	for _, r := range recs {
+		if r.Status == search.Running {
+			running++
+		}
+	}
+	if running == 0 {
+		t.Fatalf("no trial running when the search was killed: %d rows", len(recs))
+	}
+	s2 := startProc(t, cmd(true))
+	if err := s2.exited(t); err != nil {
+		t.Fatalf("resumed search: %v\n%s", err, s2.Stderr())
+	}
+	var st Stats
+	for _, l := range s2.rest(t) {
+		if b, ok := strings.CutPrefix(l, "stats "); ok {
+			if err := json.Unmarshal([]byte(b), &st); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Logf("killed with %d trials recorded, %d running; resumed: %+v", len(recs), running, st)
+	if st.Purged < 1 {
+		t.Errorf("stats %+v: want the dead process's trial messages purged", st)
+	}
+	// The store as the resumed search left it.
+	s, err := StartServer(ServerOptions{Token: "tok", StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	js, err := jetstream.New(connect(t, s, "tok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResumed(t, js, dir, run)
+}
+
+// alive says whether process pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return len(f) > 2 && f[2] != "Z"
 }
