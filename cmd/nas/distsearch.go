@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/nas-project/nas/internal/dist"
@@ -30,6 +31,7 @@ type workerFlags struct {
 	listen       string
 	ackWait      time.Duration
 	trialTimeout time.Duration
+	clientCA     string
 }
 
 func (w *workerFlags) register(cmd *cobra.Command) {
@@ -37,6 +39,7 @@ func (w *workerFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.IntVar(&w.workers, "workers", 0, "train the children in this many local nas worker processes, supervised and restarted when they die")
 	f.StringVar(&w.listen, "listen", "", "let remote workers join the embedded NATS server on this address (host:port; off loopback a token is required, generated unless --token)")
+	f.StringVar(&w.clientCA, "tls-client-ca", "", "with --listen and --tls-cert: also require every worker to present a client certificate signed by this CA (mutual TLS)")
 	f.DurationVar(&w.ackWait, "ack-wait", 0, "workers: a trial whose worker stops heartbeating (killed, frozen, cut off) goes to another worker after this long (0: 30s)")
 	f.DurationVar(&w.trialTimeout, "trial-timeout", 0, "workers: a trial still training after this long is recorded failed (0: no limit)")
 }
@@ -54,6 +57,10 @@ func (w *workerFlags) check() error {
 		return usagef("search: --ack-wait %v, --trial-timeout %v: want durations of 0 or more", w.ackWait, w.trialTimeout)
 	case !w.on() && (w.ackWait != 0 || w.trialTimeout != 0):
 		return usagef("search: --ack-wait and --trial-timeout apply to workers: give --workers, --listen or --nats")
+	case w.clientCA != "" && (w.listen == "" || w.nats.cert == ""):
+		return usagef("search: --tls-client-ca needs --listen and --tls-cert/--tls-key (the embedded server's TLS)")
+	case w.clientCA != "" && w.workers > 0:
+		return usagef("search: --tls-client-ca with --workers: local workers have no client certificate; start them as nas worker --tls-cert/--tls-key")
 	}
 	if w.listen != "" {
 		if _, _, err := net.SplitHostPort(w.listen); err != nil {
@@ -105,6 +112,7 @@ func (a *app) distEvaluator(ctx context.Context, w workerFlags, dir string, resu
 		}
 	}
 	co := w.nats.client("nas-search")
+	var srv *dist.Server
 	if w.nats.url == "" {
 		store := natsStore(dir)
 		if !resume {
@@ -124,7 +132,8 @@ func (a *app) distEvaluator(ctx context.Context, w workerFlags, dir string, resu
 		if co.Token == "" {
 			co.Token = serve.NewToken()
 		}
-		srv, err := dist.StartServer(dist.ServerOptions{Listen: w.listen, Token: co.Token, TLSCert: w.nats.cert, TLSKey: w.nats.key, StoreDir: store})
+		var err error
+		srv, err = dist.StartServer(dist.ServerOptions{Listen: w.listen, Token: co.Token, TLSCert: w.nats.cert, TLSKey: w.nats.key, TLSClientCA: w.clientCA, StoreDir: store})
 		if err != nil {
 			stop(false)
 			return nil, func(bool) {}, usageError{err}
@@ -145,10 +154,20 @@ func (a *app) distEvaluator(ctx context.Context, w workerFlags, dir string, resu
 			if w.nats.cert != "" {
 				scheme = "tls"
 			}
-			fmt.Fprintf(info, "workers join with:\n  nas worker --nats %s://%s --token %s\n", scheme, net.JoinHostPort(host, port), co.Token)
+			join := fmt.Sprintf("nas worker --nats %s://%s --token %s", scheme, net.JoinHostPort(host, port), co.Token)
+			if w.clientCA != "" {
+				join += " --tls-ca CA --tls-cert CERT --tls-key KEY"
+			}
+			fmt.Fprintf(info, "workers join with:\n  %s\n", join)
 		}
 	}
-	nc, err := dist.Connect(co)
+	var nc *nats.Conn
+	var err error
+	if w.clientCA != "" {
+		nc, err = srv.ConnectInProcess("nas-search", co.Token) // the search has no client certificate
+	} else {
+		nc, err = dist.Connect(co)
+	}
 	if err != nil {
 		stop(false)
 		return nil, func(bool) {}, err

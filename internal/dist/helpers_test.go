@@ -35,7 +35,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeWorkerMain is a worker process: $NAS_URL, $NAS_TOKEN, $NAS_NAME; the
+// fakeWorkerMain is a worker process: $NAS_URL, $NAS_TOKEN, $NAS_NAME (and
+// TLS: $NAS_CA, $NAS_CERT, $NAS_KEY); the
 // fake trains for $NAS_SLEEP and exits (status 3) on the trial numbered
 // $NAS_DIE, as a child that kills its worker would; on trial $NAS_SLOW it
 // trains for a minute (until its context ends), on trial $NAS_HANG forever
@@ -47,7 +48,8 @@ func fakeWorkerMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	nc, err := Connect(ClientOptions{URL: os.Getenv("NAS_URL"), Token: os.Getenv("NAS_TOKEN"), Name: os.Getenv("NAS_NAME")})
+	nc, err := Connect(ClientOptions{URL: os.Getenv("NAS_URL"), Token: os.Getenv("NAS_TOKEN"), Name: os.Getenv("NAS_NAME"),
+		CA: os.Getenv("NAS_CA"), Cert: os.Getenv("NAS_CERT"), Key: os.Getenv("NAS_KEY")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
