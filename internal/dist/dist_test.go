@@ -268,6 +268,17 @@ func TestDuplicateResults(t *testing.T) {
 		t.Errorf("the retry: %+v, %v", got.out, got.err)
 	}
 	_ = msg.Ack()
+	// A trial given up (its context cancelled) is deleted from the queue:
+	// the server's advisory of that is no worker's refusal.
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := ev.Evaluate(cctx, trial(7)); err == nil {
+		t.Error("a cancelled evaluation returned no error")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st := ev.Stats(); st.Rejected != 0 {
+		t.Errorf("stats %+v: a deletion counted as a refusal", st)
+	}
 }
 
 // TestSearchThroughWorkers: a search through two worker processes records

@@ -100,7 +100,10 @@ type Evaluator struct {
 	// early holds the failures advised for sequences not yet registered
 	// (a worker may refuse a trial before its publication's ack arrives).
 	early map[uint64]func() (string, func(*Stats))
-	stats Stats
+	// deleted are the trial messages this evaluator deleted: the server
+	// advises each as terminated, which is no worker's refusal.
+	deleted map[uint64]bool
+	stats   Stats
 }
 
 type keptResult struct {
@@ -189,7 +192,7 @@ func New(ctx context.Context, cfg Config) (*Evaluator, error) {
 	e := &Evaluator{cfg: cfg, js: js, models: obs,
 		waiting: map[string]*waiter{}, bySeq: map[uint64]string{}, taken: map[string]bool{},
 		held: map[int]jetstream.Msg{}, kept: map[string]keptResult{}, final: map[int]bool{},
-		early: map[uint64]func() (string, func(*Stats)){}}
+		early: map[uint64]func() (string, func(*Stats)){}, deleted: map[uint64]bool{}}
 	if err := e.purge(ctx); err != nil {
 		return nil, err
 	}
@@ -413,6 +416,12 @@ func (e *Evaluator) queue(ctx context.Context, m TrialMsg, k string) (answer, er
 // deleteMsg removes a trial message from the queue (best effort: it may
 // be gone already).
 func (e *Evaluator) deleteMsg(seq uint64) {
+	e.mu.Lock()
+	if len(e.deleted) > 10000 {
+		clear(e.deleted)
+	}
+	e.deleted[seq] = true
+	e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if s, err := e.js.Stream(ctx, TrialStream); err == nil {
@@ -594,11 +603,7 @@ func (e *Evaluator) onMaxDeliveries(m *nats.Msg) {
 	}
 	reason := fmt.Sprintf("delivered to workers %d times without a result (the child killed or stalled its worker each time?)", a.Deliveries)
 	if e.fail(a.StreamSeq, reason, func(s *Stats) { s.Exhausted++ }) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if s, err := e.js.Stream(ctx, TrialStream); err == nil {
-			_ = s.DeleteMsg(ctx, a.StreamSeq)
-		}
+		e.deleteMsg(a.StreamSeq)
 	}
 }
 
@@ -608,6 +613,12 @@ func (e *Evaluator) onTerminated(m *nats.Msg) {
 	if err := json.Unmarshal(m.Data, &a); err != nil {
 		e.cfg.Logger.Error("dist: unreadable terminated advisory", "err", err)
 		return
+	}
+	e.mu.Lock()
+	ours := e.deleted[a.StreamSeq]
+	e.mu.Unlock()
+	if ours {
+		return // deleted here, not refused
 	}
 	reason := "refused by a worker"
 	if a.Reason != "" {
