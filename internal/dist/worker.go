@@ -224,7 +224,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) error {
 	sum := m.Sum()
 	res := ResultMsg{Version: messageVersion, RunID: m.RunID, Index: m.Trial.Index, Arch: m.Trial.Arch, Seed: m.Trial.Seed,
 		Trial: sum, ShipModel: m.ShipModel, Worker: w.cfg.Name, Delivery: delivery, Seq: seq}
-	out, err, hung := w.evaluate(ctx, m)
+	out, hung, err := w.evaluate(ctx, m)
 	stopHB()
 	hb.Wait()
 	if ctx.Err() != nil && !hung {
@@ -290,7 +290,7 @@ func limitReason(d time.Duration) string {
 // evaluate trains the trial under its time limit (the evaluator's context
 // deadline). hung: the evaluator ran StopGrace past the limit without
 // returning; it is left running.
-func (w *worker) evaluate(ctx context.Context, m TrialMsg) (out search.Outcome, err error, hung bool) {
+func (w *worker) evaluate(ctx context.Context, m TrialMsg) (out search.Outcome, hung bool, err error) {
 	ectx := ctx
 	var grace <-chan time.Time
 	if m.TimeLimit > 0 {
@@ -323,9 +323,9 @@ func (w *worker) evaluate(ctx context.Context, m TrialMsg) (out search.Outcome, 
 	}()
 	select {
 	case a := <-done:
-		return a.out, a.err, false
+		return a.out, false, a.err
 	case <-grace:
-		return search.Outcome{}, nil, true
+		return search.Outcome{}, true, nil
 	}
 }
 
