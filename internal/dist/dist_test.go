@@ -87,10 +87,15 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatalf("%+v, %v", r.out, r.err)
 	}
 	other := map[string]*proc{"a": b, "b": a}[r.out.Worker]
-	select {
-	case l := <-other.lines:
-		t.Errorf("the other worker got %q: the trial was redelivered despite the heartbeat", l)
-	default:
+	for done := false; !done; {
+		select {
+		case l := <-other.lines:
+			if strings.HasPrefix(l, "start ") {
+				t.Errorf("the other worker got %q: the trial was redelivered despite the heartbeat", l)
+			}
+		default:
+			done = true
+		}
 	}
 	if st := ev.Stats(); st.Results != 1 || st.Duplicates != 0 {
 		t.Errorf("stats %+v", st)
