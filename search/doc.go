@@ -158,6 +158,16 @@
 // internal/dist's workers) turns this rule off: its children cannot kill
 // the search, and it fails a trial that kills its workers itself.
 //
+// An evaluator whose work outlives the search's process (a Reconciler, as
+// internal/dist's queue) is told, once the run is loaded and before any
+// evaluation, which trials the store holds final rows for, and after each
+// commit which trial was committed: it can drop what it kept for those,
+// and acknowledge a result only once it is in nas.db. A Done outcome
+// without a Model but with FetchModel (a worker keeps the model) has its
+// model fetched only if the trial becomes the best so far; if that fails,
+// the best model is recorded empty (unavailable), as for an evaluator that
+// returns none, and the search goes on.
+//
 // # Reading a run
 //
 // ReadRun, ReadRunState and ReadBestModel read a run directory while a
@@ -188,8 +198,9 @@
 // Errors start with "search: ". Run fails on invalid options, a directory
 // that already holds a run (new) or none (resume), a database error, an
 // inconsistent directory (ErrInconsistent), MaxFailures consecutive
-// failures (ErrTooManyFailures), and cancellation (wrapping ctx.Err()).
-// The Evaluator's errors never stop a search: they are recorded.
+// failures (ErrTooManyFailures), cancellation (wrapping ctx.Err()), and a
+// Reconciler's error. The Evaluator's errors never stop a search: they are
+// recorded.
 //
 // search builds without cgo: it never imports runner; the in-process
 // evaluator that trains with ONNX Runtime is internal/localeval, wired by

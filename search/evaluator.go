@@ -95,6 +95,12 @@ type Outcome struct {
 	// Done trial; nil otherwise. The search keeps the best one as best.onnx
 	// (empty when the evaluator returns none).
 	Model []byte
+	// FetchModel, when Model is nil, fetches the model from where it was
+	// trained (internal/dist: the worker keeps it). The search calls it
+	// only for a trial that becomes the best so far; an error there
+	// records the best model as unavailable (empty, as an evaluator that
+	// returns none), logged. Nil: no model beyond Model.
+	FetchModel func(ctx context.Context) ([]byte, error) `json:"-"`
 	// Worker names the worker process that trained the child, for an
 	// evaluator that trains elsewhere (internal/dist); empty: this
 	// process. It is recorded in the trial's row.
@@ -119,6 +125,21 @@ type Evaluator interface {
 // died): such an evaluator detects a trial that kills its workers itself.
 type Isolated interface {
 	Isolated() bool
+}
+
+// Reconciler is implemented by an evaluator that keeps work outside the
+// search's process, across its restarts (internal/dist: a queue of trials
+// and a stream of results that outlive a killed search). Run calls
+// Reconcile once, after the run is loaded and before the first
+// evaluation, with the indices of the trials whose final rows the store
+// holds (ascending): what the evaluator kept for those is obsolete. It
+// calls Committed after each final row is committed: a result the
+// evaluator keeps durable until then (acked only now) survives a search
+// killed between Evaluate's return and the commit. An error from
+// Reconcile stops Run.
+type Reconciler interface {
+	Reconcile(ctx context.Context, final []int) error
+	Committed(index int)
 }
 
 // EvaluatorFunc adapts a function to Evaluator.

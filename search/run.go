@@ -92,6 +92,17 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	if err := r.load(); err != nil {
 		return sum, err
 	}
+	if rc, ok := cfg.Evaluator.(Reconciler); ok {
+		var final []int
+		for i, have := range r.have {
+			if have {
+				final = append(final, i)
+			}
+		}
+		if err := rc.Reconcile(ctx, final); err != nil {
+			return sum, fmt.Errorf("search: reconcile the evaluator with the store: %w", err)
+		}
+	}
 	err = r.loop(ctx)
 	sum.Trials, sum.Ran, sum.Stop = r.final, r.ran, r.stop
 	if r.best >= 0 {
@@ -537,7 +548,7 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 		}
 		todo = rest
 		delete(inflight, t.p.arch)
-		if ctx.Err() != nil {
+		interrupted := func() error {
 			// Cancelled: the trials stay "running", their attempts not
 			// counted (they did not kill the process); drain the others.
 			released := []int{t.i}
@@ -555,6 +566,9 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 			}
 			return fmt.Errorf("search: interrupted in iteration %d: %w", iter, ctx.Err())
 		}
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		rec := r.record(iter, t.i, t.p)
 		rec.Attempts = t.attempts
 		rec.Finished = time.Now()
@@ -564,6 +578,18 @@ func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) e
 			best = &r.recs[r.best]
 		}
 		rec, model := finalRecord(rec, res.out, res.err, r.opts, best)
+		if len(model) == 0 && model != nil && res.out.FetchModel != nil {
+			// A new best whose model stayed where it was trained.
+			m, err := res.out.FetchModel(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return interrupted()
+			case err != nil:
+				r.log.Warn("the new best trial's model is unavailable", "index", t.i, "err", err)
+			case m != nil:
+				model = m
+			}
+		}
 		if err := r.commit(rec, model); err != nil {
 			return err
 		}
@@ -596,6 +622,9 @@ func (r *run) hasFirst(arch string) bool {
 func (r *run) commit(rec Record, model []byte) error {
 	if err := r.st.putTrial(rec, model); err != nil {
 		return err
+	}
+	if rc, ok := r.cfg.Evaluator.(Reconciler); ok {
+		rc.Committed(rec.Index)
 	}
 	prevBest := r.best
 	delete(r.interrupted, rec.Index)

@@ -45,7 +45,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NAS_DATA", data)
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"digits-images": digitsImages, "sametrials": sameTrials},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"digits-images": digitsImages, "sametrials": sameTrials, "waittrials": waitTrials},
 		Condition: func(cond string) (bool, error) {
 			if cond != "romount" {
 				return false, fmt.Errorf("unknown condition %q", cond)
@@ -100,7 +100,8 @@ func digitsImages(ts *testscript.TestScript, neg bool, args []string) {
 // sameTrials is the script command "sametrials DIR1 DIR2": the two runs'
 // trial tables hold the same trials (index, iteration, architecture,
 // status, reward, accuracies, size, seed, duplicate source, error), whoever
-// trained them and whenever.
+// trained them, whenever, and in how many attempts (a run killed and
+// resumed hands its interrupted trials out again).
 func sameTrials(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: sametrials DIR1 DIR2")
@@ -112,7 +113,7 @@ func sameTrials(ts *testscript.TestScript, neg bool, args []string) {
 	strip := func(rs []search.Record) []search.Record {
 		out := make([]search.Record, len(rs))
 		for i, r := range rs {
-			r.Worker, r.Seconds, r.Started, r.Finished = "", 0, time.Time{}, time.Time{}
+			r.Worker, r.Seconds, r.Started, r.Finished, r.Attempts = "", 0, time.Time{}, time.Time{}, 0
 			out[i] = r
 		}
 		return out
@@ -121,4 +122,35 @@ func sameTrials(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("trial tables differ (-%s +%s):\n%s", args[0], args[1], d)
 	}
 	ts.Logf("%d trials, the same in both", len(a))
+}
+
+// waitTrials is the script command "waittrials DIR N": wait (up to two
+// minutes) until the run in DIR has recorded N final trials.
+func waitTrials(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waittrials DIR N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		final, running := 0, 0
+		if _, recs, err := search.ReadRun(ts.MkAbs(args[0])); err == nil {
+			for _, r := range recs {
+				if r.Status == search.Running {
+					running++
+				} else {
+					final++
+				}
+			}
+		}
+		if final >= n {
+			ts.Logf("%d final trials, %d running", final, running)
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: %d final trials after two minutes, want %d", args[0], final, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -123,9 +123,10 @@ completed trial.`,
 			if err != nil {
 				return err
 			}
+			completed := false
 			if wf.on() {
-				ev, stop, err := a.distEvaluator(cmd.Context(), wf, cfg.Dir, seed, rf, cf.root(), log, a.stderr)
-				defer stop()
+				ev, stop, err := a.distEvaluator(cmd.Context(), wf, cfg.Dir, cfg.Resume, seed, rf, cf.root(), log, a.stderr)
+				defer func() { stop(completed) }()
 				if err != nil {
 					return err
 				}
@@ -171,6 +172,7 @@ completed trial.`,
 				}
 			}
 			sum, err := search.Run(ctx, cfg)
+			completed = err == nil
 			p.finish()
 			if errors.Is(err, context.Canceled) {
 				fmt.Fprintf(a.stderr, "nas: search interrupted; completed trials are saved. Continue with:\n  nas search --resume %s\n", cfg.Dir)

@@ -44,6 +44,7 @@ func (a *app) workerCmd() *cobra.Command {
 		name     string
 		dataDir  string
 		parallel int
+		keep     int
 		quiet    bool
 	)
 	cmd := &cobra.Command{
@@ -52,7 +53,10 @@ func (a *app) workerCmd() *cobra.Command {
 		Long: `Connect to a search's NATS server and train its trials, one at a time per --parallel slot: each trial
 message carries everything (run, index, architecture, seeds, child options, the data set's name), so a worker
 needs no run directory; it loads the named data set from --data-dir. Results go back to the search, which
-records them. Ctrl-C stops the worker; a trial in hand goes back to the queue for another worker.`,
+records them; the trained model stays here (the last --keep-models) until the search asks for it, which it
+does only for a new best. Ctrl-C stops the worker; a trial in hand goes back to the queue for another worker.
+A trial past the search's --trial-timeout is reported failed; one whose training does not stop then is
+reported failed too and the worker exits (status 1), to be restarted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if nf.url == "" {
@@ -60,6 +64,9 @@ records them. Ctrl-C stops the worker; a trial in hand goes back to the queue fo
 			}
 			if parallel < 1 {
 				return usagef("worker: --parallel %d: want at least 1", parallel)
+			}
+			if keep < 1 {
+				return usagef("worker: --keep-models %d: want at least 1", keep)
 			}
 			if err := checkThreads(rf.threads); err != nil {
 				return err
@@ -107,7 +114,7 @@ records them. Ctrl-C stops the worker; a trial in hand goes back to the queue fo
 			if !quiet {
 				fmt.Fprintf(a.stderr, "nas worker %s: connected to %s, %d trial(s) at once\n", name, nc.ConnectedUrlRedacted(), parallel)
 			}
-			err = dist.RunWorker(cmd.Context(), dist.WorkerConfig{Conn: nc, Name: name, Parallel: parallel, Evaluator: evaluatorFor, Logger: log})
+			err = dist.RunWorker(cmd.Context(), dist.WorkerConfig{Conn: nc, Name: name, Parallel: parallel, KeepModels: keep, Evaluator: evaluatorFor, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -122,6 +129,7 @@ records them. Ctrl-C stops the worker; a trial in hand goes back to the queue fo
 	f.StringVar(&name, "name", "", "this worker's name in the trial table (default: host-pid)")
 	f.StringVar(&dataDir, "data-dir", "", "where the named data sets are (default: $NAS_DATA, else .data)")
 	f.IntVar(&parallel, "parallel", 1, "trials trained at once, each with --threads threads")
+	f.IntVar(&keep, "keep-models", 8, "trained models kept for the search to ask for (it asks only for a new best; an older one is dropped)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "log only warnings and errors")
 	rf.register(f)
 	return cmd

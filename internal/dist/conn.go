@@ -22,6 +22,10 @@ type ServerOptions struct {
 	// TLSCert and TLSKey, when both set, make the server require TLS with
 	// this certificate.
 	TLSCert, TLSKey string
+	// TLSClientCA, with TLS, makes the server require a client
+	// certificate signed by this CA (mutual TLS) besides the token. Empty:
+	// client certificates are not asked for.
+	TLSClientCA string
 	// StoreDir is where JetStream keeps its streams. Required.
 	StoreDir string
 }
@@ -36,6 +40,9 @@ func (o ServerOptions) Validate() error {
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return fmt.Errorf("dist: TLS needs both a certificate and its key")
+	}
+	if o.TLSClientCA != "" && o.TLSCert == "" {
+		return fmt.Errorf("dist: verifying client certificates needs TLS (a certificate and its key)")
 	}
 	if o.StoreDir == "" {
 		return fmt.Errorf("dist: no JetStream store directory")
@@ -79,11 +86,11 @@ func StartServer(o ServerOptions) (*Server, error) {
 	opts := &server.Options{ServerName: "nas", Host: host, Port: port, JetStream: true, StoreDir: o.StoreDir,
 		NoSigs: true, NoLog: true, Authorization: o.Token, MaxPayload: MaxMessageBytes + 64<<10}
 	if o.TLSCert != "" {
-		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLSCert, KeyFile: o.TLSKey})
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLSCert, KeyFile: o.TLSKey, CaFile: o.TLSClientCA, Verify: o.TLSClientCA != ""})
 		if err != nil {
 			return nil, fmt.Errorf("dist: TLS: %w", err)
 		}
-		opts.TLSConfig, opts.TLS = tc, true
+		opts.TLSConfig, opts.TLS, opts.TLSVerify = tc, true, o.TLSClientCA != ""
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -102,6 +109,17 @@ func (s *Server) URL() string { return s.ns.ClientURL() }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ns.Addr() }
+
+// ConnectInProcess connects to the server from its own process, without
+// the network (and so without TLS: the search's own connection to a
+// server that verifies client certificates), with the token.
+func (s *Server) ConnectInProcess(name, token string) (*nats.Conn, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(s.ns), nats.Name(name), nats.Token(token))
+	if err != nil {
+		return nil, fmt.Errorf("dist: connect in process: %w", err)
+	}
+	return nc, nil
+}
 
 // Shutdown stops the server.
 func (s *Server) Shutdown() {

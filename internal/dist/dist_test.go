@@ -2,6 +2,7 @@ package dist
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -26,27 +27,40 @@ func TestTrialThroughWorker(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	want := fakeOutcome(tr)
-	if r.out.Status != search.Done || r.out.Reward != want.Reward || string(r.out.Model) != string(want.Model) || r.out.Worker != "w1" {
-		t.Errorf("outcome %+v, want %+v from w1", r.out, want)
+	if r.out.Status != search.Done || r.out.Reward != want.Reward || r.out.Model != nil || r.out.FetchModel == nil || r.out.Worker != "w1" {
+		t.Fatalf("outcome %+v, want %+v from w1, its model kept by the worker", r.out, want)
 	}
-	if st := ev.Stats(); st.Results != 1 || st.Duplicates != 0 {
+	model, err := r.out.FetchModel(context.Background())
+	if err != nil || string(model) != string(want.Model) {
+		t.Errorf("the model asked of the worker: %q, %v; want %q", model, err, want.Model)
+	}
+	if st := ev.Stats(); st.Results != 1 || st.Duplicates != 0 || st.ModelsFetched != 1 || st.ModelsRetrained != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
-// TestKillWorkerMidTrial: a worker killed (SIGKILL) while it trains: the
-// trial is redelivered after AckWait, completes on another worker, and
-// exactly one result is counted.
+// TestKillWorkerMidTrial: a worker killed (SIGKILL) or frozen (SIGSTOP:
+// a hung process, or its machine cut off) while it trains: its heartbeats
+// stop, the trial is redelivered after AckWait, completes on another
+// worker, and exactly one result is counted.
 func TestKillWorkerMidTrial(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP} {
+		t.Run(sig.String(), func(t *testing.T) { killWorkerMidTrial(t, sig) })
+	}
+}
+
+func killWorkerMidTrial(t *testing.T, sig syscall.Signal) {
 	s := testServer(t, "tok")
 	ev := testEvaluator(t, connect(t, s, "tok"), Config{AckWait: time.Second})
 	a := startWorker(t, s.URL(), "tok", "a", "NAS_SLEEP=30s")
 	res := evaluate(ev, trial(0))
 	a.waitLine(t, "start 0")
-	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := a.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	a.exited(t)
+	if sig == syscall.SIGKILL {
+		a.exited(t)
+	}
 	t0 := time.Now()
 	b := startWorker(t, s.URL(), "tok", "b", "NAS_SLEEP=100ms")
 	b.waitLine(t, "start 0")
@@ -73,10 +87,15 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatalf("%+v, %v", r.out, r.err)
 	}
 	other := map[string]*proc{"a": b, "b": a}[r.out.Worker]
-	select {
-	case l := <-other.lines:
-		t.Errorf("the other worker got %q: the trial was redelivered despite the heartbeat", l)
-	default:
+	for done := false; !done; {
+		select {
+		case l := <-other.lines:
+			if strings.HasPrefix(l, "start ") {
+				t.Errorf("the other worker got %q: the trial was redelivered despite the heartbeat", l)
+			}
+		default:
+			done = true
+		}
 	}
 	if st := ev.Stats(); st.Results != 1 || st.Duplicates != 0 {
 		t.Errorf("stats %+v", st)
@@ -160,8 +179,10 @@ func TestMalformedMessage(t *testing.T) {
 	}
 	w := startWorker(t, s.URL(), "tok", "w", "NAS_SLEEP=10ms")
 	ctx := context.Background()
-	for _, bad := range []string{"not json", `{"v":1,"run":"test","trial":{"Index":-4,"Arch":"kh3"}}`, `{"v":9}`,
-		`{"v":1,"run":"test","trial":{"Index":1}}`, `{"v":1,"run":"test","trial":{"Index":1,"Arch":"x"},"extra":1}`} {
+	v := fmt.Sprint(messageVersion)
+	for _, bad := range []string{"not json", `{"v":` + v + `,"run":"test","trial":{"Index":-4,"Arch":"kh3"}}`, `{"v":9}`,
+		`{"v":` + v + `,"run":"test","trial":{"Index":1}}`, `{"v":` + v + `,"run":"test","trial":{"Index":1,"Arch":"x"},"extra":1}`,
+		`{"v":` + v + `,"run":"test","trial":{"Index":1,"Arch":"x"},"time_limit":-1}`} {
 		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: trialPrefix + "test", Data: []byte(bad)}); err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +196,7 @@ func TestMalformedMessage(t *testing.T) {
 		t.Fatalf("after the malformed messages: %+v, %v", r.out, r.err)
 	}
 	log := w.Stderr()
-	for _, want := range []string{"rejected a trial message", "invalid character", "trial -4 of iteration 0", "version 9", "has no architecture", `unknown field \"extra\"`} {
+	for _, want := range []string{"rejected a trial message", "invalid character", "trial -4 of iteration 0", "version 9", "has no architecture", `unknown field \"extra\"`, "time limit -1ns"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("worker log lacks %q:\n%s", want, log)
 		}
@@ -218,7 +239,7 @@ func TestDuplicateResults(t *testing.T) {
 	}
 	publish := func(reward float64, name, id string) {
 		r := ResultMsg{Version: messageVersion, RunID: m.RunID, Index: m.Trial.Index, Arch: m.Trial.Arch, Seed: m.Trial.Seed,
-			Worker: name, Outcome: Outcome{Status: "done", Reward: reward}}
+			Trial: m.Sum(), Worker: name, Outcome: Outcome{Status: "done", Reward: reward}}
 		w := &worker{js: js, cfg: WorkerConfig{Logger: testLogger(t)}}
 		if err := w.publish(r, id); err != nil {
 			t.Fatal(err)
@@ -231,19 +252,38 @@ func TestDuplicateResults(t *testing.T) {
 	}
 	publish(0.75, "second", "id-2") // another message id: JetStream keeps it, the key does not
 	publish(0.75, "second", "id-2") // the same id: JetStream drops it
-	stale := ResultMsg{Version: messageVersion, RunID: "test", Index: 99, Worker: "x", Outcome: Outcome{Status: "done"}}
+	waitStats(t, ev, func(st Stats) bool { return st.Duplicates >= 1 })
+	// For trial 2 evaluated again (a retry), a result of another trial at
+	// that index (another run of the directory) is stale.
+	res = evaluate(ev, tr)
+	if msg, err = cons.Next(jetstream.FetchMaxWait(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	stale := ResultMsg{Version: messageVersion, RunID: "test", Index: 2, Arch: tr.Arch, Seed: tr.Seed, Trial: "another trial", Worker: "x", Outcome: Outcome{Status: "done"}}
 	w := &worker{js: js, cfg: WorkerConfig{Logger: testLogger(t)}}
 	if err := w.publish(stale, "id-3"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for ev.Stats().Duplicates+ev.Stats().Stale < 2 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitStats(t, ev, func(st Stats) bool { return st.Duplicates+st.Stale >= 2 })
 	if st := ev.Stats(); st.Results != 1 || st.Duplicates != 1 || st.Stale != 1 {
 		t.Errorf("stats %+v, want 1 result, 1 duplicate, 1 stale", st)
 	}
+	publish(0.5, "third", "id-4")
+	if got := <-res; got.err != nil || got.out.Reward != 0.5 {
+		t.Errorf("the retry: %+v, %v", got.out, got.err)
+	}
 	_ = msg.Ack()
+	// A trial given up (its context cancelled) is deleted from the queue:
+	// the server's advisory of that is no worker's refusal.
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := ev.Evaluate(cctx, trial(7)); err == nil {
+		t.Error("a cancelled evaluation returned no error")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st := ev.Stats(); st.Rejected != 0 {
+		t.Errorf("stats %+v: a deletion counted as a refusal", st)
+	}
 }
 
 // TestSearchThroughWorkers: a search through two worker processes records
@@ -304,5 +344,124 @@ func TestWorkerStopGivesBack(t *testing.T) {
 	}
 	if !strings.Contains(a.Stderr(), "trial back to the queue") {
 		t.Errorf("worker a's log lacks the give-back:\n%s", a.Stderr())
+	}
+}
+
+// TestTrialTimeLimit: a search of 4 trials through two supervised
+// workers with a per-trial time limit of 1s: trial 1 runs past it and its
+// evaluator stops at the deadline (failed, the limit's reason); trial 2's
+// evaluator hangs, deaf to its context: the worker reports it failed
+// StopGrace later and exits, and is restarted. The others are done and
+// the iteration completes.
+func TestTrialTimeLimit(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{AckWait: 5 * time.Second, TrialTimeout: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	sup := &Supervisor{N: 2, Logger: testLogger(t), Command: func(i int) *exec.Cmd {
+		return workerCmd(s.URL(), "tok", "w"+string(rune('0'+i)), "NAS_SLOW=1", "NAS_HANG=2", "NAS_GRACE=500ms", "NAS_SLEEP=50ms")
+	}}
+	sup.Start(ctx)
+	defer func() { cancel(); sup.Wait() }()
+	dir := t.TempDir()
+	o := search.Options{Strategy: search.StrategyRandom, Space: "v1", M: 4, Trials: 4, Parallel: 4, Schedule: search.Schedule{StartLayers: 2}, Seed: 7, MaxFailures: -1}
+	t0 := time.Now()
+	if _, err := search.Run(context.Background(), search.Config{Dir: dir, Options: o, Evaluator: ev, Logger: testLogger(t)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("search done in %.1fs", time.Since(t0).Seconds())
+	_, recs, err := search.ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 4 {
+		t.Fatalf("%d trials, want 4", len(recs))
+	}
+	for _, r := range recs {
+		var want string
+		switch r.Index {
+		case 1:
+			want = "exceeded the per-trial time limit of 1s on worker w"
+		case 2:
+			want = "did not stop within 500ms"
+		}
+		switch {
+		case want != "" && (r.Status != search.Failed || !strings.Contains(r.Error, want)):
+			t.Errorf("trial %d: %s %q, want failed: %q", r.Index, r.Status, r.Error, want)
+		case want == "" && r.Status != search.Done:
+			t.Errorf("trial %d: %s %q, want done", r.Index, r.Status, r.Error)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); sup.Restarts() < 1 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := sup.Restarts(); n < 1 {
+		t.Errorf("%d restarts: the worker whose trial hung did not exit", n)
+	}
+	if st := ev.Stats(); st.Exhausted != 0 || st.Results != 4 {
+		t.Errorf("stats %+v, want 4 results and nothing exhausted", st)
+	}
+}
+
+// TestModelFetch: a Done trial's model stays with its worker until the
+// search asks for it. Asked of a worker that keeps it, the model comes
+// from there; of one that is gone (killed) or no longer keeps it (it
+// keeps one model, and trained another since), the trial is trained
+// again by another worker, which ships the model; if that training gives
+// another outcome, the model is unavailable.
+func TestModelFetch(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{})
+	a := startWorker(t, s.URL(), "tok", "a", "NAS_KEEP=1")
+	r0 := <-evaluate(ev, trial(0))
+	r1 := <-evaluate(ev, trial(1)) // a keeps only trial 1's model now
+	if r0.err != nil || r1.err != nil || r0.out.FetchModel == nil || r1.out.FetchModel == nil {
+		t.Fatalf("%+v %v, %+v %v", r0.out, r0.err, r1.out, r1.err)
+	}
+	ctx := context.Background()
+	if m, err := r1.out.FetchModel(ctx); err != nil || string(m) != string(fakeOutcome(trial(1)).Model) {
+		t.Errorf("kept by a: %q, %v", m, err)
+	}
+	b := startWorker(t, s.URL(), "tok", "b")
+	if m, err := r0.out.FetchModel(ctx); err != nil || string(m) != string(fakeOutcome(trial(0)).Model) {
+		t.Errorf("no longer kept by a: %q, %v", m, err)
+	}
+	r2 := <-evaluate(ev, trial(2))
+	if r2.err != nil || r2.out.FetchModel == nil {
+		t.Fatalf("%+v %v", r2.out, r2.err)
+	}
+	gone := map[string]*proc{"a": a, "b": b}[r2.out.Worker]
+	if err := gone.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	gone.exited(t)
+	var c *proc
+	if gone == a {
+		c = startWorker(t, s.URL(), "tok", "c")
+	}
+	if m, err := r2.out.FetchModel(ctx); err != nil || string(m) != string(fakeOutcome(trial(2)).Model) {
+		t.Errorf("its worker killed: %q, %v", m, err)
+	}
+	if st := ev.Stats(); st.ModelsFetched != 1 || st.ModelsRetrained != 2 || st.ModelsUnavailable != 0 {
+		t.Errorf("stats %+v: want 1 model fetched, 2 retrained", st)
+	}
+	// Training that is not deterministic: the model trained again is not
+	// the trial's.
+	for _, p := range []*proc{a, b, c} {
+		if p != nil {
+			_ = p.cmd.Process.Signal(syscall.SIGKILL)
+			p.exited(t)
+		}
+	}
+	ev2 := testEvaluator(t, connect(t, s, "tok"), Config{RunID: "skew"})
+	d := startWorker(t, s.URL(), "tok", "d")
+	r3 := <-evaluate(ev2, trial(3))
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	d.exited(t)
+	startWorker(t, s.URL(), "tok", "e", "NAS_SKEW=1")
+	if m, err := r3.out.FetchModel(ctx); err == nil || !strings.Contains(err.Error(), "its model is unavailable: trained again it gave done, reward") {
+		t.Errorf("retrained to another reward: %q, %v; want unavailable", m, err)
+	}
+	if st := ev2.Stats(); st.ModelsUnavailable != 1 {
+		t.Errorf("stats %+v: want 1 model unavailable", st)
 	}
 }

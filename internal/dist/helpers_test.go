@@ -3,6 +3,7 @@ package dist
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -28,46 +29,139 @@ func TestMain(m *testing.M) {
 	if os.Getenv("NAS_DIST_WORKER") == "1" {
 		os.Exit(fakeWorkerMain())
 	}
+	if os.Getenv("NAS_DIST_SEARCH") == "1" {
+		os.Exit(fakeSearchMain())
+	}
 	os.Exit(m.Run())
 }
 
-// fakeWorkerMain is a worker process: $NAS_URL, $NAS_TOKEN, $NAS_NAME; the
+// fakeWorkerMain is a worker process: $NAS_URL, $NAS_TOKEN, $NAS_NAME (and
+// TLS: $NAS_CA, $NAS_CERT, $NAS_KEY); the
 // fake trains for $NAS_SLEEP and exits (status 3) on the trial numbered
-// $NAS_DIE, as a child that kills its worker would. It prints
-// "start INDEX" when a trial starts, and logs to stderr.
+// $NAS_DIE, as a child that kills its worker would; on trial $NAS_SLOW it
+// trains for a minute (until its context ends), on trial $NAS_HANG forever
+// (deaf to its context, as a call stuck in C). $NAS_GRACE is its
+// StopGrace, $NAS_KEEP its KeepModels; with $NAS_SKEW its rewards are
+// off by 0.001 (training that is not deterministic). It prints "start INDEX" when a trial starts ("start INDEX
+// ship" when asked to ship the model), and logs to stderr.
 func fakeWorkerMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	nc, err := Connect(ClientOptions{URL: os.Getenv("NAS_URL"), Token: os.Getenv("NAS_TOKEN"), Name: os.Getenv("NAS_NAME")})
+	nc, err := Connect(ClientOptions{URL: os.Getenv("NAS_URL"), Token: os.Getenv("NAS_TOKEN"), Name: os.Getenv("NAS_NAME"),
+		CA: os.Getenv("NAS_CA"), Cert: os.Getenv("NAS_CERT"), Key: os.Getenv("NAS_KEY")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
 	}
 	defer nc.Close()
 	sleep, _ := time.ParseDuration(os.Getenv("NAS_SLEEP"))
-	die := -1
-	if s := os.Getenv("NAS_DIE"); s != "" {
-		die, _ = strconv.Atoi(s)
+	index := func(name string) int {
+		if s := os.Getenv(name); s != "" {
+			i, _ := strconv.Atoi(s)
+			return i
+		}
+		return -1
 	}
-	ev := search.EvaluatorFunc(func(ctx context.Context, t search.Trial) (search.Outcome, error) {
-		fmt.Printf("start %d\n", t.Index)
-		if t.Index == die {
-			os.Exit(3)
-		}
-		select {
-		case <-ctx.Done():
-			return search.Outcome{}, ctx.Err()
-		case <-time.After(sleep):
-		}
-		return fakeOutcome(t), nil
-	})
-	err = RunWorker(ctx, WorkerConfig{Conn: nc, Name: os.Getenv("NAS_NAME"), Logger: log,
-		Evaluator: func(TrialMsg) (search.Evaluator, error) { return ev, nil }})
+	die, slow, hang := index("NAS_DIE"), index("NAS_SLOW"), index("NAS_HANG")
+	grace, _ := time.ParseDuration(os.Getenv("NAS_GRACE"))
+	skew := os.Getenv("NAS_SKEW")
+	keep, _ := strconv.Atoi(os.Getenv("NAS_KEEP"))
+	evaluatorFor := func(m TrialMsg) (search.Evaluator, error) {
+		return search.EvaluatorFunc(func(ctx context.Context, t search.Trial) (search.Outcome, error) {
+			if m.ShipModel {
+				fmt.Printf("start %d ship\n", t.Index)
+			} else {
+				fmt.Printf("start %d\n", t.Index)
+			}
+			d := sleep
+			switch t.Index {
+			case die:
+				os.Exit(3)
+			case hang:
+				select {}
+			case slow:
+				d = time.Minute
+			}
+			select {
+			case <-ctx.Done():
+				return search.Outcome{}, ctx.Err()
+			case <-time.After(d):
+			}
+			out := fakeOutcome(t)
+			if skew != "" {
+				out.Reward += 0.001 // not deterministic after all
+			}
+			return out, nil
+		}), nil
+	}
+	fmt.Printf("worker %s pid %d\n", os.Getenv("NAS_NAME"), os.Getpid())
+	err = RunWorker(ctx, WorkerConfig{Conn: nc, Name: os.Getenv("NAS_NAME"), Logger: log, StopGrace: grace, KeepModels: keep, Evaluator: evaluatorFor})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
 	}
+	return 0
+}
+
+// searchOptions are the options of the searches of the tests.
+var searchOptions = search.Options{Strategy: search.StrategyRL, Space: "v1", M: 4, Trials: 12, Parallel: 4, Schedule: search.Schedule{StartLayers: 2}, Seed: 3}
+
+// fakeSearchMain is a search process (searchOptions) through workers:
+// $NAS_URL, $NAS_TOKEN, the run directory $NAS_DIR (resumed when
+// $NAS_RESUME=1), the run id $NAS_RUN; with $NAS_STORE, through a server
+// of its own (StoreDir $NAS_STORE, listening on $NAS_LISTEN), with
+// $NAS_SUPERVISE supervised workers (NAS_SLEEP=300ms). It prints "ready" once its
+// evaluator is made (the queue purged), "committed INDEX" as it
+// records each trial and, at its end, "stats " and the evaluator's Stats
+// as JSON.
+func fakeSearchMain() int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	url, token := os.Getenv("NAS_URL"), os.Getenv("NAS_TOKEN")
+	if store := os.Getenv("NAS_STORE"); store != "" {
+		srv, err := StartServer(ServerOptions{Listen: os.Getenv("NAS_LISTEN"), Token: token, StoreDir: store})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "search:", err)
+			return 1
+		}
+		defer srv.Shutdown()
+		url = srv.URL()
+	}
+	nc, err := Connect(ClientOptions{URL: url, Token: token, Name: "search"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "search:", err)
+		return 1
+	}
+	defer nc.Close()
+	ev, err := New(context.Background(), Config{Conn: nc, RunID: os.Getenv("NAS_RUN"), AckWait: 2 * time.Second, ModelTimeout: 3 * time.Second, Logger: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "search:", err)
+		return 1
+	}
+	defer ev.Close()
+	if n, _ := strconv.Atoi(os.Getenv("NAS_SUPERVISE")); n > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		sup := &Supervisor{N: n, Logger: log, Command: func(i int) *exec.Cmd {
+			cmd := workerCmd(url, token, fmt.Sprintf("sup%d", i), "NAS_SLEEP=300ms")
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			return cmd
+		}}
+		sup.Start(ctx)
+		defer func() { cancel(); sup.Wait() }()
+	}
+	fmt.Println("ready")
+	hook := func(e search.Event) {
+		if f, ok := e.(*search.TrialFinished); ok {
+			fmt.Printf("committed %d\n", f.Record.Index)
+		}
+	}
+	cfg := search.Config{Dir: os.Getenv("NAS_DIR"), Resume: os.Getenv("NAS_RESUME") == "1", Options: searchOptions, Evaluator: ev, Hook: hook, Logger: log}
+	if _, err := search.Run(context.Background(), cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "search:", err)
+		return 1
+	}
+	b, _ := json.Marshal(ev.Stats())
+	fmt.Printf("stats %s\n", b)
 	return 0
 }
 
@@ -111,6 +205,9 @@ func testEvaluator(t *testing.T, nc *nats.Conn, cfg Config) *Evaluator {
 	if cfg.RunID == "" {
 		cfg.RunID = "test"
 	}
+	if cfg.ModelTimeout == 0 {
+		cfg.ModelTimeout = 3 * time.Second // a worker that dies while it answers
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
 	}
@@ -142,6 +239,7 @@ type proc struct {
 	stderr strings.Builder
 	done   chan struct{}
 	err    error
+	seen   []string // the lines waitLine and rest read
 }
 
 func (p *proc) Write(b []byte) (int, error) {
@@ -164,10 +262,27 @@ func workerCmd(url, token, name string, env ...string) *exec.Cmd {
 	return cmd
 }
 
+// searchCmd is the command of a fake search process.
+func searchCmd(url, token, dir, run string, resume bool) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NAS_DIST_SEARCH=1", "NAS_URL="+url, "NAS_TOKEN="+token, "NAS_DIR="+dir, "NAS_RUN="+run)
+	if resume {
+		cmd.Env = append(cmd.Env, "NAS_RESUME=1")
+	}
+	return cmd
+}
+
 // startWorker starts a fake worker process, killed at the test's end.
 func startWorker(t *testing.T, url, token, name string, env ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: workerCmd(url, token, name, env...), lines: make(chan string, 100), done: make(chan struct{})}
+	return startProc(t, workerCmd(url, token, name, env...))
+}
+
+// startProc starts a process of the test binary, killed at the test's
+// end.
+func startProc(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{cmd: cmd, lines: make(chan string, 1000), done: make(chan struct{})}
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +313,7 @@ func (p *proc) waitLine(t *testing.T, want string) {
 	for {
 		select {
 		case l := <-p.lines:
+			p.seen = append(p.seen, l)
 			if l == want {
 				return
 			}
@@ -205,6 +321,23 @@ func (p *proc) waitLine(t *testing.T, want string) {
 			t.Fatalf("worker exited (%v) before %q; stderr:\n%s", p.err, want, p.Stderr())
 		case <-timeout:
 			t.Fatalf("no %q from the worker in 20s; stderr:\n%s", want, p.Stderr())
+		}
+	}
+}
+
+// rest returns the lines of an exited process (those waitLine read
+// included).
+func (p *proc) rest(t *testing.T) []string {
+	t.Helper()
+	<-p.done
+	out := p.seen
+	for {
+		select {
+		case l := <-p.lines:
+			out = append(out, l)
+		default:
+			p.seen = out
+			return out
 		}
 	}
 }
@@ -240,4 +373,13 @@ func evaluate(ev *Evaluator, t search.Trial) chan evalResult {
 type evalResult struct {
 	out search.Outcome
 	err error
+}
+
+// waitStats waits up to 10s for the evaluator's counts to satisfy ok.
+func waitStats(t *testing.T, ev *Evaluator, ok func(Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok(ev.Stats()) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 }

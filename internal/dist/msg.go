@@ -2,10 +2,13 @@ package dist
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/nas-project/nas/search"
 )
@@ -21,12 +24,16 @@ const (
 	// ResultStream holds the outcomes workers publish, on
 	// nas.results.<run id>; each search consumes its own run's.
 	ResultStream = "NAS_RESULTS"
-	// ModelBucket is the object store where a worker puts a Done trial's
-	// trained model, named by the trial's message id.
+	// ModelBucket is the object store through which a model the search
+	// asks for travels (a worker puts it there, the search takes it and
+	// deletes it).
 	ModelBucket = "nas-models"
 
 	trialPrefix  = "nas.trials."
 	resultPrefix = "nas.results."
+	// modelPrefix: a worker answers requests for the models it keeps on
+	// nas.models.<worker id>.
+	modelPrefix = "nas.models."
 )
 
 // MaxMessageBytes is the largest trial or result message (the streams'
@@ -34,8 +41,9 @@ const (
 // ModelBucket, not in messages.
 const MaxMessageBytes = 1 << 20
 
-// messageVersion is the version of TrialMsg and ResultMsg's JSON.
-const messageVersion = 1
+// messageVersion is the version of TrialMsg and ResultMsg's JSON (2: the
+// trial's time limit and checksum, models kept by the worker).
+const messageVersion = 2
 
 // runIDPattern: a run id is one subject token.
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -54,11 +62,32 @@ type TrialMsg struct {
 	// options (the data set by name among them) and the early-stopping
 	// thresholds.
 	Trial search.Trial `json:"trial"`
+	// TimeLimit is the trial's time limit on the worker (its evaluator's
+	// context deadline); zero: none.
+	TimeLimit time.Duration `json:"time_limit,omitempty"`
+	// ShipModel asks the worker to put the trained model in ModelBucket
+	// with its result (a trial trained again because the worker that kept
+	// its model is gone), rather than keep it.
+	ShipModel bool `json:"ship_model,omitempty"`
 }
 
 // Key is the trial's key: run id and index. Results are de-duplicated by
 // it (the first one wins).
 func (m TrialMsg) Key() string { return key(m.RunID, m.Trial.Index) }
+
+// Sum is the checksum of what determines the trial's outcome (run id,
+// data seed, the trial): a result is taken only for the trial it answers,
+// not for another trial at the same index (a run of the same directory
+// created again, with other options).
+func (m TrialMsg) Sum() string {
+	b, _ := json.Marshal(struct {
+		Run   string       `json:"run"`
+		Data  uint64       `json:"data_seed"`
+		Trial search.Trial `json:"trial"`
+	}{m.RunID, m.DataSeed, m.Trial})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:16])
+}
 
 func key(run string, index int) string { return run + "." + strconv.Itoa(index) }
 
@@ -81,6 +110,8 @@ func DecodeTrial(b []byte) (TrialMsg, error) {
 		return m, fmt.Errorf("dist: trial message: trial %d of iteration %d: want non-negative numbers", m.Trial.Index, m.Trial.Iteration)
 	case m.Trial.Arch == "":
 		return m, fmt.Errorf("dist: trial message: trial %d has no architecture", m.Trial.Index)
+	case m.TimeLimit < 0:
+		return m, fmt.Errorf("dist: trial message: trial %d: time limit %v", m.Trial.Index, m.TimeLimit)
 	}
 	if err := m.Trial.Child.WithDefaults().Validate(); err != nil {
 		return m, fmt.Errorf("dist: trial message: trial %d: %w", m.Trial.Index, err)
@@ -93,18 +124,27 @@ type ResultMsg struct {
 	Version int    `json:"v"`
 	RunID   string `json:"run"`
 	Index   int    `json:"index"`
-	// Arch and Seed repeat the trial's, so that a result is only taken for
-	// the trial it answers.
-	Arch string `json:"arch"`
-	Seed uint64 `json:"seed"`
+	// Arch and Seed repeat the trial's; Trial is its TrialMsg.Sum: a
+	// result is only taken for the trial it answers.
+	Arch  string `json:"arch"`
+	Seed  uint64 `json:"seed"`
+	Trial string `json:"trial"`
+	// ShipModel repeats the trial message's.
+	ShipModel bool `json:"ship_model,omitempty"`
 	// Worker names the worker that trained it; Delivery is which delivery
-	// of the trial message it trained (1: the first).
+	// of the trial message it trained (1: the first), Seq that message's
+	// stream sequence.
 	Worker   string `json:"worker"`
 	Delivery uint64 `json:"delivery"`
+	Seq      uint64 `json:"seq"`
 	// Outcome is the evaluator's outcome without the model.
 	Outcome Outcome `json:"outcome"`
-	// Model names the trained model's object in ModelBucket; empty: none.
+	// Model names the trained model's object in ModelBucket (a trial
+	// message with ShipModel); empty: none.
 	Model string `json:"model,omitempty"`
+	// ModelAt is the subject where the worker that keeps the trained
+	// model answers a request for it; empty: none kept.
+	ModelAt string `json:"model_at,omitempty"`
 	// Error is the evaluator's error (an infrastructure failure); empty:
 	// none.
 	Error string `json:"error,omitempty"`

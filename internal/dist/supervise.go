@@ -11,7 +11,8 @@ import (
 
 // Supervisor runs N worker processes and restarts each one that exits
 // while its context lives (a child that killed its worker; the trial it
-// held is redelivered by the server after AckWait).
+// held is redelivered by the server after AckWait). On Linux the workers
+// die with the supervising process, even when it is killed (SIGKILL).
 type Supervisor struct {
 	// N is the number of processes.
 	N int
@@ -54,6 +55,7 @@ func (s *Supervisor) keep(ctx context.Context, i int) {
 			s.mu.Unlock()
 		}
 		cmd := s.Command(i)
+		dieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			s.Logger.Error("start worker", "worker", i, "err", err)
 		} else {

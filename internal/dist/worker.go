@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/nas-project/nas/search"
 )
@@ -36,6 +37,15 @@ type WorkerConfig struct {
 	// Heartbeat is how often a trial in hand is reported in progress.
 	// Zero means a third of the consumer's AckWait.
 	Heartbeat time.Duration
+	// KeepModels is how many trained models the worker keeps for the
+	// search to ask for (the most recent; an older one is dropped). Zero
+	// means 8.
+	KeepModels int
+	// StopGrace is how long an evaluator may run past its trial's time
+	// limit before the worker gives the trial up as hung: it reports the
+	// trial failed and RunWorker returns an error (the evaluator's
+	// goroutine cannot be stopped; restart the process). Zero means 10s.
+	StopGrace time.Duration
 	// Logger receives the worker's log; nil: discarded.
 	Logger *slog.Logger
 }
@@ -45,13 +55,25 @@ type WorkerConfig struct {
 // message, until ctx is cancelled: a trial in hand then goes back to the
 // queue (Nak) and RunWorker returns nil. It waits for the search to create
 // the streams. A malformed trial message is refused (Term, with the
-// reason, logged) and the worker goes on.
+// reason, logged) and the worker goes on. A trial past its time limit is
+// reported failed; one whose evaluator does not return StopGrace later is
+// reported failed too, and RunWorker returns an error (ErrHung).
+//
+// A Done trial's model stays with the worker (the KeepModels most recent)
+// until the search asks for it, which it does only for a trial that
+// becomes the best so far.
 func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if cfg.Conn == nil || cfg.Evaluator == nil || cfg.Name == "" {
 		return fmt.Errorf("dist: worker: a connection, an evaluator and a name are required")
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 1
+	}
+	if cfg.KeepModels <= 0 {
+		cfg.KeepModels = 8
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -96,12 +118,25 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err != nil {
 		return fmt.Errorf("dist: worker: object store %s: %w", ModelBucket, err)
 	}
-	w := &worker{cfg: cfg, js: js, cons: cons, models: obs, heartbeat: hb}
+	w := &worker{cfg: cfg, js: js, cons: cons, models: obs, heartbeat: hb, modelAt: modelPrefix + nuid.Next(), kept: map[string][]byte{}}
+	sub, err := cfg.Conn.Subscribe(w.modelAt, w.serveModel)
+	if err != nil {
+		return fmt.Errorf("dist: worker: %w", err)
+	}
+	defer sub.Unsubscribe()
 	cfg.Logger.Info("worker ready", "name", cfg.Name, "parallel", cfg.Parallel)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, cfg.Parallel)
 	for range cfg.Parallel {
-		wg.Go(func() { errs <- w.slot(ctx) })
+		wg.Go(func() {
+			err := w.slot(ctx)
+			if err != nil {
+				cancel() // a hung slot: the others give their trials back
+			}
+			errs <- err
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -113,12 +148,22 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	return nil
 }
 
+// ErrHung is wrapped by RunWorker's error when an evaluator ran past its
+// trial's time limit and StopGrace: the trial was reported failed, the
+// process should be restarted.
+var ErrHung = errors.New("an evaluator did not stop after its trial's time limit")
+
 type worker struct {
 	cfg       WorkerConfig
 	js        jetstream.JetStream
 	cons      jetstream.Consumer
 	models    jetstream.ObjectStore
 	heartbeat time.Duration
+	modelAt   string // the subject of model requests
+
+	mu    sync.Mutex
+	kept  map[string][]byte // trained models by trial sum
+	order []string          // kept's keys, oldest first
 }
 
 // slot pulls and trains one trial at a time until ctx is done. There is no
@@ -137,15 +182,18 @@ func (w *worker) slot(ctx context.Context) error {
 			continue
 		}
 		for msg := range batch.Messages() {
-			w.handle(ctx, msg)
+			if err := w.handle(ctx, msg); err != nil {
+				cancel()
+				return err
+			}
 		}
 		cancel()
 	}
 	return nil
 }
 
-// handle trains one delivered trial.
-func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
+// handle trains one delivered trial; an error (ErrHung) stops the slot.
+func (w *worker) handle(ctx context.Context, msg jetstream.Msg) error {
 	log := w.cfg.Logger
 	var delivery, seq uint64
 	if md, err := msg.Metadata(); err == nil {
@@ -155,7 +203,7 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if err != nil {
 		log.Error("rejected a trial message", "subject", msg.Subject(), "seq", seq, "bytes", len(msg.Data()), "err", err)
 		_ = msg.TermWithReason(err.Error())
-		return
+		return nil
 	}
 	log.Info("trial", "run", m.RunID, "index", m.Trial.Index, "delivery", delivery, "arch", m.Trial.Arch)
 	// Heartbeat while training, so a long trial is not redelivered.
@@ -173,18 +221,28 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 			}
 		}
 	})
+	sum := m.Sum()
 	res := ResultMsg{Version: messageVersion, RunID: m.RunID, Index: m.Trial.Index, Arch: m.Trial.Arch, Seed: m.Trial.Seed,
-		Worker: w.cfg.Name, Delivery: delivery}
-	out, err := w.evaluate(ctx, m)
+		Trial: sum, ShipModel: m.ShipModel, Worker: w.cfg.Name, Delivery: delivery, Seq: seq}
+	out, hung, err := w.evaluate(ctx, m)
 	stopHB()
 	hb.Wait()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && !hung {
 		// Stopped (Ctrl-C): the trial goes back to the queue at once.
 		log.Info("stopping: trial back to the queue", "index", m.Trial.Index)
 		_ = msg.Nak()
-		return
+		return nil
 	}
-	if err != nil {
+	timedOut := m.TimeLimit > 0 && (hung || (err != nil && errors.Is(err, context.DeadlineExceeded)))
+	switch {
+	case hung:
+		out = search.Outcome{Status: search.Failed, Reason: fmt.Sprintf("%s on worker %s, and its evaluator did not stop within %s (the worker restarts)",
+			limitReason(m.TimeLimit), w.cfg.Name, w.cfg.StopGrace)}
+		log.Error("trial hung past its time limit: reported failed; the worker stops", "index", m.Trial.Index, "limit", m.TimeLimit)
+	case timedOut:
+		out = search.Outcome{Status: search.Failed, Reason: fmt.Sprintf("%s on worker %s", limitReason(m.TimeLimit), w.cfg.Name), Seconds: out.Seconds}
+		log.Warn("trial stopped at its time limit", "index", m.Trial.Index, "limit", m.TimeLimit)
+	case err != nil:
 		res.Error = err.Error()
 	}
 	res.Outcome = outcomeMsg(out)
@@ -192,21 +250,24 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if id == "" {
 		id = m.Key() + ".d" + seqString(delivery)
 	}
-	if len(out.Model) > 0 {
+	if len(out.Model) > 0 && m.ShipModel {
 		pctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		_, perr := w.models.PutBytes(pctx, id, out.Model)
 		cancel()
 		if perr != nil {
 			log.Error("store the model: trial back to the queue", "index", m.Trial.Index, "err", perr)
 			_ = msg.Nak()
-			return
+			return nil
 		}
 		res.Model = id
+	} else if len(out.Model) > 0 {
+		w.keep(sum, out.Model)
+		res.ModelAt = w.modelAt
 	}
 	if err := w.publish(res, id); err != nil {
 		log.Error("publish the result: trial back to the queue", "index", m.Trial.Index, "err", err)
 		_ = msg.Nak()
-		return
+		return nil
 	}
 	// The result is in the results stream (stored by the server): the
 	// trial is done.
@@ -215,19 +276,113 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 		log.Warn("ack (the search de-duplicates a redelivery)", "index", m.Trial.Index, "err", err)
 	}
 	cancel()
+	if hung {
+		return fmt.Errorf("dist: worker %s: trial %d: %w (limit %s, then %s)", w.cfg.Name, m.Trial.Index, ErrHung, m.TimeLimit, w.cfg.StopGrace)
+	}
+	return nil
 }
 
-func (w *worker) evaluate(ctx context.Context, m TrialMsg) (out search.Outcome, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("worker %s: panic: %v", w.cfg.Name, p)
-		}
-	}()
-	ev, err := w.cfg.Evaluator(m)
-	if err != nil {
-		return search.Outcome{}, err
+// limitReason is the reason of a trial failed by its time limit.
+func limitReason(d time.Duration) string {
+	return fmt.Sprintf("exceeded the per-trial time limit of %s", d)
+}
+
+// evaluate trains the trial under its time limit (the evaluator's context
+// deadline). hung: the evaluator ran StopGrace past the limit without
+// returning; it is left running.
+func (w *worker) evaluate(ctx context.Context, m TrialMsg) (out search.Outcome, hung bool, err error) {
+	ectx := ctx
+	var grace <-chan time.Time
+	if m.TimeLimit > 0 {
+		var cancel context.CancelFunc
+		ectx, cancel = context.WithTimeout(ctx, m.TimeLimit)
+		defer cancel()
+		t := time.NewTimer(m.TimeLimit + w.cfg.StopGrace)
+		defer t.Stop()
+		grace = t.C
 	}
-	return ev.Evaluate(ctx, m.Trial)
+	type answer struct {
+		out search.Outcome
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		var a answer
+		defer func() {
+			if p := recover(); p != nil {
+				a.err = fmt.Errorf("worker %s: panic: %v", w.cfg.Name, p)
+			}
+			done <- a
+		}()
+		ev, err := w.cfg.Evaluator(m)
+		if err != nil {
+			a.err = err
+			return
+		}
+		a.out, a.err = ev.Evaluate(ectx, m.Trial)
+	}()
+	select {
+	case a := <-done:
+		return a.out, false, a.err
+	case <-grace:
+		return search.Outcome{}, true, nil
+	}
+}
+
+// keep keeps a trained model for the search to ask for, dropping the
+// oldest beyond KeepModels.
+func (w *worker) keep(sum string, model []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.kept[sum]; !ok {
+		w.order = append(w.order, sum)
+	}
+	w.kept[sum] = model
+	for len(w.order) > w.cfg.KeepModels {
+		delete(w.kept, w.order[0])
+		w.order = w.order[1:]
+	}
+}
+
+// modelRequest asks a worker for the model of the trial with checksum
+// Trial, to be put in ModelBucket as Name; the reply is a modelReply.
+type modelRequest struct {
+	Trial string `json:"trial"`
+	Name  string `json:"name"`
+}
+
+type modelReply struct {
+	Error string `json:"error,omitempty"`
+}
+
+// serveModel answers a request for a kept model: the model goes to
+// ModelBucket (it may be larger than a message); the worker keeps it
+// (the search may ask again).
+func (w *worker) serveModel(m *nats.Msg) {
+	reply := func(r modelReply) {
+		b, _ := json.Marshal(r)
+		_ = m.Respond(b)
+	}
+	var req modelRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil || req.Name == "" {
+		reply(modelReply{Error: fmt.Sprintf("bad model request %q", m.Data)})
+		return
+	}
+	w.mu.Lock()
+	model, ok := w.kept[req.Trial]
+	w.mu.Unlock()
+	if !ok {
+		reply(modelReply{Error: fmt.Sprintf("worker %s no longer keeps the model (it keeps the last %d)", w.cfg.Name, w.cfg.KeepModels)})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := w.models.PutBytes(ctx, req.Name, model); err != nil {
+		reply(modelReply{Error: fmt.Sprintf("worker %s: store the model: %v", w.cfg.Name, err)})
+		return
+	}
+	w.cfg.Logger.Info("model sent to the search", "object", req.Name, "bytes", len(model))
+	reply(modelReply{})
 }
 
 // publish puts a result on the results stream, retrying while the server
