@@ -76,9 +76,6 @@ type lmRun struct {
 // searchLM runs (or resumes) a cell search: cfg.Options name a cell space,
 // cfg.Options.Child the language model and its corpus.
 func (a *app) searchLM(cmd *cobra.Command, cfg search.Config, r lmRun) error {
-	if r.wf.on() {
-		return usagef("search: --workers, --listen and --nats train CNN children only so far; run a cell search in-process")
-	}
 	if !cfg.Resume {
 		if err := cfg.Options.Validate(); err != nil {
 			return usageError{err}
@@ -102,25 +99,47 @@ func (a *app) searchLM(cmd *cobra.Command, cfg search.Config, r lmRun) error {
 	}
 	out := cmd.OutOrStdout()
 	log := a.logger()
+	// As for CNNs: min(M, cores) children at once of cores/P threads; with
+	// workers the whole iteration is queued and the local workers share the
+	// cores.
+	local := cfg.Options.Parallel
+	if r.wf.on() {
+		if cfg.Options.Parallel == 0 {
+			cfg.Options.Parallel = cfg.Options.WithDefaults().M
+		}
+		local = max(1, r.wf.workers)
+	}
 	if cfg.Options.Parallel == 0 {
 		cfg.Options.Parallel = min(cfg.Options.WithDefaults().M, runtime.NumCPU())
+		local = cfg.Options.Parallel
 	}
 	if r.rf.threads == 0 {
-		r.rf.threads = max(1, runtime.NumCPU()/cfg.Options.Parallel)
+		r.rf.threads = max(1, runtime.NumCPU()/local)
 	}
 	memory := ""
 	if !cfg.Resume {
-		memory = r.cf.memoryLimit(&cfg.Options.Child, cfg.Options.Parallel)
+		memory = r.cf.memoryLimit(&cfg.Options.Child, local)
 	}
 	rt, err := r.rf.runtime(log)
 	if err != nil {
 		return err
 	}
-	ev, err := localeval.NewLM(localeval.LMConfig{Runtime: rt, Corpus: corpus, Logger: log})
-	if err != nil {
-		return err
+	completed := false
+	if r.wf.on() {
+		ev, stop, err := a.distEvaluator(cmd.Context(), r.wf, cfg.Dir, cfg.Resume, cfg.Options.Seed, r.rf, r.cf.root(), log, a.stderr)
+		defer func() { stop(completed) }()
+		if err != nil {
+			return err
+		}
+		cfg.Evaluator = ev
+	} else {
+		ev, err := localeval.NewLM(localeval.LMConfig{Runtime: rt, Corpus: corpus, Logger: log})
+		if err != nil {
+			return err
+		}
+		cfg.Evaluator = ev
 	}
-	cfg.Evaluator, cfg.Logger = ev, log
+	cfg.Logger = log
 	p := &searchProgress{w: out, quiet: r.quiet, json: r.json, start: time.Now(), lm: true}
 	if !r.quiet && !r.json && isTerminal(a.stderr) {
 		p.barOut = a.stderr
@@ -146,6 +165,7 @@ func (a *app) searchLM(cmd *cobra.Command, cfg search.Config, r lmRun) error {
 		}
 	}
 	sum, err := search.Run(ctx, cfg)
+	completed = err == nil
 	p.finish()
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(a.stderr, "nas: search interrupted; completed trials are saved. Continue with:\n  nas search --resume %s\n", cfg.Dir)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nas-project/nas/internal/dist"
 	"github.com/nas-project/nas/internal/localeval"
+	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/search"
 )
 
@@ -93,6 +94,27 @@ reported failed too and the worker exits (status 1), to be restarted.`,
 			var mu sync.Mutex
 			evs := map[string]search.Evaluator{}
 			evaluatorFor := func(m dist.TrialMsg) (search.Evaluator, error) {
+				if kd, _ := onnxgen.KindOf(m.Trial.Arch); kd == onnxgen.KindRNN {
+					// A cell's language model: the corpus, whole (the
+					// evaluator cuts its training and validation tokens).
+					co := m.Trial.Child.LMDefaults()
+					k := fmt.Sprintf("text %q %d", co.Dataset, co.LM.Vocab)
+					mu.Lock()
+					defer mu.Unlock()
+					if ev, ok := evs[k]; ok {
+						return ev, nil
+					}
+					corpus, err := localeval.LoadText(root, co)
+					if err != nil {
+						return nil, err
+					}
+					ev, err := localeval.NewLM(localeval.LMConfig{Runtime: rt, Corpus: corpus, Logger: log})
+					if err != nil {
+						return nil, err
+					}
+					evs[k] = ev
+					return ev, nil
+				}
 				co := m.Trial.Child.WithDefaults()
 				k := fmt.Sprintf("%q %d %d %d", co.Dataset, co.TrainSize, co.ValSize, m.DataSeed)
 				mu.Lock()
