@@ -77,6 +77,10 @@ type Options struct {
 	// EarlyStop stops children that train for several epochs early, by the
 	// median stopping rule; the zero value is off. See EarlyStop.
 	EarlyStop EarlyStop `json:"early_stop,omitzero"`
+	// Final trains the best architectures again, longer and on the whole
+	// training split, once the sampling budget is spent; the zero value is
+	// off. See FinalTraining.
+	Final FinalTraining `json:"final,omitzero"`
 
 	// Child says how every child is trained: the CNN kind's training
 	// options, handed to the evaluator in each Trial.
@@ -266,6 +270,7 @@ func (o Options) WithDefaults() Options {
 	o.Controller = o.Controller.WithDefaults()
 	o.Cost = o.Cost.WithDefaults()
 	o.EarlyStop = o.EarlyStop.WithDefaults()
+	o.Final = o.Final.WithDefaults()
 	o.Child = o.Child.WithDefaults()
 	sp, err := o.space()
 	if err != nil {
@@ -334,6 +339,9 @@ func (o Options) Validate() error {
 		return err
 	}
 	if err := o.EarlyStop.Validate(); err != nil {
+		return err
+	}
+	if err := o.Final.Validate(); err != nil {
 		return err
 	}
 	if d.EarlyStop.On && d.Child.Epochs < 2 {
