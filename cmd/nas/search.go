@@ -33,6 +33,7 @@ func (a *app) searchCmd() *cobra.Command {
 		rf           runtimeFlags
 		cf           childFlags
 		wf           workerFlags
+		ff           finalFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "search --dir DIR | --resume DIR",
@@ -55,15 +56,18 @@ completed trial.`,
 			}
 			cfg := search.Config{Dir: dir, Options: opts}
 			cfg.Options.Child = cf.options()
+			cfg.Options.Final = ff.options()
 			co := cfg.Options.Child
 			seed := opts.Seed
+			run := cfg.Options // the run's options (a resume's: the stored ones)
 			if resume != "" {
 				stored, _, err := readRun(resume)
 				if err != nil {
 					return err
 				}
 				cfg.Dir, cfg.Resume = resume, true
-				co, seed = stored.Child, stored.Seed
+				co, seed, run = stored.Child, stored.Seed, stored
+				cfg.Options.Final = search.FinalTraining{}
 			} else {
 				if err := checkDataFlag(cf.co); err != nil {
 					return err
@@ -128,6 +132,10 @@ completed trial.`,
 				}
 				cfg.Evaluator = ev
 			}
+			finalHeader, err := finalSetup(&cfg, run.WithDefaults(), cf.root(), rt, data, log)
+			if err != nil {
+				return err
+			}
 			cfg.Logger = log
 			p := &searchProgress{w: out, quiet: quiet, json: jsonl, start: time.Now()}
 			if !quiet && !jsonl && isTerminal(a.stderr) {
@@ -151,6 +159,9 @@ completed trial.`,
 				}
 				fmt.Fprintf(out, "children: %s, %d training / %d validation images, %d epoch(s), batch %d, lr %g\n",
 					co.WithDefaults().Dataset, data.Train.Len(), data.Val.Len(), co.WithDefaults().Epochs, co.WithDefaults().Batch, co.WithDefaults().LR)
+				if finalHeader != "" {
+					fmt.Fprintln(out, finalHeader)
+				}
 			}
 			p.total = cfg.Options.Trials
 			ctx := cmd.Context()
@@ -195,14 +206,26 @@ completed trial.`,
 				return err
 			}
 			if sum.Best != nil {
-				if err := writeGraph(pics, a.stderr, cfg.Dir, *sum.Best, filepath.Join(cfg.Dir, "best.dot")); err != nil {
+				drawn := *sum.Best
+				if sum.Final != nil { // best.onnx is the final model: draw its architecture
+					for _, r := range recsOf(cfg.Dir) {
+						if r.Index == sum.Final.Trial {
+							drawn = r
+						}
+					}
+				}
+				if err := writeGraph(pics, a.stderr, cfg.Dir, drawn, filepath.Join(cfg.Dir, "best.dot")); err != nil {
 					return err
 				}
 			}
 			if jsonl {
 				return nil
 			}
-			fmt.Fprintf(out, "\n%d trials in %s (stopped by the %s budget)\n", sum.Trials, cfg.Dir, sum.Stop)
+			if sum.Stop == "final" {
+				fmt.Fprintf(out, "\n%d trials in %s (the final training had begun: no sampling)\n", sum.Trials, cfg.Dir)
+			} else {
+				fmt.Fprintf(out, "\n%d trials in %s (stopped by the %s budget)\n", sum.Trials, cfg.Dir, sum.Stop)
+			}
 			if sum.Best == nil {
 				fmt.Fprintln(out, "no trial trained successfully")
 				return nil
@@ -210,6 +233,9 @@ completed trial.`,
 			b := sum.Best
 			fmt.Fprintf(out, "best: trial %d, reward %.4f, validation accuracy %.4f, %s params, %s multiply-adds\n  %s\n",
 				b.Index, b.Reward, bestOf(b.ValAcc), humanCount(b.Params), humanCount(b.FLOPs), b.Arch)
+			if sum.Final != nil {
+				finalLine(out, *sum.Final, sum.Options)
+			}
 			model, err := os.ReadFile(filepath.Join(cfg.Dir, search.BestFile))
 			if err != nil {
 				return bestModelError(cfg.Dir, err)
@@ -224,6 +250,10 @@ completed trial.`,
 			}
 			if err != nil {
 				return bestModelError(cfg.Dir, err)
+			}
+			if sum.Final != nil {
+				fmt.Fprintf(out, "  test accuracy %.4f on %d images (%s: the final model)\n", acc, data.Test.Len(), filepath.Join(cfg.Dir, search.BestFile))
+				return nil
 			}
 			fmt.Fprintf(out, "  test accuracy %.4f on %d images (%s, trained as in the search; retrain it longer for the final number)\n",
 				acc, data.Test.Len(), filepath.Join(cfg.Dir, search.BestFile))
@@ -260,6 +290,7 @@ completed trial.`,
 	serveFlag(f, &serveAt)
 	rf.register(f)
 	wf.register(cmd)
+	ff.register(f)
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 5000, ValSize: 1000})
 	return cmd
 }
@@ -297,6 +328,8 @@ type searchProgress struct {
 
 func (p *searchProgress) hook(e search.Event) {
 	switch e := e.(type) {
+	case *search.FinalStarted, *search.FinalFinished:
+		p.finalEvent(e)
 	case *search.TrialFinished:
 		r := e.Record
 		p.depth = r.Layers
