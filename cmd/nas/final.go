@@ -125,7 +125,11 @@ func showFinals(w io.Writer, st search.RunState) error {
 		if f.Trial == st.FinalModel {
 			mark = "chosen"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%.4f\t%.1f\t%s\t%s\n", f.Rank+1, f.Trial, status, f.Accuracy(), f.Seconds, mark, f.Arch)
+		acc, secs := "-", "-"
+		if f.Status != search.Running {
+			acc, secs = fmt.Sprintf("%.4f", f.Accuracy()), fmt.Sprintf("%.1f", f.Seconds)
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", f.Rank+1, f.Trial, status, acc, secs, mark, f.Arch)
 	}
 	return tw.Flush()
 }

@@ -67,7 +67,6 @@ completed trial.`,
 				}
 				cfg.Dir, cfg.Resume = resume, true
 				co, seed, run = stored.Child, stored.Seed, stored
-				cfg.Options.Final = search.FinalTraining{}
 			} else {
 				if err := checkDataFlag(cf.co); err != nil {
 					return err
