@@ -21,7 +21,7 @@ import (
 // none): README's "The final training" has the measurement behind them.
 const (
 	defaultFinalK      = 2
-	defaultFinalEpochs = 5
+	defaultFinalEpochs = 3
 )
 
 // finalFlags are nas search's flags of the final phase.
