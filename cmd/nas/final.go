@@ -41,12 +41,21 @@ func (f *finalFlags) options() search.FinalTraining {
 	return search.FinalTraining{K: f.k, Epochs: f.epochs}
 }
 
-// finalSetup wires the final phase into cfg when o (the run's options)
-// has one: an in-process evaluator over the whole training split (the same
-// validation split as the search's: the split comes first, then the
-// search's subset of the training images) and the scale of its training
-// set over a search child's. It returns the header line ("" when off).
-func finalSetup(cfg *search.Config, o search.Options, root string, rt *runner.Runtime, data localeval.Data, log *slog.Logger) (string, error) {
+// finalSetup wires the final phase into cfg when the run's options (a new
+// run's, or a resumed run's stored ones) have one: an in-process evaluator
+// over the whole training split (the same validation split as the
+// search's: the split comes first, then the search's subset of the
+// training images) and the scale of its training set over a search
+// child's, data's. It returns the header line ("" when off).
+func finalSetup(cfg *search.Config, root string, rt *runner.Runtime, data localeval.Data, log *slog.Logger) (string, error) {
+	o := cfg.Options.WithDefaults()
+	if cfg.Resume {
+		stored, _, err := readRun(cfg.Dir)
+		if err != nil {
+			return "", err
+		}
+		o = stored
+	}
 	if !o.Final.On() {
 		return "", nil
 	}

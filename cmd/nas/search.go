@@ -59,14 +59,13 @@ completed trial.`,
 			cfg.Options.Final = ff.options()
 			co := cfg.Options.Child
 			seed := opts.Seed
-			run := cfg.Options // the run's options (a resume's: the stored ones)
 			if resume != "" {
 				stored, _, err := readRun(resume)
 				if err != nil {
 					return err
 				}
 				cfg.Dir, cfg.Resume = resume, true
-				co, seed, run = stored.Child, stored.Seed, stored
+				co, seed = stored.Child, stored.Seed
 			} else {
 				if err := checkDataFlag(cf.co); err != nil {
 					return err
@@ -131,7 +130,7 @@ completed trial.`,
 				}
 				cfg.Evaluator = ev
 			}
-			finalHeader, err := finalSetup(&cfg, run.WithDefaults(), cf.root(), rt, data, log)
+			finalHeader, err := finalSetup(&cfg, cf.root(), rt, data, log)
 			if err != nil {
 				return err
 			}
@@ -287,9 +286,9 @@ completed trial.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the result")
 	f.BoolVar(&jsonl, "json", false, "print one JSON object per finished trial, nothing else")
 	serveFlag(f, &serveAt)
+	ff.register(f)
 	rf.register(f)
 	wf.register(cmd)
-	ff.register(f)
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 5000, ValSize: 1000})
 	return cmd
 }
