@@ -473,3 +473,26 @@ func TestVersion4Continued(t *testing.T) {
 		t.Errorf("version %d (%v), final tables %v; want %d", v, err, s.finals, SchemaVersion)
 	}
 }
+
+// TestFinalWithoutModel: an evaluator that returns no model still gives the
+// run a final candidate (an empty final model), and a resume finds the
+// directory consistent.
+func TestFinalWithoutModel(t *testing.T) {
+	dir := t.TempDir()
+	ff := newFinalFake(t, 3)
+	noModel := EvaluatorFunc(func(ctx context.Context, tr Trial) (Outcome, error) {
+		out, err := ff.Evaluate(ctx, tr)
+		out.Model = nil
+		return out, err
+	})
+	sum, err := Run(context.Background(), Config{Dir: dir, Options: finalOptions(1, 3), Evaluator: newFake(), FinalEvaluator: noModel})
+	if err != nil || sum.Final == nil {
+		t.Fatalf("final %+v, %v", sum.Final, err)
+	}
+	if idx, m, err := ReadFinalModel(dir); err != nil || idx != sum.Final.Trial || m == nil || len(m) != 0 {
+		t.Errorf("ReadFinalModel: %d %q (nil %v) %v; want trial %d's empty model", idx, m, m == nil, err, sum.Final.Trial)
+	}
+	if _, err := Run(context.Background(), Config{Dir: dir, Resume: true, Evaluator: newFake(), FinalEvaluator: noModel}); err != nil {
+		t.Errorf("resume: %v", err)
+	}
+}

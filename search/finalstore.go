@@ -177,6 +177,9 @@ func (s *store) finalModel() (int, []byte, string, error) {
 	if err != nil {
 		return -1, nil, "", fmt.Errorf("search: read the final model: %w", err)
 	}
+	if b == nil {
+		b = []byte{} // an evaluator that gives no model: the row is there
+	}
 	return idx, b, sum, nil
 }
 
