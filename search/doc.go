@@ -100,8 +100,9 @@
 // divided by min(Parallel, K)); as without the final phase, the iteration
 // in flight completes. In the final phase a candidate starts only while
 // Duration has not elapsed, except the phase's first (a run always gets a
-// model); one not started stays pending for a resume. With a trial budget
-// alone the sampling runs all Trials, then the final phase all K.
+// model); one not started stays pending for a resume; a candidate's epochs
+// are never cut to fit the time left. With a trial budget alone the
+// sampling runs all Trials, then the final phase all K.
 //
 // # The run directory
 //
