@@ -204,9 +204,9 @@
 //
 // The final phase resumes too. A resume that sets no new budget (Trials
 // and Duration zero) of a run whose final phase has begun (the final table
-// has rows) samples nothing: it trains the candidates not yet Done
-// (interrupted ones again, with the rule of two attempts above; Done ones
-// never) and keeps the chosen one; after a complete phase it trains
+// has rows) samples nothing: it trains the candidates still pending or
+// interrupted (with the rule of two attempts above; a finished one, done
+// or failed, never again) and keeps the chosen one; after a complete phase it trains
 // nothing. A resume with a new budget samples on, then runs the final phase
 // over the new candidates, training only those without a row (the pick is
 // over every Done row); best.onnx stays the final model meanwhile. A damaged
