@@ -74,11 +74,42 @@
 // Trial i is handed to the evaluator with Seed = TrialSeed(Options.Seed, i),
 // which seeds the child's initialisation and data order.
 //
+// # The final training
+//
+// With Options.Final (K > 0; the zero value has no final phase), the
+// sampling budget is followed by the paper's last step inside the search.
+// The candidates are the K Done trials of the highest reward (lowest index
+// on ties), one per architecture (finalCandidates); each is trained again
+// from scratch, from its trial's seed, with Options.FinalChild: the run's
+// child options with Final.Epochs epochs (default 10), the learning rate
+// annealed with a half cosine, and the whole training split (TrainSize 0;
+// the validation split is the search's and stays held out, the test split
+// unseen), by Config.FinalEvaluator (default Evaluator), up to Parallel at
+// once, in rank order. The chosen candidate is the Done one with the
+// highest validation accuracy of its last epoch (the accuracy of the
+// weights its model holds), the lower rank on ties: its model is the run's
+// model (final_model, best.onnx). With a trial budget, the trial table,
+// best_model and the strategy's state are exactly those of a run without
+// the final phase (with a duration, the sampling ends earlier: below).
+//
+// The budget: Duration covers both phases. While the search samples, an
+// iteration starts only before Duration − F has elapsed, F the prediction
+// of the final phase for the current candidates (predictFinal: each
+// candidate's trial seconds × Final.Epochs / Child.Epochs ×
+// Config.FinalScale, the final's training images over a search child's,
+// divided by min(Parallel, K)); as without the final phase, the iteration
+// in flight completes. In the final phase a candidate starts only while
+// Duration has not elapsed, except the phase's first (a run always gets a
+// model); one not started stays pending for a resume; a candidate's epochs
+// are never cut to fit the time left. With a trial budget alone the
+// sampling runs all Trials, then the final phase all K.
+//
 // # The run directory
 //
 //	nas.db           SQLite database (WAL mode, synchronous FULL)
 //	controller.ckpt  the rl controller after the last update (atomic)
-//	best.onnx        the best Done trial's trained inference model (atomic)
+//	best.onnx        the run's model (atomic): the chosen final candidate's
+//	                 when there is one, else the best Done trial's
 //
 // A run exists when nas.db does: a new run's database (schema and run row)
 // is built in a temporary file and written to nas.db with the atomic writer,
@@ -89,9 +120,10 @@
 // (controller.ckpt, best.onnx, nas.db-wal) or a nas.db that is not a run's,
 // and changes nothing in it (CheckNewRunDir says so before any work).
 //
-// nas.db's schema (SchemaVersion 4; version 1 lacked the status stopped,
-// version 2 the attempts and the model's checksum, version 3 the worker;
-// all are still read, and a resume upgrades them):
+// nas.db's schema (SchemaVersion 5; version 1 lacked the status stopped,
+// version 2 the attempts and the model's checksum, version 3 the worker,
+// version 4 the tables final and final_model; all are still read, and a
+// resume upgrades them):
 //
 //	run(id = 1, version INTEGER, created TEXT (RFC 3339), config TEXT)
 //	    config is the JSON of Options with every default resolved, the
@@ -110,15 +142,27 @@
 //	      '' for the search's own process and before version 4))
 //	best_model(idx INTEGER PRIMARY KEY, onnx BLOB, sha256 TEXT (hex))
 //	    one row: the model of the best Done trial (highest reward, lowest
-//	    index on ties).
+//	    index on ties), as the search trained it.
+//	final(trial INTEGER PRIMARY KEY (the candidate's trial), rank,
+//	      arch, status ∈ {running (attempts 0: pending), done, failed,
+//	      diverged, oversized}, val_acc TEXT (JSON, per epoch), params,
+//	      flops, seconds, error, seed, attempts, started, finished)
+//	    a row per final candidate, all of a phase's written (pending) in
+//	    one transaction when the phase begins.
+//	final_model(trial INTEGER PRIMARY KEY, onnx BLOB, sha256 TEXT)
+//	    one row: the chosen final candidate's model; best.onnx copies it.
 //
 // A trial record is its row: a "running" row (its attempts one more than
 // before) is written when it is handed to the evaluator, and replaced by
 // its final row when it ends; a new best trial's row and its model, with
 // the model's sha256, are committed in one transaction, then best.onnx is
 // rewritten from it (temporary file, fsync, rename). Only the best model
-// is kept. best.onnx is a copy: readers take the model from nas.db
-// (ReadBestModel, which verifies the checksum).
+// is kept. A final candidate's row is written the same way, with the model
+// in final_model when it becomes the chosen one. best.onnx is a copy of
+// final_model when that has a row, else of best_model: readers take the
+// model from nas.db (ReadFinalModel, ReadBestModel, which verify the
+// checksum; RunState.Model says which one best.onnx copies). The best
+// trial's model stays in best_model (nas export --trial N exports it).
 //
 // # Resume
 //
@@ -168,6 +212,18 @@
 // the best model is recorded empty (unavailable), as for an evaluator that
 // returns none, and the search goes on.
 //
+// The final phase resumes too. A resume that sets no new budget (Trials
+// and Duration zero) of a run whose final phase has begun (the final table
+// has rows) samples nothing: it trains the candidates still pending or
+// interrupted (with the rule of two attempts above; a finished one, done
+// or failed, never again) and keeps the chosen one; after a complete phase it trains
+// nothing. A resume with a new budget samples on, then runs the final phase
+// over the new candidates, training only those without a row (the pick is
+// over every Done row); best.onnx stays the final model meanwhile. A damaged
+// final_model blob is restored from best.onnx when that matches its
+// checksum (then a damaged best_model cannot be: best.onnx is not its
+// copy).
+//
 // # Reading a run
 //
 // ReadRun, ReadRunState and ReadBestModel read a run directory while a
@@ -182,7 +238,8 @@
 // # Progress
 //
 // A Hook receives typed events (*TrialStarted, *TrialFinished,
-// *IterationDone, *BestChanged) from the search's goroutine; the log goes
+// *IterationDone, *BestChanged, *FinalStarted, *FinalFinished) from the
+// search's goroutine; the log goes
 // to the injected *slog.Logger. Budget: Options.Trials and/or
 // Options.Duration (checked before each iteration). Cancelling ctx stops
 // the evaluations in flight (their rows stay "running") and Run returns

@@ -39,7 +39,8 @@ type Record struct {
 }
 
 // Event is what a Hook receives: *TrialStarted, *TrialFinished,
-// *IterationDone or *BestChanged.
+// *IterationDone, *BestChanged, or in the final phase *FinalStarted and
+// *FinalFinished (final.go).
 type Event interface{ event() }
 
 // Hook receives progress events. It is called from the goroutine that runs

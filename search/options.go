@@ -80,6 +80,10 @@ type Options struct {
 	// EarlyStop stops children that train for several epochs early, by the
 	// median stopping rule; the zero value is off. See EarlyStop.
 	EarlyStop EarlyStop `json:"early_stop,omitzero"`
+	// Final trains the best architectures again, longer and on the whole
+	// training split, once the sampling budget is spent; the zero value is
+	// off. See FinalTraining.
+	Final FinalTraining `json:"final,omitzero"`
 
 	// Child says how every child is trained: the CNN kind's training
 	// options, handed to the evaluator in each Trial.
@@ -393,6 +397,7 @@ func (o Options) WithDefaults() Options {
 	o.Controller = o.Controller.WithDefaults()
 	o.Cost = o.Cost.WithDefaults()
 	o.EarlyStop = o.EarlyStop.WithDefaults()
+	o.Final = o.Final.WithDefaults()
 	if o.Kind == KindRNN {
 		// One cell per trial: the depth schedule is one layer throughout.
 		o.Child = o.Child.LMDefaults()
@@ -440,6 +445,9 @@ func (o Options) Validate() error {
 		if d.Cost.On() {
 			return fmt.Errorf("search: the cost objective is for CNNs (multiply-adds per image)")
 		}
+		if d.Final.On() {
+			return fmt.Errorf("search: the final training phase trains CNNs only so far (train the best cell longer with nas train)")
+		}
 	default:
 		return fmt.Errorf("search: unknown kind of child %q (want %s or %s)", o.Kind, KindCNN, KindRNN)
 	}
@@ -482,6 +490,9 @@ func (o Options) Validate() error {
 		return err
 	}
 	if err := o.EarlyStop.Validate(); err != nil {
+		return err
+	}
+	if err := o.Final.Validate(); err != nil {
 		return err
 	}
 	if d.EarlyStop.On && d.Child.Epochs < 2 {

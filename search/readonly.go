@@ -143,6 +143,24 @@ type RunState struct {
 	// BestSum is the best model's stored checksum (ModelSum); "" when there
 	// is none, or the database's version stored none.
 	BestSum string
+	// Finals is the final table (the final phase's candidates) by rank;
+	// empty without a final phase or before schema version 5.
+	Finals []FinalRecord
+	// FinalModel is the trial index of the chosen final candidate, whose
+	// model final_model holds, or -1; FinalSum its checksum. When there is
+	// one, best.onnx is a copy of it (else of the best trial's model).
+	FinalModel int
+	FinalSum   string
+}
+
+// Model is what best.onnx copies: the final model when there is one (final
+// true), else the best trial's; idx is its trial (-1: none), sum its
+// checksum.
+func (st RunState) Model() (idx int, sum string, final bool) {
+	if st.FinalModel >= 0 {
+		return st.FinalModel, st.FinalSum, true
+	}
+	return st.BestModel, st.BestSum, false
 }
 
 // ReadRunState reads a run directory without changing it, in one read
@@ -179,6 +197,16 @@ func ReadRunState(dir string) (RunState, error) {
 	st.BestSum = sum.String
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return RunState{}, fmt.Errorf("search: read best model: %w", err)
+	}
+	if st.Finals, err = s.finalRecords(); err != nil {
+		return RunState{}, err
+	}
+	st.FinalModel = -1
+	if s.finals {
+		err = s.db.QueryRow(`SELECT trial, sha256 FROM final_model`).Scan(&st.FinalModel, &st.FinalSum)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return RunState{}, fmt.Errorf("search: read the final model: %w", err)
+		}
 	}
 	return st, nil
 }

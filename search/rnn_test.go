@@ -83,6 +83,7 @@ func TestCellOptions(t *testing.T) {
 		{Options{Space: "cell8", Trials: 1, Child: ChildOptions{LM: LMOptions{Clip: -1}}}, "clip -1"},
 		{Options{Space: "cell8", Trials: 1, Cost: CostObjective{Target: 1e6}}, "cost objective is for CNNs"},
 		{Options{Space: "v1", Kind: KindRNN, Trials: 1}, "cell space"},
+		{Options{Space: "cell8", Trials: 1, Final: FinalTraining{K: 2}}, "final training phase trains CNNs only"},
 	} {
 		err := c.o.Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -37,6 +37,14 @@ type Config struct {
 	Options Options
 	// Evaluator trains the children. Required.
 	Evaluator Evaluator
+	// FinalEvaluator trains the final phase's candidates (Options.Final),
+	// given Trials whose Child is Options.FinalChild: the whole training
+	// split. Nil: Evaluator.
+	FinalEvaluator Evaluator
+	// FinalScale is how many times a search child's training images the
+	// final candidates train on (the whole split's count over TrainSize's),
+	// for the prediction of the final phase's time; zero means 1.
+	FinalScale float64
 	// Hook receives progress events; nil: none.
 	Hook Hook
 	// Logger receives the search's log; nil: discarded.
@@ -53,8 +61,13 @@ type Summary struct {
 	// Best is the best Done trial (highest reward, lowest index on ties);
 	// nil when none is done.
 	Best *Record
-	// Stop says why the search stopped: "trials", "duration".
+	// Stop says why the search stopped: "trials", "duration", or "final"
+	// (a resume of a run whose final phase had begun: no sampling).
 	Stop string
+	// Final is the chosen candidate of the final phase (the run's model,
+	// best.onnx), nil when there is none; Finals every candidate, by rank.
+	Final  *FinalRecord
+	Finals []FinalRecord
 }
 
 // Run runs (or resumes) a search. It returns the summary and nil when the
@@ -103,11 +116,23 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 			return sum, fmt.Errorf("search: reconcile the evaluator with the store: %w", err)
 		}
 	}
-	err = r.loop(ctx)
+	if r.skipSampling() {
+		r.stop = "final"
+	} else {
+		err = r.loop(ctx)
+	}
+	if err == nil {
+		err = r.finalPhase(ctx)
+	}
 	sum.Trials, sum.Ran, sum.Stop = r.final, r.ran, r.stop
 	if r.best >= 0 {
 		b := r.recs[r.best]
 		sum.Best = &b
+	}
+	sum.Finals = r.finalList()
+	if r.finalBest >= 0 {
+		f := r.finals[r.finalBest]
+		sum.Final = &f
 	}
 	return sum, err
 }
@@ -218,6 +243,10 @@ type run struct {
 	// interrupted holds the rows left "running" by a process that died or
 	// was cancelled, by index, until the trial's final row replaces them.
 	interrupted map[int]Record
+	// finals are the final phase's candidates by trial index; finalBest
+	// the chosen one's trial index, or -1 (final.go).
+	finals    map[int]FinalRecord
+	finalBest int
 }
 
 // load reads the run's trials, makes its strategy and checks the directory
@@ -284,6 +313,10 @@ func (r *run) load() error {
 			model, restored = file, true
 		}
 	}
+	finalModel, finalRestored, err := r.loadFinal()
+	if err != nil {
+		return err
+	}
 	// The checks passed: now the changes.
 	if err := r.st.upgrade(); err != nil {
 		return err
@@ -299,8 +332,18 @@ func (r *run) load() error {
 		}
 		r.log.Warn("the best model in nas.db failed its checksum; restored it from best.onnx", "trial", idx)
 	}
-	// best.onnx is an export of best_model: rewrite it, so that a run
-	// killed between the commit and the rename ends consistent.
+	if finalRestored {
+		if err := r.st.restoreFinalModel(r.finalBest, finalModel); err != nil {
+			return err
+		}
+		r.log.Warn("the final model in nas.db failed its checksum; restored it from best.onnx", "trial", r.finalBest)
+	}
+	// best.onnx is an export of final_model, else of best_model: rewrite
+	// it, so that a run killed between the commit and the rename ends
+	// consistent.
+	if finalModel != nil {
+		model = finalModel
+	}
 	if model != nil {
 		if err := atomicfile.Write(bestPath, model); err != nil {
 			return fmt.Errorf("search: write %s: %w", BestFile, err)
@@ -357,7 +400,7 @@ func (r *run) loop(ctx context.Context) error {
 			r.stop = "trials"
 			return nil
 		}
-		if r.opts.Duration > 0 && time.Since(r.start) >= r.opts.Duration {
+		if r.opts.Duration > 0 && time.Since(r.start) >= r.opts.Duration-r.finalReserve() {
 			r.stop = "duration"
 			return nil
 		}
@@ -630,7 +673,7 @@ func (r *run) commit(rec Record, model []byte) error {
 	delete(r.interrupted, rec.Index)
 	r.put(rec)
 	r.ran++
-	if model != nil {
+	if model != nil && r.finalBest < 0 { // with a final model, best.onnx is its copy
 		if err := atomicfile.Write(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
 			return fmt.Errorf("search: write %s: %w", BestFile, err)
 		}

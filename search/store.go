@@ -27,11 +27,13 @@ const (
 // the trial's attempts (how often it was handed to an evaluator: a trial
 // running when the process died twice is recorded failed) and the best
 // model's sha256; version 4 the trial's worker (which worker process
-// trained it: empty for the search's own process). Versions 1 to 3 are
-// still read, and continued: a resume adds the columns (an interrupted
-// trial of theirs counts one attempt, the stored best model's checksum is
-// computed from it, their trials' worker is empty) and stores version 4.
-const SchemaVersion = 4
+// trained it: empty for the search's own process); version 5 the final
+// phase's tables, final and final_model (finalSchema). Versions 1 to 4 are
+// still read, and continued: a resume adds the columns and tables (an
+// interrupted trial of theirs counts one attempt, the stored best model's
+// checksum is computed from it, their trials' worker is empty, their final
+// table is empty: their options have no final phase) and stores version 5.
+const SchemaVersion = 5
 
 const schema = `
 CREATE TABLE IF NOT EXISTS run (
@@ -75,6 +77,8 @@ type store struct {
 	// see neither); workers: the trial table has the worker column
 	// (version 4).
 	attempts, sums, workers bool
+	// finals: the database has the final tables (version 5).
+	finals bool
 }
 
 // openStore opens the run database in dir, which must exist, for writing.
@@ -98,7 +102,8 @@ func openStore(dir string) (*store, error) {
 	return s, nil
 }
 
-// columns finds which of versions 3 and 4's columns the tables have.
+// columns finds which of versions 3 and 4's columns the tables have, and
+// whether version 5's final tables exist.
 func (s *store) columns() error {
 	for _, c := range []struct {
 		table, column string
@@ -111,7 +116,7 @@ func (s *store) columns() error {
 		}
 		*c.has = n > 0
 	}
-	return nil
+	return s.hasFinal()
 }
 
 // upgrade brings a database of an earlier version to SchemaVersion: the
@@ -119,7 +124,7 @@ func (s *store) columns() error {
 // the best model's checksum is that of the stored blob) and run.version
 // is set. A current database is left as it is.
 func (s *store) upgrade() error {
-	if s.attempts && s.sums && s.workers {
+	if s.attempts && s.sums && s.workers && s.finals {
 		return nil
 	}
 	tx, err := s.db.Begin()
@@ -153,13 +158,18 @@ func (s *store) upgrade() error {
 			return fmt.Errorf("search: upgrade the database: %w", err)
 		}
 	}
+	if !s.finals {
+		if _, err := tx.Exec(finalSchema); err != nil {
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+	}
 	if _, err := tx.Exec(`UPDATE run SET version = ? WHERE id = 1`, SchemaVersion); err != nil {
 		return fmt.Errorf("search: upgrade the database: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("search: upgrade the database: %w", err)
 	}
-	s.attempts, s.sums, s.workers = true, true, true
+	s.attempts, s.sums, s.workers, s.finals = true, true, true, true
 	return nil
 }
 

@@ -31,8 +31,11 @@ func (a *app) exportCmd() *cobra.Command {
 trained weights and the input normalisation folded in: input "image" float [N,C,H,W] of raw pixels (0-255),
 output "logits" float [N,classes]. The model's test accuracy is measured through ONNX Runtime on the data set's
 test split and written with the architecture, data set, validation accuracy, seed and nas version into its
-metadata_props. The best trial's model is the one the search kept; any other trial is retrained from its seed,
-which gives the same weights (training is deterministic).`,
+metadata_props. Without --trial, a run with a final training exports its final model (the chosen candidate,
+trained longer on the whole training split: best.onnx's, nas.db's final_model; metadata nas.final_epochs);
+else the best trial's model, the one the search kept. Any other trial (--trial N) is exported as the search
+trained it: the best trial's stored model, or retrained from its seed, which gives the same weights (training
+is deterministic).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -42,7 +45,11 @@ which gives the same weights (training is deterministic).`,
 				return err
 			}
 			dir := args[0]
-			opts, recs, rec, err := readTrial(dir, trial)
+			opts, recs, rec, err := readTrial(dir, defaultTrial(dir, trial))
+			if err != nil {
+				return err
+			}
+			final, finalModel, err := exportFinal(a.stderr, dir, trial)
 			if err != nil {
 				return err
 			}
@@ -60,7 +67,14 @@ which gives the same weights (training is deterministic).`,
 			// fromBest names best.onnx in the errors of reading and running
 			// the model when the model is that file.
 			fromBest := func(err error) error { return err }
-			if best, _ := chooseTrial(recs, -1); best.Index == rec.Index {
+			val := bestOf(rec.ValAcc)
+			if final != nil {
+				model, val = finalModel, final.Accuracy()
+				fromBest = func(err error) error {
+					return fmt.Errorf("%s: the final model (trial %d): %w", filepath.Join(dir, search.DBFile), final.Trial, err)
+				}
+				fmt.Fprintf(w, "the final model: trial %d's architecture trained %d epochs on the whole training split\n", final.Trial, opts.FinalChild().Epochs)
+			} else if best, _ := chooseTrial(recs, -1); best.Index == rec.Index {
 				// The model the database says is the best, verified against
 				// its checksum; best.onnx is a copy, stale when a search died
 				// between committing a new best and copying it.
@@ -122,10 +136,13 @@ which gives the same weights (training is deterministic).`,
 				"nas.dataset":             opts.Child.WithDefaults().Dataset,
 				"nas.trial":               strconv.Itoa(rec.Index),
 				"nas.reward":              strconv.FormatFloat(rec.Reward, 'g', -1, 64),
-				"nas.validation_accuracy": strconv.FormatFloat(bestOf(rec.ValAcc), 'f', 4, 64),
+				"nas.validation_accuracy": strconv.FormatFloat(val, 'f', 4, 64),
 				"nas.test_accuracy":       strconv.FormatFloat(acc, 'f', 4, 64),
 				"nas.seed":                strconv.FormatUint(rec.Seed, 10),
 				"nas.version":             version,
+			}
+			if final != nil {
+				meta["nas.final_epochs"] = strconv.Itoa(opts.FinalChild().Epochs)
 			}
 			onnxgen.SetMetadata(&m, localeval.WithLabels(meta, test.Labels))
 			b, err := marshalModel(&m)
@@ -136,12 +153,12 @@ which gives the same weights (training is deterministic).`,
 				return err
 			}
 			fmt.Fprintf(w, "trial %d: %s\nvalidation accuracy %.4f, test accuracy %.4f on %d images\nwrote %s\n",
-				rec.Index, rec.Arch, bestOf(rec.ValAcc), acc, test.Len(), out)
+				rec.Index, rec.Arch, val, acc, test.Len(), out)
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&trial, "trial", -1, "the trial to export (default: the best)")
+	f.IntVar(&trial, "trial", -1, "the trial to export, as the search trained it (default: the final model, else the best trial)")
 	f.StringVarP(&out, "output", "o", "", "write the model here")
 	f.StringVar(&dataDir, "data-dir", "", "where make data put the data sets (default: $NAS_DATA, else .data)")
 	rf.register(f)

@@ -87,7 +87,7 @@ func (a *app) graphCmd() *cobra.Command {
 			if err := firstErr(checkTrialFlag(cmd, trial), checkOutput(out)); err != nil {
 				return err
 			}
-			_, _, rec, err := readTrial(args[0], trial)
+			_, _, rec, err := readTrial(args[0], defaultTrial(args[0], trial))
 			if err != nil {
 				return err
 			}
@@ -100,7 +100,7 @@ func (a *app) graphCmd() *cobra.Command {
 			return writeGraph(cmd.OutOrStdout(), a.stderr, args[0], rec, out)
 		},
 	}
-	cmd.Flags().IntVar(&trial, "trial", -1, "the trial to draw (default: the best)")
+	cmd.Flags().IntVar(&trial, "trial", -1, "the trial to draw (default: the final model's, else the best)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "the DOT file to write (default DIR/trialN.dot); the SVG goes beside it")
 	return cmd
 }

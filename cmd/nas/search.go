@@ -34,6 +34,7 @@ func (a *app) searchCmd() *cobra.Command {
 		cf           childFlags
 		lf           lmFlags
 		wf           workerFlags
+		ff           finalFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "search --dir DIR | --resume DIR",
@@ -56,6 +57,7 @@ completed trial.`,
 			}
 			cfg := search.Config{Dir: dir, Options: opts}
 			cfg.Options.Child = cf.options()
+			cfg.Options.Final = ff.options()
 			co := cfg.Options.Child
 			seed := opts.Seed
 			kind := cfg.Options.WithDefaults().Kind
@@ -70,6 +72,11 @@ completed trial.`,
 			if kind == search.KindRNN {
 				if !cfg.Resume {
 					cfg.Options.Child = lf.options(cmd.Flags(), cf)
+					// The final phase is for CNNs: off unless asked for
+					// (then Validate says why not).
+					if !cmd.Flags().Changed("final-k") {
+						cfg.Options.Final = search.FinalTraining{}
+					}
 				}
 				return a.searchLM(cmd, cfg, lmRun{rf: rf, cf: cf, wf: wf, quiet: quiet, json: jsonl, serveAt: serveAt})
 			}
@@ -138,6 +145,10 @@ completed trial.`,
 				}
 				cfg.Evaluator = ev
 			}
+			finalHeader, err := finalSetup(&cfg, cf.root(), rt, data, log)
+			if err != nil {
+				return err
+			}
 			cfg.Logger = log
 			p := &searchProgress{w: out, quiet: quiet, json: jsonl, start: time.Now()}
 			if !quiet && !jsonl && isTerminal(a.stderr) {
@@ -161,6 +172,9 @@ completed trial.`,
 				}
 				fmt.Fprintf(out, "children: %s, %d training / %d validation images, %d epoch(s), batch %d, lr %g\n",
 					co.WithDefaults().Dataset, data.Train.Len(), data.Val.Len(), co.WithDefaults().Epochs, co.WithDefaults().Batch, co.WithDefaults().LR)
+				if finalHeader != "" {
+					fmt.Fprintln(out, finalHeader)
+				}
 			}
 			p.total = cfg.Options.Trials
 			ctx := cmd.Context()
@@ -206,14 +220,26 @@ completed trial.`,
 				return err
 			}
 			if sum.Best != nil {
-				if err := writeGraph(pics, a.stderr, cfg.Dir, *sum.Best, filepath.Join(cfg.Dir, "best.dot")); err != nil {
+				drawn := *sum.Best
+				if sum.Final != nil { // best.onnx is the final model: draw its architecture
+					for _, r := range recsOf(cfg.Dir) {
+						if r.Index == sum.Final.Trial {
+							drawn = r
+						}
+					}
+				}
+				if err := writeGraph(pics, a.stderr, cfg.Dir, drawn, filepath.Join(cfg.Dir, "best.dot")); err != nil {
 					return err
 				}
 			}
 			if jsonl {
 				return nil
 			}
-			fmt.Fprintf(out, "\n%d trials in %s (stopped by the %s budget)\n", sum.Trials, cfg.Dir, sum.Stop)
+			if sum.Stop == "final" {
+				fmt.Fprintf(out, "\n%d trials in %s (the final training had begun: no sampling)\n", sum.Trials, cfg.Dir)
+			} else {
+				fmt.Fprintf(out, "\n%d trials in %s (stopped by the %s budget)\n", sum.Trials, cfg.Dir, sum.Stop)
+			}
 			if sum.Best == nil {
 				fmt.Fprintln(out, "no trial trained successfully")
 				return nil
@@ -221,6 +247,9 @@ completed trial.`,
 			b := sum.Best
 			fmt.Fprintf(out, "best: trial %d, reward %.4f, validation accuracy %.4f, %s params, %s multiply-adds\n  %s\n",
 				b.Index, b.Reward, bestOf(b.ValAcc), humanCount(b.Params), humanCount(b.FLOPs), b.Arch)
+			if sum.Final != nil {
+				finalLine(out, *sum.Final, sum.Options)
+			}
 			model, err := os.ReadFile(filepath.Join(cfg.Dir, search.BestFile))
 			if err != nil {
 				return bestModelError(cfg.Dir, err)
@@ -235,6 +264,10 @@ completed trial.`,
 			}
 			if err != nil {
 				return bestModelError(cfg.Dir, err)
+			}
+			if sum.Final != nil {
+				fmt.Fprintf(out, "  test accuracy %.4f on %d images (%s: the final model)\n", acc, data.Test.Len(), filepath.Join(cfg.Dir, search.BestFile))
+				return nil
 			}
 			fmt.Fprintf(out, "  test accuracy %.4f on %d images (%s, trained as in the search; retrain it longer for the final number)\n",
 				acc, data.Test.Len(), filepath.Join(cfg.Dir, search.BestFile))
@@ -270,6 +303,7 @@ completed trial.`,
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the result")
 	f.BoolVar(&jsonl, "json", false, "print one JSON object per finished trial, nothing else")
 	serveFlag(f, &serveAt)
+	ff.register(f)
 	rf.register(f)
 	wf.register(cmd)
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 5000, ValSize: 1000})
@@ -311,6 +345,8 @@ type searchProgress struct {
 
 func (p *searchProgress) hook(e search.Event) {
 	switch e := e.(type) {
+	case *search.FinalStarted, *search.FinalFinished:
+		p.finalEvent(e)
 	case *search.TrialFinished:
 		r := e.Record
 		p.depth = r.Layers

@@ -65,6 +65,13 @@ func (a *app) showCmd() *cobra.Command {
 			if err := showWorkers(w, recs); err != nil {
 				return err
 			}
+			st, err := search.ReadRunState(args[0])
+			if err != nil {
+				return runError(args[0], err)
+			}
+			if err := showFinals(w, st); err != nil {
+				return err
+			}
 			done := make([]search.Record, 0, len(recs))
 			for _, r := range recs {
 				if r.Status == search.Done {

@@ -74,6 +74,7 @@ func (c *childFlags) options() search.ChildOptions {
 }
 
 func (c *childFlags) register(f *pflag.FlagSet, d search.ChildOptions) {
+	d = cliChildDefaults(d)
 	c.co = d
 	f.StringVar(&c.co.Dataset, "data", d.Dataset, "data set: fashion-mnist, mnist, digits, cifar10, or a directory: IDX files, CIFAR-10 batches, or train/<class>/*.png and test/<class>/*.png")
 	f.StringVar(&c.dataDir, "data-dir", "", "where make data put the data sets (default: $NAS_DATA, else .data)")

@@ -206,6 +206,9 @@ func (r *runDir) load(last time.Time) *snapshot {
 	}
 	sum.Trials = len(st.Trials)
 	models := map[string]*modelCache{}
+	// best.onnx copies the final model when the run has one, else the best
+	// trial's (search.RunState.Model).
+	bestIdx, bestSum, _ := st.Model()
 	for _, name := range modelNames {
 		m, size := r.model(name)
 		if m == nil {
@@ -219,11 +222,11 @@ func (r *runDir) load(last time.Time) *snapshot {
 				mj.TestAcc = &v
 			}
 		}
-		// best.onnx is the best trial's model only when it is a copy of the
-		// one nas.db holds (a search killed between committing a new best
-		// and copying it leaves the old one).
-		if name == bestModel && (st.BestSum == "" || m.sum == st.BestSum) {
-			mj.Trial = st.BestModel
+		// best.onnx is the run's model only when it is a copy of the one
+		// nas.db holds (a search killed between committing a new best and
+		// copying it leaves the old one).
+		if name == bestModel && (bestSum == "" || m.sum == bestSum) {
+			mj.Trial = bestIdx
 			if m.err == nil {
 				sn.shape, sn.classes, sn.shapeOK = m.info.Input, m.info.Classes, true
 			}
@@ -248,7 +251,7 @@ func (r *runDir) load(last time.Time) *snapshot {
 			v := *tj.BestVal
 			sum.BestValAcc = &v
 		}
-		if m := models[bestModel]; rec.Index == st.BestModel && m != nil && (st.BestSum == "" || m.sum == st.BestSum) {
+		if m := models[bestModel]; rec.Index == bestIdx && m != nil && (bestSum == "" || m.sum == bestSum) {
 			tj.Models = append(tj.Models, bestModel)
 		}
 		if m := models[retrainedModel]; m != nil && m.err == nil && m.info.Metadata["nas.arch"] == rec.Arch && rec.Status == search.Done {

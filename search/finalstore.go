@@ -1,0 +1,215 @@
+package search
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"time"
+)
+
+// finalSchema is the final phase's part of nas.db (schema version 5): a row
+// per candidate, and the chosen candidate's model.
+const finalSchema = `
+CREATE TABLE IF NOT EXISTS final (
+	trial    INTEGER PRIMARY KEY,
+	rank     INTEGER NOT NULL,
+	arch     TEXT    NOT NULL,
+	status   TEXT    NOT NULL CHECK (status IN ('running','done','failed','diverged','oversized')),
+	val_acc  TEXT,
+	params   INTEGER,
+	flops    INTEGER,
+	seconds  REAL,
+	error    TEXT,
+	seed     INTEGER NOT NULL,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	started  TEXT,
+	finished TEXT
+);
+CREATE TABLE IF NOT EXISTS final_model (
+	trial  INTEGER PRIMARY KEY,
+	onnx   BLOB NOT NULL,
+	sha256 TEXT NOT NULL
+);
+`
+
+// finalTables are the tables finalSchema creates.
+var finalTables = []string{"final", "final_model"}
+
+// hasFinal finds whether the database has the final tables (version 5).
+func (s *store) hasFinal() error {
+	var n int
+	err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'final'`).Scan(&n)
+	s.finals = n > 0
+	return err
+}
+
+func putFinalRow(tx *sql.Tx, f FinalRecord) error {
+	acc, err := json.Marshal(f.ValAcc)
+	if err != nil {
+		return err
+	}
+	if f.ValAcc == nil {
+		acc = []byte("[]")
+	}
+	_, err = tx.Exec(`INSERT OR REPLACE INTO final
+		(trial, rank, arch, status, val_acc, params, flops, seconds, error, seed, attempts, started, finished)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.Trial, f.Rank, f.Arch, f.Status.String(), string(acc), f.Params, f.FLOPs, f.Seconds, f.Error, int64(f.Seed),
+		f.Attempts, timeText(f.Started), timeText(f.Finished))
+	return err
+}
+
+// putFinals inserts the rows of new candidates (pending) in one transaction.
+func (s *store) putFinals(fs []FinalRecord) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("search: final candidates: %w", err)
+	}
+	defer tx.Rollback()
+	for _, f := range fs {
+		if err := putFinalRow(tx, f); err != nil {
+			return fmt.Errorf("search: final candidate %d: %w", f.Trial, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("search: final candidates: %w", err)
+	}
+	return nil
+}
+
+// putFinal inserts or replaces a candidate's row; with a model (the new
+// chosen one), final_model is replaced in the same transaction.
+func (s *store) putFinal(f FinalRecord, model []byte) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("search: final candidate %d: %w", f.Trial, err)
+	}
+	defer tx.Rollback()
+	if err := putFinalRow(tx, f); err != nil {
+		return fmt.Errorf("search: final candidate %d: write: %w", f.Trial, err)
+	}
+	if model != nil {
+		if _, err := tx.Exec(`DELETE FROM final_model`); err != nil {
+			return fmt.Errorf("search: final candidate %d: model: %w", f.Trial, err)
+		}
+		if _, err := tx.Exec(`INSERT INTO final_model (trial, onnx, sha256) VALUES (?, ?, ?)`, f.Trial, model, modelSum(model)); err != nil {
+			return fmt.Errorf("search: final candidate %d: model: %w", f.Trial, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("search: final candidate %d: commit: %w", f.Trial, err)
+	}
+	return nil
+}
+
+// releaseFinal takes back the attempt of candidates whose training was
+// cancelled (not killed).
+func (s *store) releaseFinal(trials []int) error {
+	for _, i := range trials {
+		if _, err := s.db.Exec(`UPDATE final SET attempts = attempts - 1 WHERE trial = ? AND status = 'running' AND attempts > 0`, i); err != nil {
+			return fmt.Errorf("search: final candidate %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// finalRecords is the final table by rank (none before version 5).
+func (s *store) finalRecords() ([]FinalRecord, error) {
+	if !s.finals {
+		return nil, nil
+	}
+	rows, err := s.db.Query(`SELECT trial, rank, arch, status, val_acc, params, flops, seconds, error, seed, attempts, started, finished
+		FROM final ORDER BY rank, trial`)
+	if err != nil {
+		return nil, fmt.Errorf("search: read the final table: %w", err)
+	}
+	defer rows.Close()
+	var out []FinalRecord
+	for rows.Next() {
+		var f FinalRecord
+		var status string
+		var seconds sql.NullFloat64
+		var acc, errText, started, finished sql.NullString
+		var params, flops sql.NullInt64
+		var seed int64
+		if err := rows.Scan(&f.Trial, &f.Rank, &f.Arch, &status, &acc, &params, &flops, &seconds, &errText, &seed,
+			&f.Attempts, &started, &finished); err != nil {
+			return nil, fmt.Errorf("search: read the final table: %w", err)
+		}
+		if f.Status, err = ParseStatus(status); err != nil {
+			return nil, err
+		}
+		if acc.Valid && acc.String != "" {
+			if err := json.Unmarshal([]byte(acc.String), &f.ValAcc); err != nil {
+				return nil, fmt.Errorf("search: final candidate %d: val_acc: %w", f.Trial, err)
+			}
+		}
+		f.Params, f.FLOPs, f.Seconds, f.Error, f.Seed = params.Int64, flops.Int64, seconds.Float64, errText.String, uint64(seed)
+		if math.IsNaN(f.Seconds) {
+			f.Seconds = 0
+		}
+		f.Started, _ = time.Parse(time.RFC3339Nano, started.String)
+		f.Finished, _ = time.Parse(time.RFC3339Nano, finished.String)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// finalModel is the stored final model: its trial (-1: none), bytes and
+// checksum.
+func (s *store) finalModel() (int, []byte, string, error) {
+	if !s.finals {
+		return -1, nil, "", nil
+	}
+	var idx int
+	var b []byte
+	var sum string
+	err := s.db.QueryRow(`SELECT trial, onnx, sha256 FROM final_model`).Scan(&idx, &b, &sum)
+	if errors.Is(err, sql.ErrNoRows) {
+		return -1, nil, "", nil
+	}
+	if err != nil {
+		return -1, nil, "", fmt.Errorf("search: read the final model: %w", err)
+	}
+	if b == nil {
+		b = []byte{} // an evaluator that gives no model: the row is there
+	}
+	return idx, b, sum, nil
+}
+
+// restoreFinalModel replaces the stored final model's bytes (its checksum
+// unchanged): a damaged blob restored from a best.onnx that matches it.
+func (s *store) restoreFinalModel(idx int, model []byte) error {
+	if _, err := s.db.Exec(`UPDATE final_model SET onnx = ? WHERE trial = ?`, model, idx); err != nil {
+		return fmt.Errorf("search: restore the final model: %w", err)
+	}
+	return nil
+}
+
+// ReadFinalModel reads the final model of the run in dir from nas.db (the
+// chosen candidate of the final phase, which best.onnx copies): its trial's
+// index (-1 and nil when there is none: no final phase, or none done yet)
+// and its bytes, verified against their checksum (errors.Is
+// ErrModelChecksum when they do not match). It opens the database
+// read-only.
+func ReadFinalModel(dir string) (int, []byte, error) {
+	s, err := openStoreReadOnly(dir)
+	if err != nil {
+		return -1, nil, err
+	}
+	defer s.close()
+	idx, model, sum, err := s.finalModel()
+	if err != nil {
+		return -1, nil, err
+	}
+	if model != nil && modelSum(model) != sum {
+		return -1, nil, fmt.Errorf("search: %s: the final model (trial %d): %w", filepath.Join(dir, DBFile), idx, ErrModelChecksum)
+	}
+	return idx, model, nil
+}
