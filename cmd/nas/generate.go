@@ -61,8 +61,9 @@ func readLMModel(path string, b []byte) (lmModel, error) {
 	return lm, nil
 }
 
-// encode is the prompt as token ids: words (word level) or characters,
-// unknown ones as <unk>; an empty prompt is one end of sentence.
+// encode is the prompt as token ids: words (word level; a word the
+// vocabulary lacks is looked up lowercased) or characters, unknown ones as
+// <unk>; an empty prompt is one end of sentence.
 func (lm lmModel) encode(prompt string) []int64 {
 	index := make(map[string]int64, len(lm.vocab))
 	for i, t := range lm.vocab {
@@ -83,6 +84,9 @@ func (lm lmModel) encode(prompt string) []int64 {
 	ids := make([]int64, len(toks))
 	for i, t := range toks {
 		id, ok := index[t]
+		if !ok && !lm.char {
+			id, ok = index[strings.ToLower(t)] // word-level corpora are lowercased (PTB, Brown as nas prepares it)
+		}
 		if !ok {
 			id = unk
 		}
