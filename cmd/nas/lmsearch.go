@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -99,23 +98,7 @@ func (a *app) searchLM(cmd *cobra.Command, cfg search.Config, r lmRun) error {
 	}
 	out := cmd.OutOrStdout()
 	log := a.logger()
-	// As for CNNs: min(M, cores) children at once of cores/P threads; with
-	// workers the whole iteration is queued and the local workers share the
-	// cores.
-	local := cfg.Options.Parallel
-	if r.wf.on() {
-		if cfg.Options.Parallel == 0 {
-			cfg.Options.Parallel = cfg.Options.WithDefaults().M
-		}
-		local = max(1, r.wf.workers)
-	}
-	if cfg.Options.Parallel == 0 {
-		cfg.Options.Parallel = min(cfg.Options.WithDefaults().M, runtime.NumCPU())
-		local = cfg.Options.Parallel
-	}
-	if r.rf.threads == 0 {
-		r.rf.threads = max(1, runtime.NumCPU()/local)
-	}
+	local := childParallel(&cfg.Options, r.wf, &r.rf)
 	memory := ""
 	if !cfg.Resume {
 		memory = r.cf.memoryLimit(&cfg.Options.Child, local)

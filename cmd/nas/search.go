@@ -102,26 +102,7 @@ completed trial.`,
 			if err := checkTrainable(co, data); err != nil {
 				return err
 			}
-			// Children in parallel, one thread each, beat one child with
-			// every thread (measured on 2 cores: 28.3 s against 32.2 s for
-			// the same 16 Fashion-MNIST trials): by default P = min(M,
-			// cores) children of cores/P threads.
-			// With workers, the whole iteration is queued at once and the
-			// local workers share the cores.
-			local := cfg.Options.Parallel
-			if wf.on() {
-				if cfg.Options.Parallel == 0 {
-					cfg.Options.Parallel = cfg.Options.WithDefaults().M
-				}
-				local = max(1, wf.workers)
-			}
-			if cfg.Options.Parallel == 0 {
-				cfg.Options.Parallel = min(cfg.Options.WithDefaults().M, runtime.NumCPU())
-				local = cfg.Options.Parallel
-			}
-			if rf.threads == 0 {
-				rf.threads = max(1, runtime.NumCPU()/local)
-			}
+			local := childParallel(&cfg.Options, wf, &rf)
 			memory := ""
 			if !cfg.Resume {
 				memory = cf.memoryLimit(&cfg.Options.Child, local)
@@ -309,6 +290,30 @@ completed trial.`,
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 5000, ValSize: 1000})
 	lf.register(f)
 	return cmd
+}
+
+// childParallel sets how many children train at once and with how many
+// threads, and returns how many run on this machine. Children in parallel,
+// one thread each, beat one child with every thread (measured on 2 cores:
+// 28.3 s against 32.2 s for the same 16 Fashion-MNIST trials): by default
+// P = min(M, cores) children of cores/P threads. With workers, the whole
+// iteration is queued at once and the local workers share the cores.
+func childParallel(o *search.Options, wf workerFlags, rf *runtimeFlags) (local int) {
+	local = o.Parallel
+	if wf.on() {
+		if o.Parallel == 0 {
+			o.Parallel = o.WithDefaults().M
+		}
+		local = max(1, wf.workers)
+	}
+	if o.Parallel == 0 {
+		o.Parallel = min(o.WithDefaults().M, runtime.NumCPU())
+		local = o.Parallel
+	}
+	if rf.threads == 0 {
+		rf.threads = max(1, runtime.NumCPU()/local)
+	}
+	return local
 }
 
 func budget(o search.Options) string {
