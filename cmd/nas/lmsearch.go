@@ -136,6 +136,9 @@ func (a *app) searchLM(cmd *cobra.Command, cfg search.Config, r lmRun) error {
 			fmt.Fprintf(out, "searching %s space with %s: %s; M=%d, %d at once with %d thread(s) each\n", o.Space, o.Strategy, budget(o), o.M, o.Parallel, r.rf.threads)
 			fmt.Fprintf(out, "memory limit per child: %s\n", memory)
 		}
+		if o.EarlyStop.On {
+			fmt.Fprintln(out, earlyStop(o.EarlyStop))
+		}
 		fmt.Fprintln(out, lmChildLine(co, corpus))
 	}
 	p.total = cfg.Options.Trials
