@@ -95,10 +95,7 @@ func (s *store) putFinal(f FinalRecord, model []byte) error {
 		return fmt.Errorf("search: final candidate %d: write: %w", f.Trial, err)
 	}
 	if model != nil {
-		if _, err := tx.Exec(`DELETE FROM final_model`); err != nil {
-			return fmt.Errorf("search: final candidate %d: model: %w", f.Trial, err)
-		}
-		if _, err := tx.Exec(`INSERT INTO final_model (trial, onnx, sha256) VALUES (?, ?, ?)`, f.Trial, model, modelSum(model)); err != nil {
+		if err := replaceModel(tx, "final_model", "trial", f.Trial, model); err != nil {
 			return fmt.Errorf("search: final candidate %d: model: %w", f.Trial, err)
 		}
 	}
@@ -111,12 +108,7 @@ func (s *store) putFinal(f FinalRecord, model []byte) error {
 // releaseFinal takes back the attempt of candidates whose training was
 // cancelled (not killed).
 func (s *store) releaseFinal(trials []int) error {
-	for _, i := range trials {
-		if _, err := s.db.Exec(`UPDATE final SET attempts = attempts - 1 WHERE trial = ? AND status = 'running' AND attempts > 0`, i); err != nil {
-			return fmt.Errorf("search: final candidate %d: %w", i, err)
-		}
-	}
-	return nil
+	return s.releaseAttempts("final", "trial", "final candidate", trials)
 }
 
 // finalRecords is the final table by rank (none before version 5).

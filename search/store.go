@@ -302,10 +302,7 @@ func (s *store) putTrial(r Record, model []byte) error {
 		return fmt.Errorf("search: trial %d: write: %w", r.Index, err)
 	}
 	if model != nil {
-		if _, err := tx.Exec(`DELETE FROM best_model`); err != nil {
-			return fmt.Errorf("search: trial %d: best model: %w", r.Index, err)
-		}
-		if _, err := tx.Exec(`INSERT INTO best_model (idx, onnx, sha256) VALUES (?, ?, ?)`, r.Index, model, modelSum(model)); err != nil {
+		if err := replaceModel(tx, "best_model", "idx", r.Index, model); err != nil {
 			return fmt.Errorf("search: trial %d: best model: %w", r.Index, err)
 		}
 	}
@@ -317,13 +314,27 @@ func (s *store) putTrial(r Record, model []byte) error {
 
 // release takes back the attempt of trials whose evaluation was cancelled
 // (not killed): their rows stay "running", to be evaluated again.
-func (s *store) release(idx []int) error {
-	for _, i := range idx {
-		if _, err := s.db.Exec(`UPDATE trial SET attempts = attempts - 1 WHERE idx = ? AND status = 'running' AND attempts > 0`, i); err != nil {
-			return fmt.Errorf("search: trial %d: %w", i, err)
+func (s *store) release(idx []int) error { return s.releaseAttempts("trial", "idx", "trial", idx) }
+
+// releaseAttempts takes back one attempt of each running row keyed by ids
+// in table (trial by idx, final by trial); what names a row in errors.
+func (s *store) releaseAttempts(table, key, what string, ids []int) error {
+	for _, i := range ids {
+		if _, err := s.db.Exec(`UPDATE `+table+` SET attempts = attempts - 1 WHERE `+key+` = ? AND status = 'running' AND attempts > 0`, i); err != nil {
+			return fmt.Errorf("search: %s %d: %w", what, i, err)
 		}
 	}
 	return nil
+}
+
+// replaceModel makes model, with its sha256, the one row of a model table
+// (best_model keyed by idx, final_model by trial), inside tx.
+func replaceModel(tx *sql.Tx, table, key string, index int, model []byte) error {
+	if _, err := tx.Exec(`DELETE FROM ` + table); err != nil {
+		return err
+	}
+	_, err := tx.Exec(`INSERT INTO `+table+` (`+key+`, onnx, sha256) VALUES (?, ?, ?)`, index, model, modelSum(model))
+	return err
 }
 
 // restoreModel replaces the stored best model's bytes (its checksum

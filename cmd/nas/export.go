@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -75,24 +76,13 @@ is deterministic).`,
 				}
 				fmt.Fprintf(w, "the final model: trial %d's architecture trained %d epochs on the whole training split\n", final.Trial, opts.FinalChild().Epochs)
 			} else if best, _ := chooseTrial(recs, -1); best.Index == rec.Index {
-				// The model the database says is the best, verified against
-				// its checksum; best.onnx is a copy, stale when a search died
-				// between committing a new best and copying it.
-				idx, m, err := search.ReadBestModel(dir)
+				m, err := storedBest(a.stderr, dir, rec)
 				if err != nil {
-					return runError(dir, err)
-				}
-				db := filepath.Join(dir, search.DBFile)
-				if idx != rec.Index {
-					return fmt.Errorf("export: %s: the stored best model is trial %d's, the trial table's best is trial %d (inconsistent: nas search --resume %s checks the run)",
-						db, idx, rec.Index, dir)
+					return err
 				}
 				model = m
-				fromBest = func(err error) error { return fmt.Errorf("%s: the best model (trial %d): %w", db, idx, err) }
-				bestPath := filepath.Join(dir, search.BestFile)
-				if f, err := os.ReadFile(bestPath); err != nil || !bytes.Equal(f, m) {
-					fmt.Fprintf(a.stderr, "nas: %s differs from the best model in %s (trial %d): exporting the database's; nas search --resume %s writes %s again\n",
-						bestPath, db, idx, dir, search.BestFile)
+				fromBest = func(err error) error {
+					return fmt.Errorf("%s: the best model (trial %d): %w", filepath.Join(dir, search.DBFile), rec.Index, err)
 				}
 			} else {
 				fmt.Fprintf(w, "retraining trial %d from its seed\n", rec.Index)
@@ -163,6 +153,28 @@ is deterministic).`,
 	f.StringVar(&dataDir, "data-dir", "", "where make data put the data sets (default: $NAS_DATA, else .data)")
 	rf.register(f)
 	return cmd
+}
+
+// storedBest is the run's best model as nas.db stores it, verified against
+// its checksum, which must be rec's. best.onnx is a copy, stale when a
+// search died between committing a new best and copying it: storedBest
+// says so on stderr.
+func storedBest(stderr io.Writer, dir string, rec search.Record) ([]byte, error) {
+	idx, m, err := search.ReadBestModel(dir)
+	if err != nil {
+		return nil, runError(dir, err)
+	}
+	db := filepath.Join(dir, search.DBFile)
+	if idx != rec.Index {
+		return nil, fmt.Errorf("export: %s: the stored best model is trial %d's, the trial table's best is trial %d (inconsistent: nas search --resume %s checks the run)",
+			db, idx, rec.Index, dir)
+	}
+	bestPath := filepath.Join(dir, search.BestFile)
+	if f, err := os.ReadFile(bestPath); err != nil || !bytes.Equal(f, m) {
+		fmt.Fprintf(stderr, "nas: %s differs from the best model in %s (trial %d): exporting the database's; nas search --resume %s writes %s again\n",
+			bestPath, db, idx, dir, search.BestFile)
+	}
+	return m, nil
 }
 
 // readTrial reads the run in dir and chooses trial n of it (chooseTrial);

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -31,15 +30,9 @@ func (a *app) exportLM(ctx context.Context, w io.Writer, rt *runner.Runtime, dir
 	}
 	var model []byte
 	if best, _ := chooseTrial(recs, -1); best.Index == rec.Index {
-		idx, m, err := search.ReadBestModel(dir)
-		if err != nil {
-			return runError(dir, err)
+		if model, err = storedBest(a.stderr, dir, rec); err != nil {
+			return err
 		}
-		if idx != rec.Index {
-			return fmt.Errorf("export: %s: the stored best model is trial %d's, the trial table's best is trial %d (inconsistent: nas search --resume %s checks the run)",
-				filepath.Join(dir, search.DBFile), idx, rec.Index, dir)
-		}
-		model = m
 	} else {
 		fmt.Fprintf(w, "retraining trial %d from its seed\n", rec.Index)
 		ev, err := localeval.NewLM(localeval.LMConfig{Runtime: rt, Corpus: corpus, Logger: a.logger()})

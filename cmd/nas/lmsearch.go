@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -150,13 +149,8 @@ func (a *app) searchLM(cmd *cobra.Command, cfg search.Config, r lmRun) error {
 			return err
 		}
 	}
-	sum, err := search.Run(ctx, cfg)
+	sum, err := a.runSearch(ctx, cfg, p)
 	completed = err == nil
-	p.finish()
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintf(a.stderr, "nas: search interrupted; completed trials are saved. Continue with:\n  nas search --resume %s\n", cfg.Dir)
-		return err
-	}
 	if err != nil {
 		return err
 	}

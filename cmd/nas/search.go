@@ -166,13 +166,8 @@ completed trial.`,
 					return err
 				}
 			}
-			sum, err := search.Run(ctx, cfg)
+			sum, err := a.runSearch(ctx, cfg, p)
 			completed = err == nil
-			p.finish()
-			if errors.Is(err, context.Canceled) {
-				fmt.Fprintf(a.stderr, "nas: search interrupted; completed trials are saved. Continue with:\n  nas search --resume %s\n", cfg.Dir)
-				return err
-			}
 			if err != nil {
 				return err
 			}
@@ -290,6 +285,17 @@ completed trial.`,
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 5000, ValSize: 1000})
 	lf.register(f)
 	return cmd
+}
+
+// runSearch runs the search of cfg, ends p's progress bar, and tells how to
+// resume a run that was interrupted.
+func (a *app) runSearch(ctx context.Context, cfg search.Config, p *searchProgress) (search.Summary, error) {
+	sum, err := search.Run(ctx, cfg)
+	p.finish()
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(a.stderr, "nas: search interrupted; completed trials are saved. Continue with:\n  nas search --resume %s\n", cfg.Dir)
+	}
+	return sum, err
 }
 
 // childParallel sets how many children train at once and with how many

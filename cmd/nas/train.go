@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nas-project/nas/internal/atomicfile"
-	"github.com/nas-project/nas/internal/dataset"
+	"github.com/nas-project/nas/internal/dataroot"
 	"github.com/nas-project/nas/internal/localeval"
 	"github.com/nas-project/nas/onnxgen"
 	"github.com/nas-project/nas/runner"
@@ -98,12 +98,12 @@ func (c *childFlags) register(f *pflag.FlagSet, d search.ChildOptions) {
 func (c *childFlags) root() string { return dataRoot(c.dataDir) }
 
 // dataRoot is the data directory a --data-dir flag names, else
-// dataset.DefaultRoot ($NAS_DATA, else the checkout's .data).
+// dataroot.Default ($NAS_DATA, else the checkout's .data).
 func dataRoot(flag string) string {
 	if flag != "" {
 		return flag
 	}
-	return dataset.DefaultRoot()
+	return dataroot.Default()
 }
 
 func (a *app) trainCmd() *cobra.Command {

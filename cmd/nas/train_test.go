@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/nas-project/nas/internal/dataroot"
 	"github.com/nas-project/nas/internal/testenv"
 
 	"github.com/nas-project/nas/internal/dataset"
@@ -54,7 +55,7 @@ func TestTrainLearnsFashionMNIST(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on Fashion-MNIST for about 10 s")
 	}
-	root := dataset.DefaultRoot()
+	root := dataroot.Default()
 	if _, err := os.Stat(filepath.Join(root, "fashion-mnist", "train-images-idx3-ubyte.gz")); err != nil {
 		t.Fatalf("Fashion-MNIST is missing (%v): run make data", err)
 	}

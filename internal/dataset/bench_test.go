@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nas-project/nas/internal/dataroot"
 )
 
 func BenchmarkLoadFashionSmall(b *testing.B) {
@@ -23,9 +25,9 @@ func BenchmarkLoadDigits(b *testing.B) {
 }
 
 // BenchmarkLoadFashionMNIST loads the full data set (70,000 images) when
-// `make data` has put it under DefaultRoot(); it is a measurement, not a test.
+// `make data` has put it under dataroot.Default(); it is a measurement, not a test.
 func BenchmarkLoadFashionMNIST(b *testing.B) {
-	if _, err := os.Stat(filepath.Join(DefaultRoot(), "fashion-mnist")); err != nil {
+	if _, err := os.Stat(filepath.Join(dataroot.Default(), "fashion-mnist")); err != nil {
 		b.Skipf("full Fashion-MNIST not present (run `make data`): %v", err)
 	}
 	for b.Loop() {

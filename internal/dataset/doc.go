@@ -10,7 +10,7 @@
 // which the user downloads), "digits" (embedded in the binary, no download)
 // or a directory holding the four IDX files, the CIFAR-10 batches, or an
 // image folder (train/<class>/ and test/<class>/ of PNG, JPEG or GIF files).
-// root "" means [DefaultRoot]: $NAS_DATA, else the .data folder of the
+// root "" means dataroot.Default: $NAS_DATA, else the .data folder of the
 // enclosing checkout. Loaders return raw pixel values 0..255; nothing is
 // normalised or shuffled on load.
 //

@@ -1,7 +1,6 @@
 package dataset
 
 import (
-	"bufio"
 	"embed"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nas-project/nas/internal/dataroot"
 )
 
 // The IDX file names of MNIST and Fashion-MNIST, without the optional ".gz".
@@ -37,48 +38,6 @@ var classNames = map[string][]string{
 //go:embed testdata/digits/*.gz
 var digitsFS embed.FS
 
-// modulePath is the module whose checkout DefaultRoot looks for.
-const modulePath = "github.com/nas-project/nas"
-
-// DefaultRoot is the data directory used when Load is given an empty root:
-// $NAS_DATA when set (the Makefile sets it), else the .data folder of the
-// nearest enclosing checkout of this module (found by its go.mod), else
-// ".data" in the working directory.
-func DefaultRoot() string {
-	if r := os.Getenv("NAS_DATA"); r != "" {
-		return r
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ".data"
-	}
-	for {
-		if isModuleRoot(dir) {
-			return filepath.Join(dir, ".data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ".data"
-		}
-		dir = parent
-	}
-}
-
-func isModuleRoot(dir string) bool {
-	f, err := os.Open(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "module ") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "module")) == modulePath
-		}
-	}
-	return false
-}
-
 // Load returns the training and test splits of a data set with raw pixel
 // values 0..255. spec is one of
 //
@@ -93,7 +52,7 @@ func isModuleRoot(dir string) bool {
 //     test_batch.bin, or an image folder: train/<class>/*.png|jpg|gif and
 //     test/<class>/… (LoadImageFolder).
 //
-// root "" means DefaultRoot(). A missing file is reported by name, with an
+// root "" means dataroot.Default(). A missing file is reported by name, with an
 // error that wraps fs.ErrNotExist.
 func Load(spec, root string) (train, test *Set, err error) {
 	defer func() {
@@ -108,7 +67,7 @@ func Load(spec, root string) (train, test *Set, err error) {
 	}
 	if sub, ok := known[spec]; ok {
 		if root == "" {
-			root = DefaultRoot()
+			root = dataroot.Default()
 		}
 		dir := filepath.Join(root, sub)
 		if spec == "cifar10" {

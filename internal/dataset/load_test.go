@@ -159,23 +159,11 @@ func TestLoadByName(t *testing.T) {
 		if sum(train.X) != sum(want.X) {
 			t.Fatalf("raw=%v: pixel sum %v, want %v", raw, sum(train.X), sum(want.X))
 		}
-		// An empty root means DefaultRoot, which honours NAS_DATA.
+		// An empty root means dataroot.Default, which honours NAS_DATA.
 		t.Setenv("NAS_DATA", root)
-		if got := DefaultRoot(); got != root {
-			t.Fatalf("DefaultRoot() = %q with NAS_DATA=%q", got, root)
-		}
 		if _, _, err := Load("fashion-mnist", ""); err != nil {
 			t.Fatalf("raw=%v, root from NAS_DATA: %v", raw, err)
 		}
-	}
-}
-
-func TestDefaultRootFindsModule(t *testing.T) {
-	t.Setenv("NAS_DATA", "")
-	got := DefaultRoot()
-	abs, _ := filepath.Abs("../../.data")
-	if got != abs {
-		t.Fatalf("DefaultRoot() = %q, want the checkout's .data %q", got, abs)
 	}
 }
 

@@ -54,6 +54,8 @@ func listPackages(t *testing.T) map[string]pkg {
 var allowed = map[string][]string{
 	// The contract between the compiler and the runner: plain data.
 	"internal/child": {},
+	// The data directory make data fills, shared by the image and text loaders.
+	"internal/dataroot": {},
 	// Leaves: the controller sees the space as plain data, the compiler
 	// owns the language and describes its graphs through the contract, the
 	// runner binds from the contract and knows nothing else of nas.
@@ -66,12 +68,12 @@ var allowed = map[string][]string{
 	"search": {"controller", "internal/atomicfile", "onnxgen"},
 	// Helpers with no nas dependencies of their own, or only the contract.
 	"internal/atomicfile":      {},
-	"internal/dataset":         {"internal/child"},
+	"internal/dataset":         {"internal/child", "internal/dataroot"},
 	"internal/dataset/gendata": {},
 	"internal/testenv":         {},
 	// text: corpora and the LM batch source; the runner reads its Stream
 	// through the contract's columns.
-	"internal/text": {"internal/child"},
+	"internal/text": {"internal/child", "internal/dataroot"},
 	// viz draws plain data (an Arch, points): it knows nothing of how they
 	// were made.
 	"internal/viz": {"onnxgen"},
@@ -92,7 +94,7 @@ var allowed = map[string][]string{
 	"internal/deps":      {},
 	"internal/gradcheck": {},
 	// The command wires everything.
-	"cmd/nas": {"internal/atomicfile", "internal/dataset", "internal/dist", "internal/localeval", "internal/modelfile", "internal/serve", "internal/text", "internal/viz", "onnxgen", "onnxgen/graph", "onnxgen/onnxpb", "runner", "search"},
+	"cmd/nas": {"internal/atomicfile", "internal/dataroot", "internal/dataset", "internal/dist", "internal/localeval", "internal/modelfile", "internal/serve", "internal/text", "internal/viz", "onnxgen", "onnxgen/graph", "onnxgen/onnxpb", "runner", "search"},
 }
 
 // cgoAllowed: the packages that may depend on onnxruntime_go: runner, the

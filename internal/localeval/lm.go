@@ -125,21 +125,10 @@ func (e *LMEvaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outc
 		return search.Outcome{}, fmt.Errorf("localeval: trial %d: %w", t.Index, err)
 	}
 	out.Reason, out.ValAcc = res.Reason, res.Scores
-	reward := LMReward(res.Scores, co.RewardK, co.RewardP, RewardC(co, corpus.Level))
-	switch res.Status {
-	case runner.Done:
-		out.Status, out.Reward = search.Done, reward
+	if settle(&out, res.Status, LMReward(res.Scores, co.RewardK, co.RewardP, RewardC(co, corpus.Level))) {
 		if out.Model, err = LMModel(c, lo, res.Params, corpus, co.Dataset); err != nil {
 			return search.Outcome{}, fmt.Errorf("localeval: trial %d: inference model: %w", t.Index, err)
 		}
-	case runner.Stopped:
-		out.Status, out.Reward = search.Stopped, reward
-	case runner.Diverged:
-		out.Status = search.Diverged
-	case runner.Oversized:
-		out.Status = search.Oversized
-	default:
-		out.Status = search.Failed
 	}
 	out.Seconds = time.Since(t0).Seconds()
 	e.cfg.Logger.Debug("trial", "index", t.Index, "status", out.Status.String(), "reward", out.Reward, "seconds", out.Seconds)

@@ -103,9 +103,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 		return search.Outcome{}, fmt.Errorf("localeval: trial %d: %w", t.Index, err)
 	}
 	out := search.Outcome{Reason: res.Reason, ValAcc: res.Scores, Params: cost.Params, FLOPs: cost.FLOPs}
-	switch res.Status {
-	case runner.Done:
-		out.Status, out.Reward = search.Done, Reward(res.Scores, co.RewardK, co.RewardP)
+	if settle(&out, res.Status, Reward(res.Scores, co.RewardK, co.RewardP)) {
 		m, err := InferenceModel(a, e.in, classes, co, res.Params, e.cfg.Norm, WithLabels(map[string]string{}, e.cfg.Train.Labels))
 		if err != nil {
 			return search.Outcome{}, fmt.Errorf("localeval: trial %d: inference model: %w", t.Index, err)
@@ -113,8 +111,23 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 		if out.Model, err = (proto.MarshalOptions{Deterministic: true}).Marshal(m); err != nil {
 			return search.Outcome{}, fmt.Errorf("localeval: trial %d: inference model: %w", t.Index, err)
 		}
+	}
+	out.Seconds = time.Since(t0).Seconds()
+	e.cfg.Logger.Debug("trial", "index", t.Index, "status", out.Status.String(), "reward", out.Reward, "seconds", out.Seconds)
+	return out, nil
+}
+
+// settle sets out's status from the runner's (Done, Stopped, Diverged,
+// Oversized; anything else Failed) and, for a child that trained (Done or
+// Stopped), its reward; it reports whether the child is Done, so that the
+// caller makes its model.
+func settle(out *search.Outcome, s runner.Status, reward float64) (done bool) {
+	switch s {
+	case runner.Done:
+		out.Status, out.Reward = search.Done, reward
+		return true
 	case runner.Stopped:
-		out.Status, out.Reward = search.Stopped, Reward(res.Scores, co.RewardK, co.RewardP)
+		out.Status, out.Reward = search.Stopped, reward
 	case runner.Diverged:
 		out.Status = search.Diverged
 	case runner.Oversized:
@@ -122,9 +135,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 	default:
 		out.Status = search.Failed
 	}
-	out.Seconds = time.Since(t0).Seconds()
-	e.cfg.Logger.Debug("trial", "index", t.Index, "status", out.Status.String(), "reward", out.Reward, "seconds", out.Seconds)
-	return out, nil
+	return false
 }
 
 // TrainOptions maps a child's training options to the runner's; an epoch's

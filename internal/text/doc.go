@@ -26,7 +26,7 @@
 //
 // # Corpora
 //
-// [Load](spec, root, opt) resolves a name, root "" meaning [DefaultRoot]
+// [Load](spec, root, opt) resolves a name, root "" meaning dataroot.Default
 // ($NAS_DATA, else the .data folder of the enclosing checkout, as
 // internal/dataset):
 //

@@ -1,57 +1,14 @@
 package text
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nas-project/nas/internal/dataroot"
 )
-
-// modulePath is the module whose checkout DefaultRoot looks for.
-const modulePath = "github.com/nas-project/nas"
-
-// DefaultRoot is the data directory used when Load is given an empty root,
-// the same as internal/dataset's (copied: text may import neither dataset
-// nor anything but the contract): $NAS_DATA when set (the Makefile sets
-// it), else the .data folder of the nearest enclosing checkout of this
-// module (found by its go.mod), else ".data" in the working directory.
-func DefaultRoot() string {
-	if r := os.Getenv("NAS_DATA"); r != "" {
-		return r
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ".data"
-	}
-	for {
-		if isModuleRoot(dir) {
-			return filepath.Join(dir, ".data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ".data"
-		}
-		dir = parent
-	}
-}
-
-func isModuleRoot(dir string) bool {
-	f, err := os.Open(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "module ") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "module")) == modulePath
-		}
-	}
-	return false
-}
 
 // Names lists the named corpora Load knows, for help texts.
 var Names = []string{"brown", "fortunes", "ptb", "tiny", "tiny-char"}
@@ -67,14 +24,14 @@ var Names = []string{"brown", "fortunes", "ptb", "tiny", "tiny-char"}
 //     DIR (word level), see LoadPTB;
 //   - "tiny", "tiny-char": the generated fixture (see Tiny), no files.
 //
-// root "" means DefaultRoot(). A missing corpus wraps fs.ErrNotExist and
+// root "" means dataroot.Default(). A missing corpus wraps fs.ErrNotExist and
 // says how to get it.
 func Load(spec, root string, opt Options) (*Corpus, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
 	if root == "" && (spec == "brown" || spec == "fortunes" || spec == "ptb") {
-		root = DefaultRoot()
+		root = dataroot.Default()
 	}
 	hint := func(c *Corpus, err error, how string) (*Corpus, error) {
 		if err != nil && errors.Is(err, fs.ErrNotExist) {

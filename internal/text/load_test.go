@@ -70,20 +70,9 @@ func TestLoadMissing(t *testing.T) {
 	}
 }
 
-func TestDefaultRoot(t *testing.T) {
-	t.Setenv("NAS_DATA", "/some/where")
-	if got := DefaultRoot(); got != "/some/where" {
-		t.Errorf("DefaultRoot() = %q with NAS_DATA set", got)
-	}
-	t.Setenv("NAS_DATA", "")
-	want, err := filepath.Abs("../../.data") // this checkout's
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := DefaultRoot(); got != want {
-		t.Errorf("DefaultRoot() = %q, want %q", got, want)
-	}
-	// An empty root means DefaultRoot: a corpus under $NAS_DATA loads.
+// TestEmptyRoot: an empty root is dataroot.Default, which honours
+// $NAS_DATA: a corpus under it loads.
+func TestEmptyRoot(t *testing.T) {
 	root := t.TempDir()
 	if err := os.CopyFS(filepath.Join(root, "ptb"), os.DirFS("testdata/ptb")); err != nil {
 		t.Fatal(err)

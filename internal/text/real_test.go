@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/nas-project/nas/internal/dataroot"
 )
 
 // The real corpora `make data` fetches (make test runs it first), pinned by
@@ -18,7 +20,7 @@ func realRoot(t *testing.T, sub, probe string) string {
 	if testing.Short() {
 		t.Skip("reads a fetched corpus (about a second)")
 	}
-	root := DefaultRoot()
+	root := dataroot.Default()
 	if _, err := os.Stat(filepath.Join(root, sub, probe)); err != nil {
 		t.Fatalf("the %s corpus is missing (%v): run make data", sub, err)
 	}
