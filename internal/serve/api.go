@@ -62,18 +62,29 @@ func (s *Server) apiArch(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such trial", http.StatusNotFound)
 		return
 	}
-	if !sn.shapeOK {
-		http.Error(w, "the run has no model yet (best.onnx), so the input size is unknown", http.StatusNotFound)
-		return
-	}
 	t := sn.trials[i]
-	a, err := onnxgen.Parse(t.Arch)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
-		return
-	}
 	title := fmt.Sprintf("trial %d: %s, reward %.4f", t.Index, t.Status, t.Reward)
-	dot, err := viz.Dot(a, sn.shape, sn.classes, title)
+	var dot string
+	if k, _ := onnxgen.KindOf(t.Arch); k == onnxgen.KindRNN {
+		// A cell's picture is its tree: it needs no input size.
+		c, perr := onnxgen.ParseCell(t.Arch)
+		if perr != nil {
+			http.Error(w, perr.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		dot, err = viz.CellDot(c, title)
+	} else {
+		if !sn.shapeOK {
+			http.Error(w, "the run has no model yet (best.onnx), so the input size is unknown", http.StatusNotFound)
+			return
+		}
+		a, perr := onnxgen.Parse(t.Arch)
+		if perr != nil {
+			http.Error(w, perr.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		dot, err = viz.Dot(a, sn.shape, sn.classes, title)
+	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		return

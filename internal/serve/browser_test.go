@@ -326,3 +326,40 @@ func TestScreenshots(t *testing.T) {
 	}
 	b.noErrors(t, "screenshots")
 }
+
+// TestBrowserCellRun: a cell search's scores are 1/perplexity, and the
+// pages say so (and give the perplexity) instead of calling them accuracy.
+func TestBrowserCellRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no browser")
+	}
+	dir := t.TempDir()
+	o := search.Options{Strategy: search.StrategyRandom, Space: "cell2", M: 4, Trials: 8, Seed: 1, MaxFailures: -1,
+		Child: search.ChildOptions{Dataset: "tiny-char", Epochs: 2}}
+	buildRun(t, dir, o, false, cellEval{epochs: 2})
+	s, err := New(Config{Dirs: []string{dir}, Poll: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := testServer(t, s)
+	b := newBrowser(t, 1280, 900)
+	b.navigate(t, ts.URL+"/#/run/0")
+	b.waitFor(t, "the trial table", `document.querySelectorAll('#trials tbody tr').length === 8`, 10*time.Second)
+	b.waitFor(t, "the charts", `document.querySelectorAll('#reward-chart canvas, #scatter-chart canvas').length === 2`, 5*time.Second)
+	page := eval[string](t, b, `document.body.textContent`)
+	for _, want := range []string{"best val 1/ppl", "(ppl ", "1/ppl (per epoch)", "1/perplexity against cost"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the cell run's page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "val acc") || strings.Contains(page, "Accuracy against cost") {
+		t.Errorf("the cell run's page calls its scores accuracy:\n%s", page)
+	}
+	b.navigate(t, ts.URL+"/#/run/0/trial/0")
+	b.waitFor(t, "the cell's picture", `(i => i && i.complete && i.naturalWidth > 0)(document.getElementById('arch'))`, 15*time.Second)
+	b.waitFor(t, "the training curve", `document.querySelector('#curve-chart canvas') !== null`, 5*time.Second)
+	if page := eval[string](t, b, `document.body.textContent`); !strings.Contains(page, "validation 1/perplexity") || strings.Contains(page, "validation accuracy") {
+		t.Errorf("the cell trial's page:\n%s", page)
+	}
+	b.noErrors(t, "the cell run's pages")
+}

@@ -23,9 +23,9 @@
 //	GET /api/runs/{run}                      one run: its summary and its trials
 //	GET /api/runs/{run}/trials/{trial}/arch.svg
 //	                                         the trial's architecture, drawn by internal/viz
-//	                                         (Graphviz dot; the input size and classes are
-//	                                         best.onnx's), 404 before the run has a model,
-//	                                         503 without Graphviz
+//	                                         (Graphviz dot; a CNN's input size and classes are
+//	                                         best.onnx's, so 404 before the run has a model;
+//	                                         a cell is drawn as its tree), 503 without Graphviz
 //	GET /api/runs/{run}/models/{name}        best.onnx or retrained.onnx, as a download
 //	GET /api/events                          server-sent events: "change" with {"run": i,
 //	                                         "version": v} when run i's data changed
@@ -36,6 +36,12 @@
 // test accuracy found in its models' metadata (nas.test_accuracy, which
 // nas retrain writes), the time of its last write, and a version: a digest
 // of everything else, which changes exactly when the data does.
+//
+// A trial's validation score is an accuracy for a CNN and 1/perplexity for
+// a cell (a run of kind rnn): higher is better for both, so the charts and
+// the Pareto front treat them alike, but the pages label a cell run's
+// scores "1/perplexity" and give the perplexity beside them
+// (TestBrowserCellRun).
 //
 // # Live data
 //

@@ -32,6 +32,13 @@
     return r.json();
   }
   const f4 = x => (x === null || x === undefined ? '—' : x.toFixed(4));
+  // A trial's val_acc is its validation accuracy for an image classifier
+  // and 1/perplexity for a cell (kind rnn): higher is better for both, so
+  // the charts and the Pareto front need no other change; tables add the
+  // perplexity.
+  const isCell = o => !!o && o.kind === 'rnn';
+  const valLabel = o => (isCell(o) ? 'validation 1/perplexity' : 'validation accuracy');
+  const valText = (o, x) => (isCell(o) && x > 0 ? `${f4(x)} (ppl ${(1 / x).toFixed(2)})` : f4(x));
   const f3 = x => (x === null || x === undefined ? '—' : x.toFixed(3));
   function count(n) {
     if (!n) return '—';
@@ -114,10 +121,10 @@
     }, [s.x, s.y, s.best, s.avg]);
   }
 
-  // scatterChart: best validation accuracy against the cost of every done
-  // or stopped trial, and the Pareto front (no other trial is both cheaper
-  // and more accurate).
-  function scatterChart(box, trials, metric) {
+  // scatterChart: best validation accuracy (1/perplexity for cells) against
+  // the cost of every done or stopped trial, and the Pareto front (no other
+  // trial is both cheaper and more accurate).
+  function scatterChart(box, trials, metric, o) {
     const pts = trials.filter(t => (t.status === 'done' || t.status === 'stopped') && t.best_val !== undefined && t[metric] > 0)
       .map(t => [t[metric], t.best_val, t.index]).sort((a, b) => a[0] - b[0] || b[1] - a[1]);
     const x = pts.map(p => p[0]), y = pts.map(p => p[1]);
@@ -126,7 +133,7 @@
     pts.forEach((p, i) => { if (p[1] > best) { best = p[1]; front[i] = p[1]; } });
     return chart(box, {
       scales: { x: { time: false, distr: 3 } },
-      axes: [{ label: metric === 'params' ? 'parameters' : 'multiply-adds per image', values: (u, vs) => vs.map(v => (v === null ? '' : count(v))) }, { label: 'validation accuracy' }],
+      axes: [{ label: metric === 'params' ? 'parameters' : 'multiply-adds per image', values: (u, vs) => vs.map(v => (v === null ? '' : count(v))) }, { label: valLabel(o) }],
       series: [
         { label: metric, value: (u, v) => (v === null ? '—' : count(v)) },
         Object.assign({ label: 'trials' }, dots(palette[1])),
@@ -176,7 +183,7 @@
         el('td', { text: budget(o) }),
         el('td', {}, prog, ' ', `${r.final}${o && o.trials ? '/' + o.trials : ''}`, r.statuses.running ? el('span', { class: 'muted', text: ` (${r.statuses.running} running)` }) : null),
         el('td', { class: 'num' }, r.best ? el('a', { href: trialHref(r.id, r.best.index), text: f4(r.best.reward) }) : '—'),
-        el('td', { class: 'num', text: f4(r.best_val_acc) }),
+        el('td', { class: 'num', text: valText(o, r.best_val_acc), title: valLabel(o) }),
         el('td', { class: 'num', text: f4(r.test_acc), title: r.test_from || '' }),
         el('td', { text: ago(r.updated) }));
     });
@@ -206,7 +213,7 @@
       sw.style.background = palette[k % palette.length]; // CSSOM, allowed by the CSP
       return el('tr', {}, el('td', {}, sw, ' ', runLink(r)), el('td', { text: r.options ? r.options.strategy : '—' }),
         el('td', { class: 'num', text: String(r.final) }),
-        el('td', { class: 'num', text: r.best ? f4(r.best.reward) : '—' }), el('td', { class: 'num', text: f4(r.best_val_acc) }),
+        el('td', { class: 'num', text: r.best ? f4(r.best.reward) : '—' }), el('td', { class: 'num', text: valText(r.options, r.best_val_acc) }),
         el('td', { class: 'num', text: r.best ? String(r.best.index) : '—' }));
     });
     return { nodes: [el('h1', { text: 'Runs side by side' }),
@@ -245,7 +252,7 @@
     });
     const head = el('tr', {}, columns.map(c => el('th', {
       class: ['sortable', c.num ? 'num' : '', c.key === key ? (dir > 0 ? 'sorted-asc' : 'sorted-desc') : ''].join(' '),
-      data: { key: c.key }, text: c.label,
+      data: { key: c.key }, text: c.key === 'best_val' && isCell(run.options) ? '1/ppl (per epoch)' : c.label,
       on: { click: () => { view.sort = { key: c.key, dir: view.sort.key === c.key ? -view.sort.dir : (c.num && c.key !== 'index' ? -1 : 1) }; refresh(); } },
     })));
     const rows = shown.map(t => el('tr', { data: { trial: t.index, status: t.status } },
@@ -290,7 +297,7 @@
       stat('progress', `${r.final}${o.trials ? ' / ' + o.trials : ''} trials`),
       stat('running', String(r.statuses.running || 0)),
       stat('best reward', r.best ? el('a', { href: trialHref(r.id, r.best.index), text: `${f4(r.best.reward)} (#${r.best.index})` }) : '—'),
-      stat('best val acc', f4(r.best_val_acc)),
+      stat(isCell(o) ? 'best val 1/ppl' : 'best val acc', valText(o, r.best_val_acc)),
       stat('test acc', r.test_acc !== undefined ? `${f4(r.test_acc)} (${r.test_from})` : '—'),
       stat('budget', budget(o)),
       stat('last write', ago(r.updated))));
@@ -302,9 +309,9 @@
     return { nodes: [...head,
       el('div', { class: 'grid' },
         el('div', { class: 'card' }, el('div', { class: 'chart-title', text: 'Reward over trials' }), rbox),
-        el('div', { class: 'card' }, el('div', { class: 'chart-title' }, el('span', { text: 'Accuracy against cost' }), metric), sbox)),
+        el('div', { class: 'card' }, el('div', { class: 'chart-title' }, el('span', { text: isCell(o) ? '1/perplexity against cost' : 'Accuracy against cost' }), metric), sbox)),
       el('h2', { text: 'Trials' }), ...trialTable(r, d.trials)],
-    after: () => { rewardChart(rbox, d.trials); scatterChart(sbox, d.trials, view.metric); } };
+    after: () => { rewardChart(rbox, d.trials); scatterChart(sbox, d.trials, view.metric, o); } };
   }
 
   async function viewTrial(id, n) {
@@ -317,7 +324,7 @@
     if (!t) return { nodes: [crumbs, el('h1', { text: `Trial ${n}` }), el('p', { class: 'error', text: 'no such trial (yet)' })] };
     const facts = [
       ['status', badge(t.status)], ['reward', t.status === 'running' ? '—' : f4(t.reward)],
-      ['validation accuracy', t.val_acc.length ? t.val_acc.map(f4).join(' · ') : '—'],
+      [valLabel(r.options), t.val_acc.length ? t.val_acc.map(v => valText(r.options, v)).join(' · ') : '—'],
       ['parameters', count(t.params)], ['multiply-adds', count(t.flops)],
       ['time', t.status === 'running' ? 'running since ' + ago(t.started) : seconds(t.seconds)],
       ['iteration', String(t.iteration)], ['layers', String(t.layers)], ['strategy', t.strategy], ['worker', t.worker], ['seed', t.seed],
@@ -339,8 +346,8 @@
       el('h2', { text: 'Architecture' }), el('div', { class: 'card' }, fig)],
     after: () => {
       if (!t.val_acc.length) { cbox.replaceChildren(el('p', { class: 'muted', text: 'no epoch finished yet' })); return; }
-      chart(cbox, { scales: { x: { time: false } }, axes: [{ label: 'epoch' }, { label: 'validation accuracy' }],
-        series: [{ label: 'epoch' }, { label: 'validation accuracy', stroke: palette[0], width: 2, points: { show: true, size: 7 } }] },
+      chart(cbox, { scales: { x: { time: false } }, axes: [{ label: 'epoch' }, { label: valLabel(r.options) }],
+        series: [{ label: 'epoch' }, { label: valLabel(r.options), stroke: palette[0], width: 2, points: { show: true, size: 7 } }] },
       [t.val_acc.map((_, i) => i + 1), t.val_acc]);
     } };
   }
