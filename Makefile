@@ -12,7 +12,7 @@ export NAS_ORT_LIB := $(ORT_LIB)
 export NAS_DATA := $(DATA_DIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build ort data search cell-search compare cell-compare serve test-deps test test-short golden lint bench proto fuzz clean uplot screenshots
+.PHONY: help build ort data search seeds cell-search compare cell-compare serve test-deps test test-short golden lint bench proto fuzz clean uplot screenshots
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,9 @@ SEARCH_FLAGS ?= --data fashion-mnist --space v2 --trials 200 --duration 12m --tr
 
 search: build ort data ## the main job: a real search on Fashion-MNIST, then the final training (about 17 min; RUN=dir, SEARCH_FLAGS=...)
 	bin/nas search --dir $(RUN) $(SEARCH_FLAGS)
+
+seeds: build ort data ## the main job over seeds 1-3 beside a hand-designed CNN trained as long (about 1 h; runs/seeds/table.md)
+	SEARCH_FLAGS='$(SEARCH_FLAGS)' scripts/seeds.sh
 
 # The paper's second half: a cell search for a character-level language model on Debian's fortunes, in about
 # 12 minutes on 2 cores (a 12-minute budget, then the iteration in flight and the test perplexity: 12m11s measured).
