@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/nas-project/nas/internal/atomicfile"
 )
@@ -293,7 +294,9 @@ func (r *run) rungPhase(ctx context.Context) error {
 			continue // dropped to fit the budget by the process that planned it
 		} else {
 			if p := r.fit(rung); p.rungs < rung {
-				r.log.Warn("rungs: dropped to fit the duration", "from", rung)
+				note := fmt.Sprintf("rungs from %d dropped to fit the %s left (rungs %d of %d run)", rung, r.left().Round(time.Second), rung-1, m.Count)
+				r.log.Warn(note)
+				r.hook(&Shrunk{Note: note})
 				return nil
 			}
 			cands = rungCandidates(r.recs, r.rungs, m, rung)
