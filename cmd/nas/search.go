@@ -227,6 +227,11 @@ completed trial.`,
 			} else {
 				fmt.Fprintf(out, "\n%d trials in %s (stopped by the %s budget)\n", sum.Trials, cfg.Dir, sum.Stop)
 			}
+			if quiet {
+				for _, n := range sum.Shrunk { // printed as they happened otherwise
+					fmt.Fprintf(out, "budget: %s\n", n)
+				}
+			}
 			if sum.Best == nil {
 				fmt.Fprintln(out, "no trial trained successfully")
 				return nil
