@@ -36,21 +36,36 @@ func predictPhases(stages []stageCost, seconds float64, parallel int) time.Durat
 	return time.Duration(total * seconds * float64(time.Second))
 }
 
-// slowest is the largest rung-0 seconds among recs.
-func slowest(recs []Record) float64 {
+// slowest is the largest time per unit of work (rung 0's training) among
+// recs: each trial's latest measurement, the seconds of its highest Done
+// rung row over that rung's work, else its own seconds.
+func (r *run) slowest(recs []Record) float64 {
 	s := 0.0
-	for _, r := range recs {
-		s = math.Max(s, r.Seconds)
+	for _, rec := range recs {
+		u := rec.Seconds
+		top := RungRecord{}
+		for k, f := range r.rungs {
+			if k.trial == rec.Index && rungDone(f) && f.Rung > top.Rung {
+				top = f
+			}
+		}
+		if top.Rung > 0 {
+			c := r.opts.Child.WithDefaults()
+			c.TrainSize, c.Epochs = top.TrainSize, top.Epochs
+			u = top.Seconds / r.opts.work(c, r.cfg.FinalScale)
+		}
+		s = math.Max(s, u)
 	}
 	return s
 }
 
 // predict is the time plan p needs from stage from (a rung 1 … Count, or
 // Count+1: the final phase), with the candidates of the moment. Every
-// candidate is predicted to take the slowest rung-0 time among the
-// plausible candidates (the first stage's count of fidelityRanking, and
-// while sampling M more: the iteration in flight may bring new winners)
-// times its stage's work (Options.work: images × epochs over rung 0's);
+// candidate is predicted to take the slowest time per unit of work among
+// the plausible candidates (the first stage's count of fidelityRanking,
+// and while sampling M more: the iteration in flight may bring new
+// winners; each measured at its highest rung, see slowest) times its
+// stage's work (Options.work: images × epochs over rung 0's);
 // counts after the first stage assume every candidate ends Done; rows
 // already finished cost nothing.
 func (r *run) predict(p plan, from int, sampling bool) time.Duration {
@@ -95,7 +110,7 @@ func (r *run) predict(p plan, from int, sampling bool) time.Duration {
 	if sampling {
 		plausible += o.M
 	}
-	return predictPhases(stages, slowest(ranking[:min(plausible, len(ranking))]), o.Parallel)
+	return predictPhases(stages, r.slowest(ranking[:min(plausible, len(ranking))]), o.Parallel)
 }
 
 // shrink makes p smaller by one step: one final candidate fewer (down to

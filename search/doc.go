@@ -140,12 +140,13 @@
 // elapsed (finalReserve), F the wall time of the last iteration plus the
 // prediction for the rungs and the final phase with the candidates of the
 // moment (predict): every candidate is predicted to take the slowest
-// rung-0 seconds among the plausible ones (the first phase's count of
-// fidelityRanking plus M: the next iteration may bring new winners, as it
-// did in the README's measured make search) × its phase's work (images ×
-// epochs over rung 0's: η^r for rung r, scale × Final.Epochs / E for the
-// final), in rounds of Parallel, the phases one after the other
-// (predictPhases). Without rungs and final phase F is 0 (the iteration in
+// time per unit of work among the plausible ones (the first phase's count
+// of fidelityRanking plus M: the next iteration may bring new winners, as
+// it did in the README's measured make search; each one's latest
+// measurement: its highest Done rung's seconds over that rung's work, else
+// its trial's seconds) × its phase's work (images × epochs over rung 0's:
+// η^r for rung r, scale × Final.Epochs / E for the final), in rounds of
+// Parallel, the phases one after the other (predictPhases). Without rungs and final phase F is 0 (the iteration in
 // flight may then end past Duration). The prediction is made again when
 // each rung and the final phase begin, with their own candidates; when it
 // exceeds the time left the plan is shrunk step by step (fit, shrink):

@@ -620,3 +620,34 @@ func TestVersion5Continued(t *testing.T) {
 		t.Errorf("version %d (%v), rung tables %v, final epochs %v; want 6", v, err, s.rungs, s.finalEpochs)
 	}
 }
+
+// TestSlowest: the time per unit of work is each trial's latest
+// measurement (its highest Done rung's seconds over that rung's work, else
+// its trial's seconds), the largest wins.
+func TestSlowest(t *testing.T) {
+	o := rungOptions(StrategyRandom).WithDefaults() // rung 1: 200 images (work 2), rung 2: 400 (work 4)
+	row := func(rung, trial int, st Status, secs float64) RungRecord {
+		c := o.RungChild(rung, rungScale)
+		return RungRecord{Rung: rung, TrainSize: c.TrainSize, FinalRecord: FinalRecord{Trial: trial, Status: st, ValAcc: []float64{0.5}, Seconds: secs, Epochs: c.Epochs}}
+	}
+	r := &run{opts: o, cfg: Config{FinalScale: rungScale}, rungs: map[rungKey]RungRecord{}}
+	for _, f := range []RungRecord{row(1, 0, Done, 8), row(1, 2, Done, 100), row(2, 2, Done, 20), row(1, 3, Failed, 1000)} {
+		r.rungs[rungKey{f.Rung, f.Trial}] = f
+	}
+	recs := []Record{{Index: 0, Seconds: 10}, {Index: 1, Seconds: 3}, {Index: 2, Seconds: 1}, {Index: 3, Seconds: 2}}
+	for _, c := range []struct {
+		name string
+		recs []Record
+		want float64
+	}{
+		{"rung 1's 8 s over work 2", recs[:1], 4},
+		{"a trial without rungs: its own seconds", recs[1:2], 3},
+		{"the highest rung counts: rung 2's 20 s over 4, not rung 1's 100 over 2", recs[2:3], 5},
+		{"a failed row is no measurement", recs[3:4], 2},
+		{"the largest of all", recs, 5},
+	} {
+		if got := r.slowest(c.recs); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
