@@ -651,3 +651,59 @@ func TestSlowest(t *testing.T) {
 		}
 	}
 }
+
+// TestFit: the plan fit chooses is predicted to fit the time left, and the
+// one before its last shrink step is not (it shrinks no more than needed);
+// the smallest plan is returned even when it does not fit; without a
+// duration nothing is shrunk.
+func TestFit(t *testing.T) {
+	o := rungOptions(StrategyRandom)
+	o.Final = FinalTraining{K: 3, Epochs: 4}
+	o.Duration = time.Hour
+	o = o.WithDefaults()
+	var recs []Record
+	var have []bool
+	for i := range 8 {
+		recs = append(recs, Record{Index: i, Arch: fmt.Sprint("a", i), Status: Done, Reward: float64(i) / 10, Seconds: 10 + float64(i)})
+		have = append(have, true)
+	}
+	for _, c := range []struct {
+		name    string
+		elapsed time.Duration
+	}{
+		{"most of the hour left", 10 * time.Minute},
+		{"half left", 30 * time.Minute},
+		{"little left", 55 * time.Minute},
+		{"almost nothing left", 3599 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := &run{opts: o, cfg: Config{FinalScale: rungScale}, recs: recs, have: have, rungs: map[rungKey]RungRecord{},
+				finals: map[int]FinalRecord{}, start: time.Now().Add(-c.elapsed)}
+			p := r.fit(1)
+			left := o.Duration - c.elapsed
+			prev, q := o.fullPlan(), o.fullPlan()
+			steps := 0
+			for q != p {
+				prev = q
+				var ok bool
+				if q, ok = shrink(q, 1); !ok {
+					t.Fatalf("fit gave %+v, not reached by shrinking %+v", p, o.fullPlan())
+				}
+				steps++
+			}
+			_, smaller := shrink(p, 1)
+			switch {
+			case r.predict(p, 1, false) > left && smaller:
+				t.Errorf("plan %+v predicted %v, over the %v left, though it could shrink", p, r.predict(p, 1, false), left)
+			case steps > 0 && r.predict(prev, 1, false) <= left:
+				t.Errorf("plan %+v shrunk one step too far: %+v (%v) fits the %v left", p, prev, r.predict(prev, 1, false), left)
+			}
+			t.Logf("%v left: %+v, predicted %v", left, p, r.predict(p, 1, false))
+		})
+	}
+	r := &run{opts: o, cfg: Config{FinalScale: rungScale}, recs: recs, have: have, rungs: map[rungKey]RungRecord{}, finals: map[int]FinalRecord{}, start: time.Now()}
+	r.opts.Duration = 0
+	if p := r.fit(1); p != o.fullPlan() {
+		t.Errorf("without a duration: %+v, want the full plan", p)
+	}
+}
