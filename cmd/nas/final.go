@@ -141,8 +141,12 @@ func showFinals(w io.Writer, st search.RunState) error {
 	if len(st.Finals) == 0 {
 		return nil
 	}
+	epochs := st.Options.FinalChild().Epochs
+	if e := st.Finals[0].Epochs; e > 0 { // as recorded: fewer when shrunk to fit the duration
+		epochs = e
+	}
 	fmt.Fprintf(w, "final training: %d candidate(s), %d epochs each on the whole training split; the chosen one is best.onnx\n",
-		len(st.Finals), st.Options.FinalChild().Epochs)
+		len(st.Finals), epochs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "rank\ttrial\tstatus\tval acc\tseconds\t\tarchitecture")
 	for _, f := range st.Finals {
