@@ -80,7 +80,7 @@ is deterministic).`,
 				fromBest = func(err error) error {
 					return fmt.Errorf("%s: the final model (trial %d): %w", filepath.Join(dir, search.DBFile), final.Trial, err)
 				}
-				fmt.Fprintf(w, "the final model: trial %d's architecture trained %d epochs on the whole training split\n", final.Trial, opts.FinalChild().Epochs)
+				fmt.Fprintf(w, "the final model: trial %d's architecture trained %d epochs on the whole training split\n", final.Trial, finalEpochs(*final, opts))
 			} else if top != nil {
 				model, val = finalModel, top.Accuracy()
 				fromBest = func(err error) error {
@@ -144,7 +144,7 @@ is deterministic).`,
 				"nas.version":             version,
 			}
 			if final != nil {
-				meta["nas.final_epochs"] = strconv.Itoa(opts.FinalChild().Epochs)
+				meta["nas.final_epochs"] = strconv.Itoa(finalEpochs(*final, opts))
 			}
 			if top != nil {
 				meta["nas.rung"] = strconv.Itoa(top.Rung)

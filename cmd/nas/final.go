@@ -128,12 +128,18 @@ func finalLine(w io.Writer, f search.FinalRecord, o search.Options) {
 	if o.Rungs.On() {
 		of = "the highest rung's ranking"
 	}
-	epochs := o.FinalChild().Epochs
-	if f.Epochs > 0 { // fewer when the phase was shrunk to fit the duration
-		epochs = f.Epochs
-	}
 	fmt.Fprintf(w, "final: trial %d's architecture trained %d epochs on the whole training split: validation accuracy %.4f (rank %d of %s)\n",
-		f.Trial, epochs, f.Accuracy(), f.Rank+1, of)
+		f.Trial, finalEpochs(f, o), f.Accuracy(), f.Rank+1, of)
+}
+
+// finalEpochs is how many epochs candidate f trained: as recorded (fewer
+// than the options' when the phase was shrunk to fit the duration), the
+// options' for a row of schema version 5.
+func finalEpochs(f search.FinalRecord, o search.Options) int {
+	if f.Epochs > 0 {
+		return f.Epochs
+	}
+	return o.FinalChild().Epochs
 }
 
 // showFinals lists a run's final phase (nas show).
@@ -141,12 +147,8 @@ func showFinals(w io.Writer, st search.RunState) error {
 	if len(st.Finals) == 0 {
 		return nil
 	}
-	epochs := st.Options.FinalChild().Epochs
-	if e := st.Finals[0].Epochs; e > 0 { // as recorded: fewer when shrunk to fit the duration
-		epochs = e
-	}
 	fmt.Fprintf(w, "final training: %d candidate(s), %d epochs each on the whole training split; the chosen one is best.onnx\n",
-		len(st.Finals), epochs)
+		len(st.Finals), finalEpochs(st.Finals[0], st.Options))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "rank\ttrial\tstatus\tval acc\tseconds\t\tarchitecture")
 	for _, f := range st.Finals {
