@@ -52,8 +52,9 @@ CELL_FLAGS ?= --space cell8 --data fortunes --train-size 200000 --val-size 20000
 cell-search: build ort data ## a real cell search for a language model on fortunes (about 12 min; CELL_RUN=dir, CELL_FLAGS=...)
 	bin/nas search --dir $(CELL_RUN) $(CELL_FLAGS)
 
-compare: build ort ## rl vs random vs evolution, same budget, 3 seeds, on the digits fixture (runs/compare/table.md)
+compare: build ort ## rl vs random vs evolution, same budget, 3 seeds, on the digits fixture (runs/compare/table.md); rl with and without the rungs, same duration (runs/mfcompare/table.md)
 	scripts/compare.sh
+	scripts/mfcompare.sh
 
 cell-compare: build ort data ## the cell search: rl vs random vs evolution, and the LSTM and NASCell, 3 seeds, on fortunes (runs/cellcompare/table.md)
 	scripts/cellcompare.sh

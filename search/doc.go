@@ -74,12 +74,53 @@
 // Trial i is handed to the evaluator with Seed = TrialSeed(Options.Seed, i),
 // which seeds the child's initialisation and data order.
 //
+// # Multi-fidelity: the rungs
+//
+// With Options.Rungs (Count R > 0; the zero value is off, and the run is
+// then what it was before, bit for bit), the sampling is followed by
+// successive halving (Li et al.'s Hyperband, one bracket): the trials are
+// rung 0, each judged cheaply with the run's child options (TrainSize T
+// images, Epochs E); rung r = 1 … R trains again, from scratch with the
+// trial's own seed, the first ⌈n_{r−1}/η⌉ of rung r−1's ranking, n_{r−1}
+// its length (rungCandidates; rung 1 takes at most Rungs.Max, default
+// η^R, so that the top rung holds η architectures and each rung costs about
+// what another does). Rung 0's ranking is the distinct Done trials by
+// reward, lowest index on ties (finalCandidates' order); rung r's is its
+// Done rows by the validation accuracy of their last epoch, lower trial
+// index on ties. Rung r trains with η^r times rung 0's training
+// (Options.RungChild): E epochs on T·η^r images while that is below the
+// whole training split, else the whole split (TrainSize 0) for max(E,
+// round(E·η^r/scale)) epochs, scale the split's images over T
+// (Config.FinalScale); the learning-rate schedule and every other child
+// option are the run's, and the validation split is the search's, held
+// out, so every rung's accuracies are on one scale. The promotions are
+// trained by Config.RungEvaluator (default FinalEvaluator, else Evaluator),
+// up to Parallel at once, in rank order, by the same machinery as the
+// final candidates (trainBatch: the rule of two attempts, cancellation).
+//
+// Which reward each strategy learns from: the controller (rl), random and
+// evolution learn from rung-0 rewards only. Every trial has one, at one
+// fidelity (the run's child options), so REINFORCE's rewards, its
+// baseline and evolution's tournaments stay on one scale; a promotion's
+// score never reaches a strategy, and the trial table, best_model and the
+// strategy's state are exactly a run's without the rungs (with a duration,
+// the sampling ends earlier: below).
+//
+// Which trial is "the best": the highest fidelity wins (fidelityRanking):
+// a trial ranks by the highest rung where it has a Done row, then by its
+// score there (the rung's last-epoch validation accuracy; the search
+// reward at rung 0), then the lower index. The best row of the highest
+// rung is the top (rung_model); without a final phase best.onnx is its
+// model. Summary.Best stays the best trial by reward (rung 0).
+//
 // # The final training
 //
 // With Options.Final (K > 0; the zero value has no final phase), the
-// sampling budget is followed by the paper's last step inside the search.
-// The candidates are the K Done trials of the highest reward (lowest index
-// on ties), one per architecture (finalCandidates); each is trained again
+// sampling budget (and the rungs) are followed by the paper's last step
+// inside the search. The candidates are the first K of fidelityRanking:
+// without rungs the K Done trials of the highest reward (lowest index on
+// ties), one per architecture (finalCandidates), with rungs the highest
+// rung's best first; each is trained again
 // from scratch, from its trial's seed, with Options.FinalChild: the run's
 // child options with Final.Epochs epochs (default 10), the learning rate
 // annealed with a half cosine, and the whole training split (TrainSize 0;
@@ -92,24 +133,40 @@
 // best_model and the strategy's state are exactly those of a run without
 // the final phase (with a duration, the sampling ends earlier: below).
 //
-// The budget: Duration covers both phases. While the search samples, an
-// iteration starts only before Duration − F has elapsed, F the prediction
-// of the final phase for the current candidates (predictFinal: each
-// candidate's trial seconds × Final.Epochs / Child.Epochs ×
-// Config.FinalScale, the final's training images over a search child's,
-// divided by min(Parallel, K)); as without the final phase, the iteration
-// in flight completes. In the final phase a candidate starts only while
-// Duration has not elapsed, except the phase's first (a run always gets a
-// model); one not started stays pending for a resume; a candidate's epochs
-// are never cut to fit the time left. With a trial budget alone the
-// sampling runs all Trials, then the final phase all K.
+// # The budget
+//
+// Duration covers the sampling, the rungs and the final phase. While the
+// search samples, an iteration starts only before Duration − F has
+// elapsed (finalReserve), F the wall time of the last iteration plus the
+// prediction for the rungs and the final phase with the candidates of the
+// moment (predict): every candidate is predicted to take the slowest
+// time per unit of work among the plausible ones (the first phase's count
+// of fidelityRanking plus M: the next iteration may bring new winners, as
+// it did in the README's measured make search; each one's latest
+// measurement: its highest Done rung's seconds over that rung's work, else
+// its trial's seconds) × its phase's work (images × epochs over rung 0's:
+// η^r for rung r, scale × Final.Epochs / E for the final), in rounds of
+// Parallel, the phases one after the other (predictPhases). Without rungs and final phase F is 0 (the iteration in
+// flight may then end past Duration). The prediction is made again when
+// each rung and the final phase begin, with their own candidates; when it
+// exceeds the time left the plan is shrunk step by step (fit, shrink):
+// one final candidate fewer down to one, then the top rungs not begun
+// dropped, then one final epoch fewer down to one; each shrink is logged,
+// reported (a Shrunk event, Summary.Shrunk) and recorded (fewer rows in
+// the rung and final tables, the final rows' epochs). In the rungs and the
+// final phase a candidate starts only while Duration has not elapsed,
+// except the final phase's first (a run always gets a model; the smallest
+// plan runs even when predicted too long); one not started stays pending
+// for a resume. With a trial budget alone nothing is shrunk: the sampling
+// runs all Trials, then every rung, then the final phase all K.
 //
 // # The run directory
 //
 //	nas.db           SQLite database (WAL mode, synchronous FULL)
 //	controller.ckpt  the rl controller after the last update (atomic)
 //	best.onnx        the run's model (atomic): the chosen final candidate's
-//	                 when there is one, else the best Done trial's
+//	                 when there is one, else the top rung's (rung_model),
+//	                 else the best Done trial's
 //
 // A run exists when nas.db does: a new run's database (schema and run row)
 // is built in a temporary file and written to nas.db with the atomic writer,
@@ -120,10 +177,11 @@
 // (controller.ckpt, best.onnx, nas.db-wal) or a nas.db that is not a run's,
 // and changes nothing in it (CheckNewRunDir says so before any work).
 //
-// nas.db's schema (SchemaVersion 5; version 1 lacked the status stopped,
+// nas.db's schema (SchemaVersion 6; version 1 lacked the status stopped,
 // version 2 the attempts and the model's checksum, version 3 the worker,
-// version 4 the tables final and final_model; all are still read, and a
-// resume upgrades them):
+// version 4 the tables final and final_model, version 5 the tables rung
+// and rung_model and final's epochs; all are still read, and a resume
+// upgrades them):
 //
 //	run(id = 1, version INTEGER, created TEXT (RFC 3339), config TEXT)
 //	    config is the JSON of Options with every default resolved, the
@@ -146,9 +204,23 @@
 //	final(trial INTEGER PRIMARY KEY (the candidate's trial), rank,
 //	      arch, status ∈ {running (attempts 0: pending), done, failed,
 //	      diverged, oversized}, val_acc TEXT (JSON, per epoch), params,
-//	      flops, seconds, error, seed, attempts, started, finished)
+//	      flops, seconds, error, seed, attempts, started, finished,
+//	      epochs (fewer than Final.Epochs when shrunk; 0 in a version-5
+//	      row: Final.Epochs))
 //	    a row per final candidate, all of a phase's written (pending) in
 //	    one transaction when the phase begins.
+//	rung(rung, trial (PRIMARY KEY (rung, trial)), rank (in rung−1's
+//	     ranking), arch, status (as final's), train_size (0: the whole
+//	     split), epochs, val_acc, params, flops, seconds, error, seed,
+//	     attempts, started, finished)
+//	    a row per promotion: a trial's fidelity is the run's child options
+//	    (the trial table is rung 0), a promotion's its train_size and
+//	    epochs; all of a rung's rows are written (pending) in one
+//	    transaction when the rung begins.
+//	rung_model(trial INTEGER PRIMARY KEY, onnx BLOB, sha256 TEXT)
+//	    one row: the model of the best row of the highest rung (its
+//	    trial's highest Done rung); best.onnx copies it when there is no
+//	    final model.
 //	final_model(trial INTEGER PRIMARY KEY, onnx BLOB, sha256 TEXT)
 //	    one row: the chosen final candidate's model; best.onnx copies it.
 //
@@ -212,17 +284,23 @@
 // the best model is recorded empty (unavailable), as for an evaluator that
 // returns none, and the search goes on.
 //
-// The final phase resumes too. A resume that sets no new budget (Trials
-// and Duration zero) of a run whose final phase has begun (the final table
-// has rows) samples nothing: it trains the candidates still pending or
-// interrupted (with the rule of two attempts above; a finished one, done
-// or failed, never again) and keeps the chosen one; after a complete phase it trains
-// nothing. A resume with a new budget samples on, then runs the final phase
-// over the new candidates, training only those without a row (the pick is
-// over every Done row); best.onnx stays the final model meanwhile. A damaged
-// final_model blob is restored from best.onnx when that matches its
-// checksum (then a damaged best_model cannot be: best.onnx is not its
-// copy).
+// The rungs and the final phase resume too. A resume that sets no new
+// budget (Trials and Duration zero) of a run whose rungs or final phase
+// have begun (their tables have rows) samples nothing: each rung or final
+// phase with rows trains exactly its rows still pending or interrupted
+// (with the rule of two attempts above; a finished one, done or failed,
+// never again), a rung without rows below a phase with rows stays dropped,
+// and a phase not begun is planned as in a new run (with the resume's own
+// Duration, counted from its start); after complete phases it trains
+// nothing. A rung's pending row keeps the fidelity it was written with.
+// A resume with a new budget samples on, then runs the rungs and the
+// final phase over the new candidates, training only those without a row
+// (the pick is over every Done row; every Done row of a rung counts in its
+// ranking); best.onnx stays the final (or top rung's) model meanwhile. A
+// damaged final_model blob is restored from best.onnx when that matches
+// its checksum (then a damaged best_model cannot be: best.onnx is not its
+// copy); a damaged rung_model blob likewise, when there is no final model
+// (verifyModel).
 //
 // # Reading a run
 //
@@ -238,8 +316,8 @@
 // # Progress
 //
 // A Hook receives typed events (*TrialStarted, *TrialFinished,
-// *IterationDone, *BestChanged, *FinalStarted, *FinalFinished) from the
-// search's goroutine; the log goes
+// *IterationDone, *BestChanged, *RungStarted, *RungFinished, *Shrunk,
+// *FinalStarted, *FinalFinished) from the search's goroutine; the log goes
 // to the injected *slog.Logger. Budget: Options.Trials and/or
 // Options.Duration (checked before each iteration). Cancelling ctx stops
 // the evaluations in flight (their rows stay "running") and Run returns

@@ -91,7 +91,11 @@ type FinalRecord struct {
 	Seed          uint64
 	// Attempts is how many times the candidate was handed to the
 	// evaluator (as a trial's).
-	Attempts          int
+	Attempts int
+	// Epochs is the candidate's training epochs: FinalTraining.Epochs, or
+	// fewer when the phase was shrunk to fit the duration (0 in a row of
+	// schema version 5: the run's FinalTraining.Epochs).
+	Epochs            int
 	Started, Finished time.Time
 }
 
@@ -179,31 +183,6 @@ func chosenFinal(finals map[int]FinalRecord) int {
 	return best
 }
 
-// predictFinal is the time the final phase still needs: each candidate not
-// yet done takes its trial's measured seconds × (final epochs / search
-// epochs) × scale (the final's training images per search child's, the
-// caller's Config.FinalScale; 0 means 1), and up to Parallel train at once.
-// It errs long: a search trial's validation pass and setup scale with it.
-func predictFinal(cands []Record, finals map[int]FinalRecord, o Options, scale float64) time.Duration {
-	if scale <= 0 {
-		scale = 1
-	}
-	ratio := float64(o.Final.WithDefaults().Epochs) / float64(max(1, o.Child.WithDefaults().Epochs)) * scale
-	var total float64
-	n := 0
-	for _, c := range cands {
-		if f, ok := finals[c.Index]; ok && f.Status != Running {
-			continue
-		}
-		total += c.Seconds * ratio
-		n++
-	}
-	if n == 0 {
-		return 0
-	}
-	return time.Duration(total / float64(min(max(1, o.Parallel), n)) * float64(time.Second))
-}
-
 // finalOutcome is the row of a trained candidate, given the evaluator's
 // outcome and error: an error is Failed with its text; Done with at least
 // one validation accuracy is Done; Diverged, Oversized and Failed keep
@@ -221,15 +200,6 @@ func finalOutcome(f FinalRecord, out Outcome, evalErr error) FinalRecord {
 		f.Status, f.Error = Failed, fmt.Sprintf("evaluator returned status %v with %d validation accuracies: %s", out.Status, len(out.ValAcc), out.Reason)
 	}
 	return f
-}
-
-// finalReserve is the part of Options.Duration kept for the final phase
-// while the search samples: the prediction for the current candidates.
-func (r *run) finalReserve() time.Duration {
-	if !r.opts.Final.On() || r.opts.Duration <= 0 {
-		return 0
-	}
-	return predictFinal(finalCandidates(r.recs, r.opts.Final.K), r.finals, r.opts, r.cfg.FinalScale)
 }
 
 // loadFinal reads the final table and checks the stored final model
@@ -250,52 +220,87 @@ func (r *run) loadFinal() (model []byte, restored bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
+	return r.verifyModel("the final model", idx, r.finalBest, model, sum, true)
+}
+
+// verifyModel checks a stored model (the final model, the rungs' top
+// model) against the table's pick want (-1: none): the row is the pick's
+// and the bytes match their checksum; a damaged blob is taken from
+// best.onnx when that is its copy (copied) and matches. It returns the
+// model (nil: none) and whether it was restored.
+func (r *run) verifyModel(what string, idx, want int, model []byte, sum string, copied bool) ([]byte, bool, error) {
 	switch {
-	case model == nil && r.finalBest < 0:
+	case model == nil && want < 0:
 		return nil, false, nil
-	case model == nil || idx != r.finalBest:
-		return nil, false, fmt.Errorf("search: %w: the final model is trial %d's, the final table's best is trial %d", ErrInconsistent, idx, r.finalBest)
+	case model == nil || idx != want:
+		return nil, false, fmt.Errorf("search: %w: %s is trial %d's, the table's best is trial %d", ErrInconsistent, what, idx, want)
 	case modelSum(model) != sum:
 		bestPath := filepath.Join(r.cfg.Dir, BestFile)
 		file, ferr := os.ReadFile(bestPath)
-		if ferr != nil || modelSum(file) != sum {
-			return nil, false, fmt.Errorf("search: %w: %s: the final model (trial %d) fails its sha256 checksum, and %s does not match it either",
-				ErrInconsistent, filepath.Join(r.cfg.Dir, DBFile), idx, bestPath)
+		if !copied || ferr != nil || modelSum(file) != sum {
+			return nil, false, fmt.Errorf("search: %w: %s: %s (trial %d) fails its sha256 checksum, and %s does not match it either",
+				ErrInconsistent, filepath.Join(r.cfg.Dir, DBFile), what, idx, bestPath)
 		}
 		return file, true, nil
 	}
 	return model, false, nil
 }
 
-// skipSampling says whether Run goes straight to the final phase: a resume
-// that sets no new budget (Trials, Duration) of a run whose final phase has
-// begun. A resume with a budget samples on, then runs the final phase again
-// over the new candidates (those already trained are kept).
+// skipSampling says whether Run goes straight to the phases after the
+// sampling: a resume that sets no new budget (Trials, Duration) of a run
+// whose rungs or final phase have begun. A resume with a budget samples
+// on, then runs the rungs and the final phase again over the new
+// candidates (those already trained are kept).
 func (r *run) skipSampling() bool {
 	b := r.cfg.Options
-	return r.cfg.Resume && len(r.finals) > 0 && b.Trials == 0 && b.Duration == 0
+	return r.cfg.Resume && (len(r.finals) > 0 || len(r.rungs) > 0) && b.Trials == 0 && b.Duration == 0
 }
 
 // finalPhase trains the candidates not yet trained, up to Parallel at once,
 // and keeps the best as the run's model (final_model, then best.onnx).
-// Candidates start in rank order; once Options.Duration has elapsed no
-// further one starts, except the first of the phase (a run always ends with
-// a model): those stay pending for a resume.
+// The candidates are the first K of fidelityRanking (the highest rung's
+// best first), fewer or with fewer epochs when the time left is too short
+// (fit); a resume without a new budget trains the rows there are. They
+// start in rank order; once Options.Duration has elapsed no further one
+// starts, except the first of the phase (a run always ends with a model):
+// those stay pending for a resume.
 func (r *run) finalPhase(ctx context.Context) error {
 	if !r.opts.Final.On() {
 		return nil
 	}
-	cands := finalCandidates(r.recs, r.opts.Final.K)
+	k, epochs := r.opts.Final.K, r.opts.Final.WithDefaults().Epochs
+	var cands []FinalRecord
+	if r.skipSampling() && len(r.finals) > 0 {
+		cands = r.finalList()
+	} else {
+		if p := r.fit(r.opts.Rungs.Count + 1); p.k != k || p.epochs != epochs {
+			note := fmt.Sprintf("final training shrunk to fit the %s left: k %d -> %d, epochs %d -> %d",
+				r.left().Round(time.Second), k, p.k, epochs, p.epochs)
+			r.log.Warn(note)
+			r.hook(&Shrunk{Note: note})
+			k, epochs = p.k, p.epochs
+		}
+		ranking := fidelityRanking(r.recs, r.rungs)
+		for rank, c := range ranking[:min(k, len(ranking))] {
+			f, ok := r.finals[c.Index]
+			if !ok {
+				f = FinalRecord{Trial: c.Index, Rank: rank, Arch: c.Arch, Status: Running, Seed: c.Seed, Params: c.Params, FLOPs: c.FLOPs, Epochs: epochs}
+			}
+			cands = append(cands, f)
+		}
+	}
 	if len(cands) == 0 {
 		r.log.Warn("final training: no trial is done")
 		return nil
 	}
-	var add []FinalRecord
-	for rank, c := range cands {
-		if _, ok := r.finals[c.Index]; !ok {
-			f := FinalRecord{Trial: c.Index, Rank: rank, Arch: c.Arch, Status: Running, Seed: c.Seed, Params: c.Params, FLOPs: c.FLOPs}
+	var add, todo []FinalRecord
+	for _, f := range cands {
+		if _, ok := r.finals[f.Trial]; !ok {
 			add = append(add, f)
-			r.finals[c.Index] = f
+			r.finals[f.Trial] = f
+		}
+		if f.Status == Running {
+			todo = append(todo, f)
 		}
 	}
 	if err := r.st.putFinals(add); err != nil {
@@ -305,16 +310,65 @@ func (r *run) finalPhase(ctx context.Context) error {
 	if ev == nil {
 		ev = r.cfg.Evaluator
 	}
-	iso, _ := ev.(Isolated)
+	r.log.Info("final training", "candidates", len(cands), "to train", len(todo), "epochs", epochs)
+	return r.trainBatch(ctx, batch{
+		what: "final training", todo: todo, ev: ev, first: true,
+		child: func(f FinalRecord) ChildOptions {
+			c := r.opts.FinalChild()
+			if f.Epochs > 0 { // 0: a row of version 5, trained with the run's epochs
+				c.Epochs = f.Epochs
+			}
+			return c
+		},
+		put: func(f FinalRecord) error {
+			r.finals[f.Trial] = f
+			return r.st.putFinal(f, nil)
+		},
+		started: func(f FinalRecord) { r.hook(&FinalStarted{Final: f, Of: len(cands)}) },
+		release: r.st.releaseFinal,
+		finish: func(f FinalRecord, out Outcome) error {
+			var model []byte
+			if f.Status == Done && (r.finalBest < 0 || betterFinal(f, r.finals[r.finalBest])) {
+				model = out.Model
+				if model == nil {
+					model = []byte{}
+				}
+			}
+			return r.commitFinal(f, model)
+		},
+	})
+}
+
+// batch is one phase's candidates to train (a rung's, the final's) and
+// what the phase does with them.
+type batch struct {
+	what string // "final training", "rung 2": in the log and errors
+	todo []FinalRecord
+	ev   Evaluator
+	// first: the phase's first candidate starts even once the duration
+	// has elapsed (a run always ends with a model).
+	first bool
+	// child is the training of a candidate.
+	child func(FinalRecord) ChildOptions
+	// put writes a candidate's running row (its attempts counted).
+	put func(FinalRecord) error
+	// started reports a candidate handed to the evaluator.
+	started func(FinalRecord)
+	// release gives back the attempts of cancelled candidates.
+	release func(trials []int) error
+	// finish commits a trained candidate (its row from finalOutcome).
+	finish func(FinalRecord, Outcome) error
+}
+
+// trainBatch trains b's candidates up to Parallel at once, in order, by
+// the rule of the trials: a candidate running twice when the process died
+// is recorded Failed (unless the evaluator is Isolated); a cancelled one
+// gives its attempt back and stays running. Once Options.Duration has
+// elapsed no further candidate starts (but the first when b.first): those
+// stay pending for a resume.
+func (r *run) trainBatch(ctx context.Context, b batch) error {
+	iso, _ := b.ev.(Isolated)
 	isolated := iso != nil && iso.Isolated()
-	var todo []FinalRecord
-	for _, c := range cands {
-		if f := r.finals[c.Index]; f.Status == Running {
-			todo = append(todo, f)
-		}
-	}
-	r.log.Info("final training", "candidates", len(cands), "to train", len(todo), "epochs", r.opts.Final.WithDefaults().Epochs)
-	child := r.opts.FinalChild()
 	type answer struct {
 		f   FinalRecord
 		out Outcome
@@ -323,12 +377,13 @@ func (r *run) finalPhase(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan answer)
+	todo := b.todo
 	running, started := 0, 0
 	var inflight []int
 	for len(todo) > 0 || running > 0 {
 		for len(todo) > 0 && running < max(1, r.opts.Parallel) && ctx.Err() == nil {
-			if started > 0 && r.opts.Duration > 0 && time.Since(r.start) >= r.opts.Duration {
-				r.log.Warn("final training: the duration is spent; candidates left pending (nas search --resume trains them)", "pending", len(todo))
+			if (started > 0 || !b.first) && r.opts.Duration > 0 && time.Since(r.start) >= r.opts.Duration {
+				r.log.Warn(b.what+": the duration is spent; candidates left pending (nas search --resume trains them)", "pending", len(todo))
 				todo = nil
 				break
 			}
@@ -337,23 +392,22 @@ func (r *run) finalPhase(ctx context.Context) error {
 			if f.Attempts >= maxAttempts && !isolated {
 				f.Status, f.Error = Failed, crashReason
 				f.Started, f.Finished = time.Now(), time.Now()
-				if err := r.commitFinal(f, nil); err != nil {
+				if err := b.finish(f, Outcome{}); err != nil {
 					return err
 				}
 				continue
 			}
 			f.Attempts++
 			f.Started = time.Now()
-			if err := r.st.putFinal(f, nil); err != nil {
+			if err := b.put(f); err != nil {
 				return err
 			}
-			r.finals[f.Trial] = f
-			r.hook(&FinalStarted{Final: f, Of: len(cands)})
+			b.started(f)
 			running++
 			started++
 			inflight = append(inflight, f.Trial)
 			go func(f FinalRecord) {
-				out, err := ev.Evaluate(ctx, Trial{Index: f.Trial, Iteration: -1, Arch: f.Arch, Seed: f.Seed, Child: child})
+				out, err := b.ev.Evaluate(ctx, Trial{Index: f.Trial, Iteration: -1, Arch: f.Arch, Seed: f.Seed, Child: b.child(f)})
 				if out.Seconds == 0 {
 					out.Seconds = time.Since(f.Started).Seconds()
 				}
@@ -370,27 +424,20 @@ func (r *run) finalPhase(ctx context.Context) error {
 				<-results
 				running--
 			}
-			if err := r.st.releaseFinal(inflight); err != nil {
+			if err := b.release(inflight); err != nil {
 				return err
 			}
-			return fmt.Errorf("search: interrupted in the final training: %w", ctx.Err())
+			return fmt.Errorf("search: interrupted in the %s: %w", b.what, ctx.Err())
 		}
 		inflight = slices.DeleteFunc(inflight, func(i int) bool { return i == a.f.Trial })
 		f := finalOutcome(a.f, a.out, a.err)
 		f.Finished = time.Now()
-		var model []byte
-		if f.Status == Done && (r.finalBest < 0 || betterFinal(f, r.finals[r.finalBest])) {
-			model = a.out.Model
-			if model == nil {
-				model = []byte{}
-			}
-		}
-		if err := r.commitFinal(f, model); err != nil {
+		if err := b.finish(f, a.out); err != nil {
 			return err
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("search: interrupted in the final training: %w", err)
+		return fmt.Errorf("search: interrupted in the %s: %w", b.what, err)
 	}
 	return nil
 }

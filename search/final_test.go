@@ -129,36 +129,6 @@ func TestChosenFinal(t *testing.T) {
 	}
 }
 
-// TestPredictFinal: each candidate still to train costs its trial's
-// seconds × epochs ratio × scale, shared by the parallel slots.
-func TestPredictFinal(t *testing.T) {
-	cands := []Record{{Index: 0, Seconds: 10}, {Index: 1, Seconds: 20}, {Index: 2, Seconds: 30}}
-	o := Options{Final: FinalTraining{K: 3, Epochs: 4}, Child: ChildOptions{Epochs: 2}}
-	for _, c := range []struct {
-		name     string
-		parallel int
-		scale    float64
-		finals   map[int]FinalRecord
-		want     time.Duration
-	}{
-		{"one at a time, scale 1", 1, 0, nil, 120 * time.Second},
-		{"scale 12 (60,000 images against 5,000)", 1, 12, nil, 1440 * time.Second},
-		{"two at once", 2, 1, nil, 60 * time.Second},
-		{"more slots than candidates", 8, 1, nil, 40 * time.Second},
-		{"done and failed candidates cost nothing; pending ones do", 1, 1,
-			map[int]FinalRecord{0: {Status: Done}, 1: {Status: Failed}, 2: {Status: Running}}, 60 * time.Second},
-		{"all done", 1, 1, map[int]FinalRecord{0: {Status: Done}, 1: {Status: Done}, 2: {Status: Done}}, 0},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			o := o
-			o.Parallel = c.parallel
-			if got := predictFinal(cands, c.finals, o, c.scale); got != c.want {
-				t.Errorf("predicted %v, want %v", got, c.want)
-			}
-		})
-	}
-}
-
 // TestFinalOutcome: the rule from an evaluator's answer to a candidate's row.
 func TestFinalOutcome(t *testing.T) {
 	for _, c := range []struct {
@@ -377,18 +347,23 @@ func TestFinalResume(t *testing.T) {
 }
 
 // TestFinalBudget: with a duration, the sampling stops once the time left
-// is what the final phase is predicted to need (the trials' seconds × the
-// epochs ratio × the scale): a long prediction ends the sampling after the
-// first iteration, a short one leaves the trial budget in charge.
+// is what the final phase is predicted to need (the slowest plausible
+// trial's seconds × the epochs ratio × the scale): a long prediction ends
+// the sampling after the first iteration and the final phase is shrunk to
+// fit (fewer epochs: 1,000 s × 4 epochs × scale 2 is over the hour, × 1
+// epoch under it), recorded in the summary and the final row; a short one
+// leaves the trial budget in charge and the phase as asked.
 func TestFinalBudget(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		seconds float64
 		trials  int
 		stop    string
+		epochs  int
+		shrunk  string
 	}{
-		{"the final needs more than the duration", 1000, 4, "duration"},
-		{"the final fits", 0.001, 12, "trials"},
+		{"the final needs more than the duration", 1000, 4, "duration", 1, "k 1 -> 1, epochs 4 -> 1"},
+		{"the final fits", 0.001, 12, "trials", 4, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fake := newFake()
@@ -398,14 +373,23 @@ func TestFinalBudget(t *testing.T) {
 				return out, err
 			})
 			o := finalOptions(1, 4)
-			o.Duration = time.Hour // 1000 s × 4 epochs × scale 2 > 1 h
-			ff := newFinalFake(t, 4)
-			sum, err := Run(context.Background(), Config{Dir: t.TempDir(), Options: o, Evaluator: ev, FinalEvaluator: ff, FinalScale: 2})
+			o.Duration = time.Hour
+			o.Child.TrainSize = 100 // the scale 2: the whole split holds 200
+			ff := newFinalFake(t, c.epochs)
+			dir := t.TempDir()
+			sum, err := Run(context.Background(), Config{Dir: dir, Options: o, Evaluator: ev, FinalEvaluator: ff, FinalScale: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if sum.Trials != c.trials || sum.Stop != c.stop || ff.total() != 1 || sum.Final == nil {
-				t.Errorf("%d trials, stop %q, %d final trainings, final %+v; want %d, %q, 1", sum.Trials, sum.Stop, ff.total(), sum.Final, c.trials, c.stop)
+				t.Fatalf("%d trials, stop %q, %d final trainings, final %+v; want %d, %q, 1", sum.Trials, sum.Stop, ff.total(), sum.Final, c.trials, c.stop)
+			}
+			if got := strings.Join(sum.Shrunk, "; "); !strings.Contains(got, c.shrunk) || (c.shrunk == "") != (got == "") {
+				t.Errorf("shrunk %q, want %q", got, c.shrunk)
+			}
+			st, err := ReadRunState(dir)
+			if err != nil || len(st.Finals) != 1 || st.Finals[0].Epochs != c.epochs {
+				t.Errorf("final rows %+v (%v): want one of %d epochs", st.Finals, err, c.epochs)
 			}
 		})
 	}
@@ -469,7 +453,7 @@ func TestVersion4Continued(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.close()
-	if err := s.db.QueryRow(`SELECT version FROM run`).Scan(&v); err != nil || v != SchemaVersion || SchemaVersion != 5 || !s.finals {
+	if err := s.db.QueryRow(`SELECT version FROM run`).Scan(&v); err != nil || v != SchemaVersion || SchemaVersion != 6 || !s.finals {
 		t.Errorf("version %d (%v), final tables %v; want %d", v, err, s.finals, SchemaVersion)
 	}
 }

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// finalSchema is the final phase's part of nas.db (schema version 5): a row
-// per candidate, and the chosen candidate's model.
+// finalSchema is the final phase's part of nas.db (schema version 5; the
+// column epochs since version 6): a row per candidate, and the chosen
+// candidate's model.
 const finalSchema = `
 CREATE TABLE IF NOT EXISTS final (
 	trial    INTEGER PRIMARY KEY,
@@ -26,7 +27,8 @@ CREATE TABLE IF NOT EXISTS final (
 	seed     INTEGER NOT NULL,
 	attempts INTEGER NOT NULL DEFAULT 0,
 	started  TEXT,
-	finished TEXT
+	finished TEXT,
+	epochs   INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS final_model (
 	trial  INTEGER PRIMARY KEY,
@@ -47,18 +49,15 @@ func (s *store) hasFinal() error {
 }
 
 func putFinalRow(tx *sql.Tx, f FinalRecord) error {
-	acc, err := json.Marshal(f.ValAcc)
+	acc, err := valAccText(f.ValAcc)
 	if err != nil {
 		return err
 	}
-	if f.ValAcc == nil {
-		acc = []byte("[]")
-	}
 	_, err = tx.Exec(`INSERT OR REPLACE INTO final
-		(trial, rank, arch, status, val_acc, params, flops, seconds, error, seed, attempts, started, finished)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.Trial, f.Rank, f.Arch, f.Status.String(), string(acc), f.Params, f.FLOPs, f.Seconds, f.Error, int64(f.Seed),
-		f.Attempts, timeText(f.Started), timeText(f.Finished))
+		(trial, rank, arch, status, val_acc, params, flops, seconds, error, seed, attempts, started, finished, epochs)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.Trial, f.Rank, f.Arch, f.Status.String(), acc, f.Params, f.FLOPs, f.Seconds, f.Error, int64(f.Seed),
+		f.Attempts, timeText(f.Started), timeText(f.Finished), f.Epochs)
 	return err
 }
 
@@ -116,8 +115,12 @@ func (s *store) finalRecords() ([]FinalRecord, error) {
 	if !s.finals {
 		return nil, nil
 	}
-	rows, err := s.db.Query(`SELECT trial, rank, arch, status, val_acc, params, flops, seconds, error, seed, attempts, started, finished
-		FROM final ORDER BY rank, trial`)
+	epochs := "0" // version 5: the run's final epochs
+	if s.finalEpochs {
+		epochs = "epochs"
+	}
+	rows, err := s.db.Query(`SELECT trial, rank, arch, status, val_acc, params, flops, seconds, error, seed, attempts, started, finished, ` +
+		epochs + ` FROM final ORDER BY rank, trial`)
 	if err != nil {
 		return nil, fmt.Errorf("search: read the final table: %w", err)
 	}
@@ -131,7 +134,7 @@ func (s *store) finalRecords() ([]FinalRecord, error) {
 		var params, flops sql.NullInt64
 		var seed int64
 		if err := rows.Scan(&f.Trial, &f.Rank, &f.Arch, &status, &acc, &params, &flops, &seconds, &errText, &seed,
-			&f.Attempts, &started, &finished); err != nil {
+			&f.Attempts, &started, &finished, &f.Epochs); err != nil {
 			return nil, fmt.Errorf("search: read the final table: %w", err)
 		}
 		if f.Status, err = ParseStatus(status); err != nil {

@@ -84,6 +84,10 @@ type Options struct {
 	// training split, once the sampling budget is spent; the zero value is
 	// off. See FinalTraining.
 	Final FinalTraining `json:"final,omitzero"`
+	// Rungs judges most children cheaply and trains the promising ones
+	// longer (successive halving), after the sampling and before the final
+	// phase; the zero value is off. See MultiFidelity.
+	Rungs MultiFidelity `json:"rungs,omitzero"`
 
 	// Child says how every child is trained: the CNN kind's training
 	// options, handed to the evaluator in each Trial.
@@ -398,6 +402,7 @@ func (o Options) WithDefaults() Options {
 	o.Cost = o.Cost.WithDefaults()
 	o.EarlyStop = o.EarlyStop.WithDefaults()
 	o.Final = o.Final.WithDefaults()
+	o.Rungs = o.Rungs.WithDefaults()
 	if o.Kind == KindRNN {
 		// One cell per trial: the depth schedule is one layer throughout.
 		o.Child = o.Child.LMDefaults()
@@ -448,6 +453,9 @@ func (o Options) Validate() error {
 		if d.Final.On() {
 			return fmt.Errorf("search: the final training phase trains CNNs only so far (train the best cell longer with nas train)")
 		}
+		if d.Rungs.On() {
+			return fmt.Errorf("search: the rungs (multi-fidelity) train CNNs only so far")
+		}
 	default:
 		return fmt.Errorf("search: unknown kind of child %q (want %s or %s)", o.Kind, KindCNN, KindRNN)
 	}
@@ -493,6 +501,9 @@ func (o Options) Validate() error {
 		return err
 	}
 	if err := o.Final.Validate(); err != nil {
+		return err
+	}
+	if err := o.Rungs.Validate(); err != nil {
 		return err
 	}
 	if d.EarlyStop.On && d.Child.Epochs < 2 {

@@ -151,14 +151,27 @@ type RunState struct {
 	// one, best.onnx is a copy of it (else of the best trial's model).
 	FinalModel int
 	FinalSum   string
+	// Rungs is the rung table (the promotions, rung ≥ 1; the trials are
+	// rung 0) by rung, rank and trial; empty without rungs or before
+	// schema version 6.
+	Rungs []RungRecord
+	// RungModel is the trial index of the best row of the highest rung,
+	// whose model rung_model holds, or -1; RungSum its checksum. Without a
+	// final model, best.onnx is a copy of it.
+	RungModel int
+	RungSum   string
 }
 
 // Model is what best.onnx copies: the final model when there is one (final
-// true), else the best trial's; idx is its trial (-1: none), sum its
-// checksum.
+// true), else the rungs' top model (final true as well: not the best
+// trial's as the search trained it), else the best trial's; idx is its
+// trial (-1: none), sum its checksum.
 func (st RunState) Model() (idx int, sum string, final bool) {
 	if st.FinalModel >= 0 {
 		return st.FinalModel, st.FinalSum, true
+	}
+	if st.RungModel >= 0 {
+		return st.RungModel, st.RungSum, true
 	}
 	return st.BestModel, st.BestSum, false
 }
@@ -206,6 +219,16 @@ func ReadRunState(dir string) (RunState, error) {
 		err = s.db.QueryRow(`SELECT trial, sha256 FROM final_model`).Scan(&st.FinalModel, &st.FinalSum)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return RunState{}, fmt.Errorf("search: read the final model: %w", err)
+		}
+	}
+	if st.Rungs, err = s.rungRecords(); err != nil {
+		return RunState{}, err
+	}
+	st.RungModel = -1
+	if s.rungs {
+		err = s.db.QueryRow(`SELECT trial, sha256 FROM rung_model`).Scan(&st.RungModel, &st.RungSum)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return RunState{}, fmt.Errorf("search: read the rungs' model: %w", err)
 		}
 	}
 	return st, nil

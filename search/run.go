@@ -41,9 +41,15 @@ type Config struct {
 	// given Trials whose Child is Options.FinalChild: the whole training
 	// split. Nil: Evaluator.
 	FinalEvaluator Evaluator
+	// RungEvaluator trains the rungs' promotions (Options.Rungs), given
+	// Trials whose Child is Options.RungChild: it must train on
+	// Child.TrainSize images of the training split (0: all of them), the
+	// validation split the search's. Nil: FinalEvaluator, else Evaluator.
+	RungEvaluator Evaluator
 	// FinalScale is how many times a search child's training images the
-	// final candidates train on (the whole split's count over TrainSize's),
-	// for the prediction of the final phase's time; zero means 1.
+	// whole training split holds (its count over TrainSize's): the final
+	// candidates train on it, and the rungs up to it (RungChild); it
+	// scales the predictions of their time. Zero means 1.
 	FinalScale float64
 	// Hook receives progress events; nil: none.
 	Hook Hook
@@ -68,6 +74,14 @@ type Summary struct {
 	// best.onnx), nil when there is none; Finals every candidate, by rank.
 	Final  *FinalRecord
 	Finals []FinalRecord
+	// Top is the best row of the highest rung (the run's model when there
+	// is no final phase), nil when there is none; Rungs every rung row, by
+	// rung, rank and trial.
+	Top   *RungRecord
+	Rungs []RungRecord
+	// Shrunk says how the phases after the sampling were made smaller to
+	// fit the duration (Shrunk events), in order; empty when they were not.
+	Shrunk []string
 }
 
 // Run runs (or resumes) a search. It returns the summary and nil when the
@@ -101,7 +115,13 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	if err != nil {
 		return sum, err
 	}
-	r := &run{cfg: cfg, opts: opts, kind: k, st: st, log: log, hook: hook, start: time.Now(), interrupted: map[int]Record{}}
+	r := &run{cfg: cfg, opts: opts, kind: k, st: st, log: log, start: time.Now(), interrupted: map[int]Record{}}
+	r.hook = func(e Event) {
+		if s, ok := e.(*Shrunk); ok {
+			sum.Shrunk = append(sum.Shrunk, s.Note)
+		}
+		hook(e)
+	}
 	if err := r.load(); err != nil {
 		return sum, err
 	}
@@ -122,6 +142,9 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 		err = r.loop(ctx)
 	}
 	if err == nil {
+		err = r.rungPhase(ctx)
+	}
+	if err == nil {
 		err = r.finalPhase(ctx)
 	}
 	sum.Trials, sum.Ran, sum.Stop = r.final, r.ran, r.stop
@@ -133,6 +156,11 @@ func Run(ctx context.Context, cfg Config) (sum Summary, err error) {
 	if r.finalBest >= 0 {
 		f := r.finals[r.finalBest]
 		sum.Final = &f
+	}
+	sum.Rungs = r.rungList()
+	if r.rungTop.rung >= 0 {
+		f := r.rungs[r.rungTop]
+		sum.Top = &f
 	}
 	return sum, err
 }
@@ -247,6 +275,10 @@ type run struct {
 	// the chosen one's trial index, or -1 (final.go).
 	finals    map[int]FinalRecord
 	finalBest int
+	// rungs are the rung rows by rung and trial; rungTop the best of the
+	// highest rung, or {-1, -1} (rungs.go).
+	rungs   map[rungKey]RungRecord
+	rungTop rungKey
 }
 
 // load reads the run's trials, makes its strategy and checks the directory
@@ -317,6 +349,10 @@ func (r *run) load() error {
 	if err != nil {
 		return err
 	}
+	rungModel, rungRestored, err := r.loadRungs()
+	if err != nil {
+		return err
+	}
 	// The checks passed: now the changes.
 	if err := r.st.upgrade(); err != nil {
 		return err
@@ -338,11 +374,20 @@ func (r *run) load() error {
 		}
 		r.log.Warn("the final model in nas.db failed its checksum; restored it from best.onnx", "trial", r.finalBest)
 	}
-	// best.onnx is an export of final_model, else of best_model: rewrite
-	// it, so that a run killed between the commit and the rename ends
-	// consistent.
-	if finalModel != nil {
+	if rungRestored {
+		if err := r.st.restoreRungModel(r.rungTop.trial, rungModel); err != nil {
+			return err
+		}
+		r.log.Warn("the rungs' top model in nas.db failed its checksum; restored it from best.onnx", "trial", r.rungTop.trial)
+	}
+	// best.onnx is an export of final_model, else of rung_model, else of
+	// best_model: rewrite it, so that a run killed between the commit and
+	// the rename ends consistent.
+	switch {
+	case finalModel != nil:
 		model = finalModel
+	case rungModel != nil:
+		model = rungModel
 	}
 	if model != nil {
 		if err := atomicfile.Write(bestPath, model); err != nil {
@@ -673,7 +718,7 @@ func (r *run) commit(rec Record, model []byte) error {
 	delete(r.interrupted, rec.Index)
 	r.put(rec)
 	r.ran++
-	if model != nil && r.finalBest < 0 { // with a final model, best.onnx is its copy
+	if model != nil && r.finalBest < 0 && r.rungTop.rung < 0 { // with a final or rung model, best.onnx is its copy
 		if err := atomicfile.Write(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
 			return fmt.Errorf("search: write %s: %w", BestFile, err)
 		}

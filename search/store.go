@@ -28,12 +28,16 @@ const (
 // running when the process died twice is recorded failed) and the best
 // model's sha256; version 4 the trial's worker (which worker process
 // trained it: empty for the search's own process); version 5 the final
-// phase's tables, final and final_model (finalSchema). Versions 1 to 4 are
-// still read, and continued: a resume adds the columns and tables (an
-// interrupted trial of theirs counts one attempt, the stored best model's
-// checksum is computed from it, their trials' worker is empty, their final
-// table is empty: their options have no final phase) and stores version 5.
-const SchemaVersion = 5
+// phase's tables, final and final_model (finalSchema); version 6 the
+// rungs' tables, rung and rung_model (rungSchema), and the final table's
+// epochs. Versions 1 to 5 are still read, and continued: a resume adds the
+// columns and tables (an interrupted trial of theirs counts one attempt,
+// the stored best model's checksum is computed from it, their trials'
+// worker is empty, their final table is empty: their options have no final
+// phase; a version-5 final row's epochs are 0, the run's Final.Epochs;
+// their rung tables are empty: their options have no rungs) and stores
+// version 6.
+const SchemaVersion = 6
 
 const schema = `
 CREATE TABLE IF NOT EXISTS run (
@@ -77,8 +81,9 @@ type store struct {
 	// see neither); workers: the trial table has the worker column
 	// (version 4).
 	attempts, sums, workers bool
-	// finals: the database has the final tables (version 5).
-	finals bool
+	// finals: the database has the final tables (version 5); rungs the
+	// rung tables and finalEpochs the final table's epochs (version 6).
+	finals, rungs, finalEpochs bool
 }
 
 // openStore opens the run database in dir, which must exist, for writing.
@@ -103,7 +108,7 @@ func openStore(dir string) (*store, error) {
 }
 
 // columns finds which of versions 3 and 4's columns the tables have, and
-// whether version 5's final tables exist.
+// whether version 5's final tables and version 6's rung tables exist.
 func (s *store) columns() error {
 	for _, c := range []struct {
 		table, column string
@@ -116,7 +121,10 @@ func (s *store) columns() error {
 		}
 		*c.has = n > 0
 	}
-	return s.hasFinal()
+	if err := s.hasFinal(); err != nil {
+		return err
+	}
+	return s.hasRungs()
 }
 
 // upgrade brings a database of an earlier version to SchemaVersion: the
@@ -124,7 +132,7 @@ func (s *store) columns() error {
 // the best model's checksum is that of the stored blob) and run.version
 // is set. A current database is left as it is.
 func (s *store) upgrade() error {
-	if s.attempts && s.sums && s.workers && s.finals {
+	if s.attempts && s.sums && s.workers && s.finals && s.rungs && s.finalEpochs {
 		return nil
 	}
 	tx, err := s.db.Begin()
@@ -159,7 +167,16 @@ func (s *store) upgrade() error {
 		}
 	}
 	if !s.finals {
-		if _, err := tx.Exec(finalSchema); err != nil {
+		if _, err := tx.Exec(finalSchema); err != nil { // with version 6's epochs
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+	} else if !s.finalEpochs {
+		if _, err := tx.Exec(`ALTER TABLE final ADD COLUMN epochs INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+	}
+	if !s.rungs {
+		if _, err := tx.Exec(rungSchema); err != nil {
 			return fmt.Errorf("search: upgrade the database: %w", err)
 		}
 	}
@@ -169,7 +186,7 @@ func (s *store) upgrade() error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("search: upgrade the database: %w", err)
 	}
-	s.attempts, s.sums, s.workers, s.finals = true, true, true, true
+	s.attempts, s.sums, s.workers, s.finals, s.rungs, s.finalEpochs = true, true, true, true, true, true
 	return nil
 }
 

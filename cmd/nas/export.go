@@ -54,6 +54,12 @@ is deterministic).`,
 			if err != nil {
 				return err
 			}
+			var top *search.RungRecord
+			if final == nil {
+				if top, finalModel, err = exportTop(a.stderr, dir, trial); err != nil {
+					return err
+				}
+			}
 			log := a.logger()
 			rt, err := rf.runtime(log)
 			if err != nil {
@@ -74,7 +80,13 @@ is deterministic).`,
 				fromBest = func(err error) error {
 					return fmt.Errorf("%s: the final model (trial %d): %w", filepath.Join(dir, search.DBFile), final.Trial, err)
 				}
-				fmt.Fprintf(w, "the final model: trial %d's architecture trained %d epochs on the whole training split\n", final.Trial, opts.FinalChild().Epochs)
+				fmt.Fprintf(w, "the final model: trial %d's architecture trained %d epochs on the whole training split\n", final.Trial, finalEpochs(*final, opts))
+			} else if top != nil {
+				model, val = finalModel, top.Accuracy()
+				fromBest = func(err error) error {
+					return fmt.Errorf("%s: the rungs' model (trial %d): %w", filepath.Join(dir, search.DBFile), top.Trial, err)
+				}
+				topLine(w, *top)
 			} else if best, _ := chooseTrial(recs, -1); best.Index == rec.Index {
 				m, err := storedBest(a.stderr, dir, rec)
 				if err != nil {
@@ -132,7 +144,12 @@ is deterministic).`,
 				"nas.version":             version,
 			}
 			if final != nil {
-				meta["nas.final_epochs"] = strconv.Itoa(opts.FinalChild().Epochs)
+				meta["nas.final_epochs"] = strconv.Itoa(finalEpochs(*final, opts))
+			}
+			if top != nil {
+				meta["nas.rung"] = strconv.Itoa(top.Rung)
+				meta["nas.rung_epochs"] = strconv.Itoa(top.Epochs)
+				meta["nas.rung_train_size"] = strconv.Itoa(top.TrainSize)
 			}
 			onnxgen.SetMetadata(&m, localeval.WithLabels(meta, test.Labels))
 			b, err := marshalModel(&m)

@@ -41,12 +41,14 @@ func (f *finalFlags) options() search.FinalTraining {
 	return search.FinalTraining{K: f.k, Epochs: f.epochs}
 }
 
-// finalSetup wires the final phase into cfg when the run's options (a new
-// run's, or a resumed run's stored ones) have one: an in-process evaluator
-// over the whole training split (the same validation split as the
-// search's: the split comes first, then the search's subset of the
-// training images) and the scale of its training set over a search
-// child's, data's. It returns the header line ("" when off).
+// finalSetup wires the phases after the sampling into cfg when the run's
+// options (a new run's, or a resumed run's stored ones) have them: an
+// in-process evaluator for the rungs and the final candidates
+// (fidelityEvaluator: the training images each asks for, the same
+// validation split as the search's: the split comes first, then the
+// subset of the training images) and the scale of the whole training set
+// over a search child's, data's. It returns the header lines ("" when
+// off).
 func finalSetup(cfg *search.Config, root string, rt *runner.Runtime, data localeval.Data, log *slog.Logger) (string, error) {
 	o := cfg.Options.WithDefaults()
 	if cfg.Resume {
@@ -56,9 +58,10 @@ func finalSetup(cfg *search.Config, root string, rt *runner.Runtime, data locale
 		}
 		o = stored
 	}
-	if !o.Final.On() {
+	if !o.Final.On() && !o.Rungs.On() {
 		return "", nil
 	}
+	fe := &fidelityEvaluator{root: root, seed: o.Seed, rt: rt, log: log, evs: map[int]*localeval.Evaluator{}}
 	fc := o.FinalChild()
 	full, err := loadData(root, fc, o.Seed)
 	if err != nil {
@@ -68,13 +71,22 @@ func finalSetup(cfg *search.Config, root string, rt *runner.Runtime, data locale
 	if err != nil {
 		return "", err
 	}
-	cfg.FinalEvaluator = ev
+	fe.evs[0] = ev
 	cfg.FinalScale = float64(full.Train.Len()) / float64(data.Train.Len())
 	budget := ""
 	if o.Duration > 0 {
 		budget = " (its time, predicted from the trials' times × epochs × images, is kept out of --duration)"
 	}
-	return fmt.Sprintf("final training: the best %d architecture(s) again, %d epochs each on %d training images, cosine; picked by validation accuracy on the %d held out%s",
+	header := rungHeader(o, cfg.FinalScale, full.Train.Len())
+	if o.Rungs.On() {
+		cfg.RungEvaluator = fe
+		if !o.Final.On() {
+			return header + budget, nil
+		}
+		header += "\n"
+	}
+	cfg.FinalEvaluator = fe
+	return header + fmt.Sprintf("final training: the best %d architecture(s) again, %d epochs each on %d training images, cosine; picked by validation accuracy on the %d held out%s",
 		o.Final.K, fc.Epochs, full.Train.Len(), full.Val.Len(), budget), nil
 }
 
@@ -112,8 +124,22 @@ func (p *searchProgress) finalEvent(e search.Event) {
 
 // finalLine describes the chosen final candidate after a search.
 func finalLine(w io.Writer, f search.FinalRecord, o search.Options) {
-	fmt.Fprintf(w, "final: trial %d's architecture trained %d epochs on the whole training split: validation accuracy %.4f (rank %d of the search's)\n",
-		f.Trial, o.FinalChild().Epochs, f.Accuracy(), f.Rank+1)
+	of := "the search's"
+	if o.Rungs.On() {
+		of = "the highest rung's ranking"
+	}
+	fmt.Fprintf(w, "final: trial %d's architecture trained %d epochs on the whole training split: validation accuracy %.4f (rank %d of %s)\n",
+		f.Trial, finalEpochs(f, o), f.Accuracy(), f.Rank+1, of)
+}
+
+// finalEpochs is how many epochs candidate f trained: as recorded (fewer
+// than the options' when the phase was shrunk to fit the duration), the
+// options' for a row of schema version 5.
+func finalEpochs(f search.FinalRecord, o search.Options) int {
+	if f.Epochs > 0 {
+		return f.Epochs
+	}
+	return o.FinalChild().Epochs
 }
 
 // showFinals lists a run's final phase (nas show).
@@ -122,7 +148,7 @@ func showFinals(w io.Writer, st search.RunState) error {
 		return nil
 	}
 	fmt.Fprintf(w, "final training: %d candidate(s), %d epochs each on the whole training split; the chosen one is best.onnx\n",
-		len(st.Finals), st.Options.FinalChild().Epochs)
+		len(st.Finals), finalEpochs(st.Finals[0], st.Options))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "rank\ttrial\tstatus\tval acc\tseconds\t\tarchitecture")
 	for _, f := range st.Finals {
@@ -145,16 +171,22 @@ func showFinals(w io.Writer, st search.RunState) error {
 
 // defaultTrial is the trial a command that takes --trial works on when none
 // is given (n < 0): the chosen final candidate's when the run has one (its
-// architecture is best.onnx's), else n (the best trial).
+// architecture is best.onnx's), else the rungs' top one's, else n (the
+// best trial).
 func defaultTrial(dir string, n int) int {
 	if n >= 0 {
 		return n
 	}
 	st, err := search.ReadRunState(dir)
-	if err != nil || st.FinalModel < 0 {
+	switch {
+	case err != nil:
 		return n
+	case st.FinalModel >= 0:
+		return st.FinalModel
+	case st.RungModel >= 0:
+		return st.RungModel
 	}
-	return st.FinalModel
+	return n
 }
 
 // recsOf is the trial table of the run in dir (nil when it cannot be read).

@@ -35,6 +35,7 @@ func (a *app) searchCmd() *cobra.Command {
 		lf           lmFlags
 		wf           workerFlags
 		ff           finalFlags
+		gf           rungFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "search --dir DIR | --resume DIR",
@@ -58,6 +59,7 @@ completed trial.`,
 			cfg := search.Config{Dir: dir, Options: opts}
 			cfg.Options.Child = cf.options()
 			cfg.Options.Final = ff.options()
+			cfg.Options.Rungs = gf.options()
 			co := cfg.Options.Child
 			seed := opts.Seed
 			kind := cfg.Options.WithDefaults().Kind
@@ -197,11 +199,16 @@ completed trial.`,
 			}
 			if sum.Best != nil {
 				drawn := *sum.Best
-				if sum.Final != nil { // best.onnx is the final model: draw its architecture
-					for _, r := range recsOf(cfg.Dir) {
-						if r.Index == sum.Final.Trial {
-							drawn = r
-						}
+				model := -1 // best.onnx is the final model, or the top rung's: draw its architecture
+				switch {
+				case sum.Final != nil:
+					model = sum.Final.Trial
+				case sum.Top != nil:
+					model = sum.Top.Trial
+				}
+				for _, r := range recsOf(cfg.Dir) {
+					if r.Index == model {
+						drawn = r
 					}
 				}
 				if err := writeGraph(pics, a.stderr, cfg.Dir, drawn, filepath.Join(cfg.Dir, "best.dot")); err != nil {
@@ -212,9 +219,18 @@ completed trial.`,
 				return nil
 			}
 			if sum.Stop == "final" {
-				fmt.Fprintf(out, "\n%d trials in %s (the final training had begun: no sampling)\n", sum.Trials, cfg.Dir)
+				phase := "the final training"
+				if sum.Options.Rungs.On() {
+					phase = "the rungs"
+				}
+				fmt.Fprintf(out, "\n%d trials in %s (%s had begun: no sampling)\n", sum.Trials, cfg.Dir, phase)
 			} else {
 				fmt.Fprintf(out, "\n%d trials in %s (stopped by the %s budget)\n", sum.Trials, cfg.Dir, sum.Stop)
+			}
+			if quiet {
+				for _, n := range sum.Shrunk { // printed as they happened otherwise
+					fmt.Fprintf(out, "budget: %s\n", n)
+				}
 			}
 			if sum.Best == nil {
 				fmt.Fprintln(out, "no trial trained successfully")
@@ -223,6 +239,9 @@ completed trial.`,
 			b := sum.Best
 			fmt.Fprintf(out, "best: trial %d, reward %.4f, validation accuracy %.4f, %s params, %s multiply-adds\n  %s\n",
 				b.Index, b.Reward, bestOf(b.ValAcc), humanCount(b.Params), humanCount(b.FLOPs), b.Arch)
+			if sum.Top != nil {
+				topLine(out, *sum.Top)
+			}
 			if sum.Final != nil {
 				finalLine(out, *sum.Final, sum.Options)
 			}
@@ -243,6 +262,10 @@ completed trial.`,
 			}
 			if sum.Final != nil {
 				fmt.Fprintf(out, "  test accuracy %.4f on %d images (%s: the final model)\n", acc, data.Test.Len(), filepath.Join(cfg.Dir, search.BestFile))
+				return nil
+			}
+			if sum.Top != nil {
+				fmt.Fprintf(out, "  test accuracy %.4f on %d images (%s: the top rung's model)\n", acc, data.Test.Len(), filepath.Join(cfg.Dir, search.BestFile))
 				return nil
 			}
 			fmt.Fprintf(out, "  test accuracy %.4f on %d images (%s, trained as in the search; retrain it longer for the final number)\n",
@@ -280,6 +303,7 @@ completed trial.`,
 	f.BoolVar(&jsonl, "json", false, "print one JSON object per finished trial, nothing else")
 	serveFlag(f, &serveAt)
 	ff.register(f)
+	gf.register(f)
 	rf.register(f)
 	wf.register(cmd)
 	cf.register(f, search.ChildOptions{Dataset: "fashion-mnist", Epochs: 1, Batch: 64, LR: 0.05, TrainSize: 5000, ValSize: 1000})
@@ -358,6 +382,8 @@ func (p *searchProgress) hook(e search.Event) {
 	switch e := e.(type) {
 	case *search.FinalStarted, *search.FinalFinished:
 		p.finalEvent(e)
+	case *search.RungStarted, *search.RungFinished, *search.Shrunk:
+		p.rungEvent(e)
 	case *search.TrialFinished:
 		r := e.Record
 		p.depth = r.Layers

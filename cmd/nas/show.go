@@ -69,6 +69,9 @@ func (a *app) showCmd() *cobra.Command {
 			if err != nil {
 				return runError(args[0], err)
 			}
+			if err := showRungs(w, st); err != nil {
+				return err
+			}
 			if err := showFinals(w, st); err != nil {
 				return err
 			}
