@@ -28,12 +28,17 @@ const (
 // running when the process died twice is recorded failed) and the best
 // model's sha256; version 4 the trial's worker (which worker process
 // trained it: empty for the search's own process); version 5 the final
-// phase's tables, final and final_model (finalSchema). Versions 1 to 4 are
-// still read, and continued: a resume adds the columns and tables (an
-// interrupted trial of theirs counts one attempt, the stored best model's
-// checksum is computed from it, their trials' worker is empty, their final
-// table is empty: their options have no final phase) and stores version 5.
-const SchemaVersion = 5
+// phase's tables, final and final_model (finalSchema); version 6 the
+// table sampled (sampledSchema: every iteration's proposals, written
+// before its trials start, and how many iterations had been applied when
+// it was sampled: Options.InFlight). Versions 1 to 5 are still read, and
+// continued: a resume adds the columns and tables (an interrupted trial of
+// theirs counts one attempt, the stored best model's checksum is computed
+// from it, their trials' worker is empty, their final table is empty:
+// their options have no final phase; their sampled table is empty: they
+// ran one iteration at a time, and the resume re-proposes as before) and
+// stores version 6.
+const SchemaVersion = 6
 
 const schema = `
 CREATE TABLE IF NOT EXISTS run (
@@ -77,8 +82,9 @@ type store struct {
 	// see neither); workers: the trial table has the worker column
 	// (version 4).
 	attempts, sums, workers bool
-	// finals: the database has the final tables (version 5).
-	finals bool
+	// finals: the database has the final tables (version 5); sampled:
+	// the sampled table (version 6).
+	finals, sampled bool
 }
 
 // openStore opens the run database in dir, which must exist, for writing.
@@ -116,7 +122,10 @@ func (s *store) columns() error {
 		}
 		*c.has = n > 0
 	}
-	return s.hasFinal()
+	if err := s.hasFinal(); err != nil {
+		return err
+	}
+	return s.hasSampled()
 }
 
 // upgrade brings a database of an earlier version to SchemaVersion: the
@@ -124,7 +133,7 @@ func (s *store) columns() error {
 // the best model's checksum is that of the stored blob) and run.version
 // is set. A current database is left as it is.
 func (s *store) upgrade() error {
-	if s.attempts && s.sums && s.workers && s.finals {
+	if s.attempts && s.sums && s.workers && s.finals && s.sampled {
 		return nil
 	}
 	tx, err := s.db.Begin()
@@ -163,13 +172,18 @@ func (s *store) upgrade() error {
 			return fmt.Errorf("search: upgrade the database: %w", err)
 		}
 	}
+	if !s.sampled {
+		if _, err := tx.Exec(sampledSchema); err != nil {
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+	}
 	if _, err := tx.Exec(`UPDATE run SET version = ? WHERE id = 1`, SchemaVersion); err != nil {
 		return fmt.Errorf("search: upgrade the database: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("search: upgrade the database: %w", err)
 	}
-	s.attempts, s.sums, s.workers, s.finals = true, true, true, true
+	s.attempts, s.sums, s.workers, s.finals, s.sampled = true, true, true, true, true
 	return nil
 }
 
