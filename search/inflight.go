@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -97,13 +98,18 @@ func (r *run) loop(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	// need is the number of iterations applied before iteration j is
+	// sampled: its row's, or the schedule's.
+	need := func(j int) int {
+		if row, ok := rows[j]; ok {
+			return row.updates
+		}
+		return max(0, j-d+1)
+	}
 	for {
 		for sampling {
-			need := max(0, s-d+1)
+			need := need(s)
 			row, have := rows[s]
-			if have {
-				need = row.updates
-			}
 			if u < need {
 				break
 			}
@@ -138,7 +144,10 @@ func (r *run) loop(ctx context.Context) (err error) {
 			}
 			s++
 		}
-		if it := f.iters[u]; it != nil && it.left == 0 {
+		// Apply the next iteration once complete, unless a sample is due
+		// first (it waits for the cancellation to end the loop, or a
+		// resume: applying past it would sample from another state).
+		if it := f.iters[u]; it != nil && it.left == 0 && !(sampling && u >= need(s)) {
 			if err := r.apply(it); err != nil {
 				return err
 			}
@@ -251,6 +260,7 @@ func (r *run) apply(it *iteration) error {
 func (f *flight) startReady() error {
 	r := f.r
 	var rest []*pending
+	var starts []Record // the trials to hand to the evaluator
 	for _, t := range f.todo {
 		if t.busy || f.ctx.Err() != nil {
 			rest = append(rest, t)
@@ -284,14 +294,27 @@ func (f *flight) startReady() error {
 		t.attempts++
 		rec.Attempts = t.attempts
 		rec.Status, rec.Started = Running, time.Now()
-		if err := r.st.putTrial(rec, nil); err != nil {
-			return err
-		}
-		tr := Trial{Index: t.i, Iteration: t.it.iter, Arch: t.p.arch, Seed: rec.Seed, Child: r.opts.Child, StopBelow: t.it.stop}
-		r.hook(&TrialStarted{Trial: tr})
 		t.busy = true
 		f.inflight[t.p.arch] = true
 		f.running++
+		starts = append(starts, rec)
+		rest = append(rest, t)
+	}
+	f.todo = rest
+	// The running rows in one transaction, then the evaluations.
+	if err := r.st.putTrials(starts, -1, nil); err != nil {
+		// Not handed to the evaluator: nothing to wait for or release.
+		for _, t := range f.todo {
+			if t.busy && slices.ContainsFunc(starts, func(rec Record) bool { return rec.Index == t.i }) {
+				t.busy = false
+				f.running--
+			}
+		}
+		return err
+	}
+	for _, rec := range starts {
+		tr := Trial{Index: rec.Index, Iteration: rec.Iteration, Arch: rec.Arch, Seed: rec.Seed, Child: r.opts.Child, StopBelow: f.iters[rec.Iteration].stop}
+		r.hook(&TrialStarted{Trial: tr})
 		go func(started time.Time) {
 			out, err := r.cfg.Evaluator.Evaluate(f.ctx, tr)
 			if out.Seconds == 0 {
@@ -299,65 +322,91 @@ func (f *flight) startReady() error {
 			}
 			f.results <- result{i: tr.Index, out: out, err: err}
 		}(rec.Started)
-		rest = append(rest, t)
 	}
-	f.todo = rest
 	return nil
 }
 
-// finish commits an evaluation's outcome. When the search is cancelled it
-// commits nothing: the trial stays busy, for stopAll to release.
+// finish commits the outcomes of evaluations that returned (those that
+// wait on the channel are taken too: their rows are committed in one
+// transaction, in the order they arrived). When the search is cancelled
+// it commits nothing: the trials stay busy, for stopAll to release.
 func (f *flight) finish(res result) error {
 	r := f.r
-	f.running--
-	var t *pending
-	for _, x := range f.todo {
-		if x.i == res.i {
-			t = x
-			break
+	batch := []result{res}
+	for more := true; more; {
+		select {
+		case x := <-f.results:
+			batch = append(batch, x)
+		default:
+			more = false
 		}
 	}
-	t.busy = false // the evaluation returned; released below if cancelled
-	delete(f.inflight, t.p.arch)
+	ts := make([]*pending, len(batch))
+	for k, res := range batch {
+		f.running--
+		for _, x := range f.todo {
+			if x.i == res.i {
+				ts[k] = x
+				break
+			}
+		}
+		delete(f.inflight, ts[k].p.arch)
+	}
 	interrupted := func() error {
-		t.busy = true // cancelled: its attempt is given back (stopAll)
-		return fmt.Errorf("search: interrupted in iteration %d: %w", t.it.iter, f.ctx.Err())
+		// Cancelled: their attempts are given back (stopAll).
+		return fmt.Errorf("search: interrupted in iteration %d: %w", ts[0].it.iter, f.ctx.Err())
 	}
 	if f.ctx.Err() != nil {
 		return interrupted()
 	}
-	rec := r.record(t.it.iter, t.i, t.p)
-	rec.Attempts = t.attempts
-	rec.Finished = time.Now()
-	rec.Started = rec.Finished.Add(-time.Duration(res.out.Seconds * float64(time.Second)))
 	var best *Record
 	if r.best >= 0 {
-		best = &r.recs[r.best]
+		b := r.recs[r.best]
+		best = &b
 	}
-	rec, model := finalRecord(rec, res.out, res.err, r.opts, best)
-	if len(model) == 0 && model != nil && res.out.FetchModel != nil {
-		// A new best whose model stayed where it was trained.
-		m, err := res.out.FetchModel(f.ctx)
-		switch {
-		case f.ctx.Err() != nil:
-			return interrupted()
-		case err != nil:
-			r.log.Warn("the new best trial's model is unavailable", "index", t.i, "err", err)
-		case m != nil:
-			model = m
+	recs := make([]Record, len(batch))
+	models := make([][]byte, len(batch))
+	for k, res := range batch {
+		t := ts[k]
+		rec := r.record(t.it.iter, t.i, t.p)
+		rec.Attempts = t.attempts
+		rec.Finished = time.Now()
+		rec.Started = rec.Finished.Add(-time.Duration(res.out.Seconds * float64(time.Second)))
+		rec, model := finalRecord(rec, res.out, res.err, r.opts, best)
+		if len(model) == 0 && model != nil && res.out.FetchModel != nil {
+			// A new best whose model stayed where it was trained.
+			m, err := res.out.FetchModel(f.ctx)
+			switch {
+			case f.ctx.Err() != nil:
+				return interrupted()
+			case err != nil:
+				r.log.Warn("the new best trial's model is unavailable", "index", t.i, "err", err)
+			case m != nil:
+				model = m
+			}
 		}
+		if model != nil {
+			b := rec
+			best = &b
+		}
+		recs[k], models[k] = rec, model
 	}
-	if err := r.commit(rec, model); err != nil {
+	if err := r.commitAll(recs, models); err != nil {
 		return err
+	}
+	done := map[*pending]bool{}
+	for _, t := range ts {
+		done[t] = true
+		t.busy = false
+		t.it.left--
 	}
 	rest := f.todo[:0]
 	for _, x := range f.todo {
-		if x != t {
+		if !done[x] {
 			rest = append(rest, x)
 		}
 	}
 	f.todo = rest
-	t.it.left--
 	return nil
 }
 

@@ -379,3 +379,60 @@ func TestVersion5Continued(t *testing.T) {
 		})
 	}
 }
+
+// TestInFlightCancelKeepsOrder: cancelled when two iterations are
+// complete and not applied (D = 2: the first's last trial is held until
+// the second's trials are final), the search applies the first but not
+// the second, whose update must come after the third iteration is
+// sampled; the resume ends as the run never interrupted.
+func TestInFlightCancelKeepsOrder(t *testing.T) {
+	o := inFlightOptions(StrategyRL, 2)
+	o.StartLayers = 2 // no duplicate between the first two iterations
+	o.Parallel = 8
+	o.EarlyStop = EarlyStop{}
+	o.Controller.LR = 0.5 // one update changes what the controller samples
+	ref := t.TempDir()
+	runSearch(t, ref, o, newFake(), nil)
+	for _, r := range readTrials(t, ref)[4:8] {
+		if r.Status == Duplicate {
+			t.Fatalf("trial %d is a duplicate: choose another seed", r.Index)
+		}
+	}
+	fake := newFake()
+	second := make(chan struct{})
+	ev := EvaluatorFunc(func(ctx context.Context, tr Trial) (Outcome, error) {
+		if tr.Index == 3 {
+			select {
+			case <-second:
+			case <-ctx.Done():
+				return Outcome{}, ctx.Err()
+			}
+		}
+		return fake.Evaluate(ctx, tr)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	finished := 0
+	hook := func(e Event) {
+		f, ok := e.(*TrialFinished)
+		if !ok {
+			return
+		}
+		if f.Record.Iteration == 1 {
+			if finished++; finished == 4 {
+				close(second)
+			}
+		}
+		if f.Record.Index == 3 {
+			cancel()
+		}
+	}
+	dir := t.TempDir()
+	if _, err := Run(ctx, Config{Dir: dir, Options: o, Evaluator: ev, Hook: hook}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v, want cancelled", err)
+	}
+	if _, err := Run(context.Background(), Config{Dir: dir, Resume: true, Evaluator: newFake()}); err != nil {
+		t.Fatal(err)
+	}
+	compareRuns(t, ref, dir)
+}

@@ -52,9 +52,9 @@ type Options struct {
 	// included). Zero means no limit: Duration must then be set. A budget
 	// field.
 	Trials int `json:"trials"`
-	// Duration stops the search at the first iteration that would start
-	// after it has elapsed (the iteration in flight completes). Zero means
-	// no limit. A budget field.
+	// Duration stops the search at the first iteration that would be
+	// sampled after it has elapsed (the iterations in flight complete and
+	// are applied). Zero means no limit. A budget field.
 	Duration time.Duration `json:"duration"`
 	// MaxFailures stops the search with ErrTooManyFailures after that many
 	// consecutive failed, diverged or oversized trials (in index order,

@@ -438,25 +438,42 @@ func (r *run) hasFirst(arch string) bool {
 // commit writes a final row (and, for a new best, its model in the same
 // transaction, then best.onnx), records it in memory and reports it.
 func (r *run) commit(rec Record, model []byte) error {
-	if err := r.st.putTrial(rec, model); err != nil {
+	return r.commitAll([]Record{rec}, [][]byte{model})
+}
+
+// commitAll commits final rows in one transaction: models[k] is recs[k]'s
+// model when it is a new best, in order (each better than the best before
+// it), else nil; the last one is the best model, written in the same
+// transaction and then to best.onnx. Then it records the rows in memory
+// and reports them, in order.
+func (r *run) commitAll(recs []Record, models [][]byte) error {
+	best, model := -1, []byte(nil)
+	for k, m := range models {
+		if m != nil {
+			best, model = recs[k].Index, m
+		}
+	}
+	if err := r.st.putTrials(recs, best, model); err != nil {
 		return err
 	}
-	if rc, ok := r.cfg.Evaluator.(Reconciler); ok {
-		rc.Committed(rec.Index)
-	}
-	prevBest := r.best
-	delete(r.interrupted, rec.Index)
-	r.put(rec)
-	r.ran++
 	if model != nil && r.finalBest < 0 { // with a final model, best.onnx is its copy
 		if err := atomicfile.Write(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
 			return fmt.Errorf("search: write %s: %w", BestFile, err)
 		}
 	}
-	r.log.Debug("trial", "index", rec.Index, "status", rec.Status.String(), "reward", rec.Reward, "arch", rec.Arch)
-	r.hook(&TrialFinished{Record: rec, Done: r.final})
-	if r.best != prevBest {
-		r.hook(&BestChanged{Record: r.recs[r.best]})
+	for _, rec := range recs {
+		if rc, ok := r.cfg.Evaluator.(Reconciler); ok {
+			rc.Committed(rec.Index)
+		}
+		prevBest := r.best
+		delete(r.interrupted, rec.Index)
+		r.put(rec)
+		r.ran++
+		r.log.Debug("trial", "index", rec.Index, "status", rec.Status.String(), "reward", rec.Reward, "arch", rec.Arch)
+		r.hook(&TrialFinished{Record: rec, Done: r.final})
+		if r.best != prevBest {
+			r.hook(&BestChanged{Record: r.recs[r.best]})
+		}
 	}
 	return nil
 }

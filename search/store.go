@@ -291,6 +291,39 @@ func timeText(t time.Time) any {
 // putTrial inserts or replaces a trial row. With a model (a new best), the
 // row and best_model are replaced in one transaction.
 func (s *store) putTrial(r Record, model []byte) error {
+	return s.putTrials([]Record{r}, r.Index, model)
+}
+
+// putTrials inserts or replaces trial rows in one transaction; with a
+// model, best_model becomes trial best's (one of the rows) in it too.
+func (s *store) putTrials(rs []Record, best int, model []byte) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	first := rs[0].Index
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("search: trial %d: %w", first, err)
+	}
+	defer tx.Rollback()
+	for _, r := range rs {
+		if err := putTrialRow(tx, r); err != nil {
+			return err
+		}
+	}
+	if model != nil {
+		if err := replaceModel(tx, "best_model", "idx", best, model); err != nil {
+			return fmt.Errorf("search: trial %d: best model: %w", best, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("search: trial %d: commit: %w", first, err)
+	}
+	return nil
+}
+
+// putTrialRow inserts or replaces a trial row inside tx.
+func putTrialRow(tx *sql.Tx, r Record) error {
 	acc, err := json.Marshal(r.ValAcc)
 	if err != nil {
 		return fmt.Errorf("search: trial %d: encode val_acc: %w", r.Index, err)
@@ -302,11 +335,6 @@ func (s *store) putTrial(r Record, model []byte) error {
 	if r.DupOf >= 0 {
 		dup = r.DupOf
 	}
-	tx, err := s.db.Begin()
-	if err != nil {
-		return fmt.Errorf("search: trial %d: %w", r.Index, err)
-	}
-	defer tx.Rollback()
 	_, err = tx.Exec(`INSERT OR REPLACE INTO trial
 		(idx, iteration, arch, layers, strategy, status, reward, val_acc, params, flops, seconds, error, dup_of, seed, started, finished, attempts, worker)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -314,14 +342,6 @@ func (s *store) putTrial(r Record, model []byte) error {
 		r.Params, r.FLOPs, r.Seconds, r.Error, dup, int64(r.Seed), timeText(r.Started), timeText(r.Finished), r.Attempts, r.Worker)
 	if err != nil {
 		return fmt.Errorf("search: trial %d: write: %w", r.Index, err)
-	}
-	if model != nil {
-		if err := replaceModel(tx, "best_model", "idx", r.Index, model); err != nil {
-			return fmt.Errorf("search: trial %d: best model: %w", r.Index, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("search: trial %d: commit: %w", r.Index, err)
 	}
 	return nil
 }
