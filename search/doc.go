@@ -13,14 +13,17 @@
 // +2 layers, and LayerEvery scaled to the budget, see Options.LayerEvery).
 // An iteration:
 //
-//  1. the strategy proposes M architectures (fewer when the trial budget
-//     ends inside the iteration); each is parsed by the space and written
-//     in canonical form (onnxgen.Format);
+//  1. the strategy proposes M architectures (all M also when the trial
+//     budget ends inside the iteration: only the first are trials); each
+//     is parsed by the space and written in canonical form
+//     (onnxgen.Format), and the iteration's proposals are recorded (the
+//     table sampled) before any of its trials starts;
 //  2. each trial is evaluated by up to Parallel concurrent Evaluate calls,
 //     except a duplicate: a canonical architecture already evaluated (Done,
 //     Stopped, Diverged or Oversized) by an earlier trial is not trained again, its
-//     outcome and reward are reused (status duplicate; an identical trial
-//     of the same iteration waits for the earlier one);
+//     outcome and reward are reused (status duplicate, dup_of the lowest
+//     such index; an identical trial waits for an earlier one still
+//     training, of its iteration or of an earlier one in flight);
 //  3. every trial ends with a status; a trial that is not Done (failed to
 //     compile, rejected by ONNX Runtime, diverged, oversized, or an
 //     infrastructure error from Evaluate) gets the reward Options.Penalty,
@@ -31,8 +34,41 @@
 //     (Options.EarlyStop, the median stopping rule) a child below the
 //     median of earlier trials after an epoch ends Stopped, with the reward
 //     of the epochs it ran;
-//  4. the strategy observes the iteration's rewards (only a complete
-//     iteration of M trials).
+//  4. the iteration is applied: the strategy observes its rewards (only a
+//     complete iteration of M trials: rl's update), and the MaxFailures
+//     rule is checked.
+//
+// # Iterations in flight
+//
+// Options.InFlight (D, default 1) is how many iterations are sampled and
+// not yet applied at once. The schedule is fixed by D, not by timing:
+// iterations are applied in iteration order, each once its trials are
+// final, and iteration j is sampled as soon as iterations 0 … j−D are
+// applied, from exactly that state: rl's controller after the update of
+// iteration j−D (and the samples of iterations j−D+1 … j−1 drawn from its
+// RNG), evolution's population and the early-stopping thresholds from the
+// trials of iterations 0 … j−D. The events are: sample 0 … D−1; apply 0,
+// sample D; apply 1, sample D+1; … (a due sample comes before the next
+// apply). Meanwhile the trials of every iteration in flight run through
+// the one Evaluator, up to Parallel at once in index order, so that an
+// evaluator with more slots than M (internal/dist's workers) is not left
+// idle while an iteration waits for its last child. With D = 1 this is
+// the one-iteration-at-a-time search (the same trials, rewards,
+// checkpoint and best model as before InFlight existed: checked with the
+// fake evaluator for every strategy, and with nas search --trials 24
+// --seed 1 on digits, whose trial table and best.onnx are byte for byte
+// those of the earlier binary); with any D the same seed gives the same
+// results however long the trials take (the same nas search with
+// --in-flight 2 at --parallel 1 and 2: the same table). The
+// order in which updates were applied is recorded implicitly: the table
+// sampled stores, with each iteration's proposals, how many iterations
+// were applied when it was sampled (max(0, j−D+1)), and a resume replays
+// that order. The budget ends sampling (Trials: the next iteration would
+// start past it; Duration; cancellation), never an iteration in flight:
+// the iterations sampled finish and are applied (a duration stop drains
+// them; Ctrl-C leaves them resumable). All store writes, the hook and the
+// run's state stay on the search's goroutine; the evaluations return on a
+// channel.
 //
 // # Kinds and spaces
 //
@@ -64,8 +100,9 @@
 //   - evolution: regularized evolution (Real et al., 2019), batched: the
 //     first Population trials are random; later, each trial's parent wins a
 //     tournament of Tournament trials drawn without replacement from the
-//     population, the Population trials before its iteration (older ones
-//     are gone: aging), and the child changes one entry of its vector
+//     population, the last Population trials of the iterations applied
+//     when its iteration is sampled (with D = 1 the trials before its
+//     iteration; older ones are gone: aging), and the child changes one entry of its vector
 //     (another option of one choice, kh/kw/sh/sw/f/p of one layer, or one
 //     anchor flipped; drawn uniformly over the choices with two or more
 //     options, then the anchors, in vector order). Trial i draws from a PCG
@@ -163,7 +200,9 @@
 // # The run directory
 //
 //	nas.db           SQLite database (WAL mode, synchronous FULL)
-//	controller.ckpt  the rl controller after the last update (atomic)
+//	controller.ckpt  the rl controller after the last update (atomic; with
+//	                 iterations in flight it has also drawn the samples of
+//	                 the iterations sampled before that update)
 //	best.onnx        the run's model (atomic): the chosen final candidate's
 //	                 when there is one, else the top rung's (rung_model),
 //	                 else the best Done trial's
@@ -177,11 +216,11 @@
 // (controller.ckpt, best.onnx, nas.db-wal) or a nas.db that is not a run's,
 // and changes nothing in it (CheckNewRunDir says so before any work).
 //
-// nas.db's schema (SchemaVersion 6; version 1 lacked the status stopped,
+// nas.db's schema (SchemaVersion 7; version 1 lacked the status stopped,
 // version 2 the attempts and the model's checksum, version 3 the worker,
 // version 4 the tables final and final_model, version 5 the tables rung
-// and rung_model and final's epochs; all are still read, and a resume
-// upgrades them):
+// and rung_model and final's epochs, version 6 the table sampled; all are
+// still read, and a resume upgrades them):
 //
 //	run(id = 1, version INTEGER, created TEXT (RFC 3339), config TEXT)
 //	    config is the JSON of Options with every default resolved, the
@@ -223,6 +262,12 @@
 //	    final model.
 //	final_model(trial INTEGER PRIMARY KEY, onnx BLOB, sha256 TEXT)
 //	    one row: the chosen final candidate's model; best.onnx copies it.
+//	sampled(iteration INTEGER PRIMARY KEY, updates INTEGER, proposals TEXT)
+//	    a row per sampled iteration, committed before any of its trials
+//	    starts: the number of iterations applied when it was sampled, and
+//	    its M proposals (JSON array of {arch, layers, choices}: the
+//	    string as proposed, canonical when valid, its depth and decision
+//	    vector), the trial budget's cut included.
 //
 // A trial record is its row: a "running" row (its attempts one more than
 // before) is written when it is handed to the evaluator, and replaced by
@@ -242,14 +287,32 @@
 // cancelled (Ctrl-C) or killed (even SIGKILL, at any point) process: the
 // stored options apply (only the budget fields may change); completed
 // trials are never re-run or lost; the controller continues from its
-// checkpoint. Every proposal is a function of state saved at the start of
-// its iteration (rl: the checkpoint, which holds the weights, Adam
+// checkpoint. Every proposal is a function of saved state (rl: the
+// checkpoint, written after each update, which holds the weights, Adam
 // moments, baseline and the sampler's RNG state; random and evolution: the
-// seed and the trial table), so the resumed run re-proposes the
-// interrupted iteration exactly, keeps its finished trials (checking their
-// architectures match), evaluates the rest, and — with a deterministic
-// evaluator and no trial killed twice — ends with exactly the trials and
-// controller weights of a run never interrupted.
+// seed and the trial table) and of the sampled table. A resume starts from
+// the state saved: rl's checkpoint has applied Steps() iterations and has
+// drawn the samples of the iterations whose sampled row counts fewer
+// updates than that (they were sampled before its last update; their
+// proposals come from their rows); random and evolution keep no state and
+// replay from iteration 0. From there the loop replays the schedule: an
+// iteration that has a row is sampled again once exactly its recorded
+// number of iterations is applied, and must propose what its row holds
+// (else ErrInconsistent). A crash between a row's commit and the next
+// checkpoint loses nothing: the row is re-sampled from the checkpoint and
+// verified; the checkpoint is never ahead of nas.db (it is written after
+// an update, whose inputs are committed rows). So the resumed run keeps
+// the finished trials (checking their architectures match), evaluates the
+// rest, and — with a deterministic evaluator and no trial killed twice —
+// ends with exactly the trials and controller weights of a run never
+// interrupted, for any D. Options.InFlight is stored with the run: a
+// resume keeps it and refuses another. A resume that extends the budget
+// of a run that ended (Trials, Duration) continues from the state in which
+// that run ended, every complete iteration applied; with D > 1 the
+// iterations sampled after the old budget are therefore not those of a
+// run that had the larger budget from the start (with D = 1 they are, as
+// before). A database of version 5 or earlier has no sampled table: it
+// ran one iteration at a time, and its resume re-proposes as it did.
 //
 // The directory is checked before it is changed: the run row is read
 // read-only first; the trials before the strategy's first iteration must
@@ -319,7 +382,7 @@
 // *IterationDone, *BestChanged, *RungStarted, *RungFinished, *Shrunk,
 // *FinalStarted, *FinalFinished) from the search's goroutine; the log goes
 // to the injected *slog.Logger. Budget: Options.Trials and/or
-// Options.Duration (checked before each iteration). Cancelling ctx stops
+// Options.Duration (checked before each iteration is sampled). Cancelling ctx stops
 // the evaluations in flight (their rows stay "running") and Run returns
 // the context's error, the directory resumable.
 //

@@ -422,7 +422,8 @@ func TestFinalModelChecksum(t *testing.T) {
 
 // TestVersion4Continued: a database of schema version 4 (no final tables)
 // is read (no finals) and resumed: the tables are added, the version
-// becomes 5, and the run ends as one never interrupted.
+// becomes 6 (the sampled table too), and the run ends as one never
+// interrupted.
 func TestVersion4Continued(t *testing.T) {
 	o := testOptions(StrategyRandom, 16)
 	ref := t.TempDir()
@@ -453,8 +454,8 @@ func TestVersion4Continued(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.close()
-	if err := s.db.QueryRow(`SELECT version FROM run`).Scan(&v); err != nil || v != SchemaVersion || SchemaVersion != 6 || !s.finals {
-		t.Errorf("version %d (%v), final tables %v; want %d", v, err, s.finals, SchemaVersion)
+	if err := s.db.QueryRow(`SELECT version FROM run`).Scan(&v); err != nil || v != SchemaVersion || SchemaVersion != 7 || !s.finals || !s.rungs || !s.sampled {
+		t.Errorf("version %d (%v), final tables %v, rung tables %v, sampled table %v; want %d", v, err, s.finals, s.rungs, s.sampled, SchemaVersion)
 	}
 }
 

@@ -40,13 +40,21 @@ type Options struct {
 	// Parallel is the number of children evaluated at once. Zero means 1.
 	// A budget field; it does not change results.
 	Parallel int `json:"parallel"`
+	// InFlight is D, the number of iterations in flight: iteration j is
+	// sampled once the iterations up to j−D are applied (their update
+	// made, in iteration order), from exactly that state, so that up to D
+	// iterations train at once (through the one Evaluator, Parallel
+	// children at a time) and the results depend on D and the seed, not on
+	// how long trials take. Zero means 1: one iteration at a time. Not a
+	// budget field: a resume keeps the stored D (and refuses another).
+	InFlight int `json:"in_flight"`
 	// Trials is the number of trials to run (duplicates and failures
 	// included). Zero means no limit: Duration must then be set. A budget
 	// field.
 	Trials int `json:"trials"`
-	// Duration stops the search at the first iteration that would start
-	// after it has elapsed (the iteration in flight completes). Zero means
-	// no limit. A budget field.
+	// Duration stops the search at the first iteration that would be
+	// sampled after it has elapsed (the iterations in flight complete and
+	// are applied). Zero means no limit. A budget field.
 	Duration time.Duration `json:"duration"`
 	// MaxFailures stops the search with ErrTooManyFailures after that many
 	// consecutive failed, diverged or oversized trials (in index order,
@@ -385,6 +393,9 @@ func (o Options) WithDefaults() Options {
 	if o.Parallel == 0 {
 		o.Parallel = 1
 	}
+	if o.InFlight == 0 {
+		o.InFlight = 1
+	}
 	if o.MaxFailures == 0 {
 		o.MaxFailures = DefaultMaxFailures
 	}
@@ -466,6 +477,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("search: m %d: want >= 1", o.M)
 	case d.Parallel < 1:
 		return fmt.Errorf("search: parallel %d: want >= 1", o.Parallel)
+	case d.InFlight < 1:
+		return fmt.Errorf("search: in flight %d: want >= 1 iterations", o.InFlight)
 	case d.Trials < 0:
 		return fmt.Errorf("search: trials %d: want >= 0", o.Trials)
 	case d.Duration < 0:

@@ -39,7 +39,15 @@ type helperSpec struct {
 	AllocArch string
 	// ModelBytes: a Done trial's model is this long (0: the fake's).
 	ModelBytes int
+	// Isolated: the evaluator says its children train in other processes
+	// (Isolated), so that no trial is blamed for the kills.
+	Isolated bool
 }
+
+// isolatedEval is an Evaluator that is Isolated.
+type isolatedEval struct{ EvaluatorFunc }
+
+func (isolatedEval) Isolated() bool { return true }
 
 func TestHelperProcess(t *testing.T) {
 	raw := os.Getenv(helperEnv)
@@ -112,7 +120,11 @@ func TestHelperProcess(t *testing.T) {
 		}
 		return out, err
 	})
-	_, err := Run(context.Background(), Config{Dir: h.Dir, Resume: h.Resume, Options: h.Options, Evaluator: ev, Hook: hook})
+	var eval Evaluator = ev
+	if h.Isolated {
+		eval = isolatedEval{ev}
+	}
+	_, err := Run(context.Background(), Config{Dir: h.Dir, Resume: h.Resume, Options: h.Options, Evaluator: eval, Hook: hook})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(4)

@@ -30,7 +30,9 @@ type Config struct {
 	// Resume continues the run in Dir: its stored options apply, except
 	// for the budget fields Trials, Duration, MaxFailures and Parallel,
 	// which Options replaces where they are not zero (and the new values
-	// are stored). Every other field of Options is ignored: read the stored
+	// are stored). Options.InFlight, when not zero, must equal the stored
+	// one (else the resume is refused). Every other field of Options is
+	// ignored: read the stored
 	// ones with ReadRun (e.g. to load the data the children train on).
 	Resume bool
 	// Options configures a new run (or the budget of a resumed one).
@@ -229,6 +231,10 @@ func openRun(cfg Config) (Options, *store, error) {
 	}
 	if b.Parallel != 0 {
 		opts.Parallel = b.Parallel
+	}
+	if b.InFlight != 0 && b.InFlight != opts.InFlight {
+		st.close()
+		return Options{}, nil, fmt.Errorf("search: resume %s: the run samples %d iteration(s) in flight, not %d: the number is part of what the run computes (leave it unset to resume)", cfg.Dir, opts.InFlight, b.InFlight)
 	}
 	if err := opts.Validate(); err != nil {
 		st.close()
@@ -437,66 +443,6 @@ func (r *run) isFailure(rec Record) bool {
 	return rec.Status.failure()
 }
 
-func (r *run) loop(ctx context.Context) error {
-	m := r.opts.M
-	for iter := r.strat.firstIteration(); ; iter++ {
-		start := iter * m
-		if r.opts.Trials > 0 && start >= r.opts.Trials {
-			r.stop = "trials"
-			return nil
-		}
-		if r.opts.Duration > 0 && time.Since(r.start) >= r.opts.Duration-r.finalReserve() {
-			r.stop = "duration"
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("search: interrupted before iteration %d: %w", iter, err)
-		}
-		n := m
-		if r.opts.Trials > 0 {
-			n = min(m, r.opts.Trials-start)
-		}
-		layers := r.kind.depth(start)
-		for i := 0; i < start; i++ {
-			if i >= len(r.recs) || !r.have[i] {
-				return fmt.Errorf("search: %w: trial %d is missing before iteration %d", ErrInconsistent, i, iter)
-			}
-		}
-		for i := start; i < start+n && i < len(r.recs); i++ {
-			if r.have[i] && r.recs[i].Iteration != iter {
-				return fmt.Errorf("search: %w: trial %d belongs to iteration %d, not %d", ErrInconsistent, i, r.recs[i].Iteration, iter)
-			}
-		}
-		props, err := r.strat.propose(iter, start, n, layers, r.recs[:min(start, len(r.recs))])
-		if err != nil {
-			return err
-		}
-		if err := r.evaluate(ctx, iter, start, props); err != nil {
-			return err
-		}
-		recs := r.recs[start : start+n]
-		if err := r.checkFailures(start + n); err != nil {
-			return err
-		}
-		ev := &IterationDone{}
-		if n == m {
-			done, err := r.strat.observe(iter, props, recs)
-			if err != nil {
-				return err
-			}
-			if done != nil {
-				ev = done
-			}
-		}
-		ev.Iteration, ev.Layers, ev.Trials = iter, layers, n
-		for _, rec := range recs {
-			ev.MeanReward += rec.Reward / float64(n)
-		}
-		r.log.Info("iteration", "iteration", iter, "layers", layers, "trials", n, "mean_reward", ev.MeanReward, "updated", ev.Updated)
-		r.hook(ev)
-	}
-}
-
 // checkFailures stops the search when the trials before end close with
 // MaxFailures consecutive failures.
 func (r *run) checkFailures(end int) error {
@@ -510,177 +456,6 @@ func (r *run) checkFailures(end int) error {
 	if run >= r.opts.MaxFailures {
 		last := r.recs[end-1]
 		return fmt.Errorf("search: %w: the last %d trials failed (trial %d: %s: %s)", ErrTooManyFailures, run, last.Index, last.Status, last.Error)
-	}
-	return nil
-}
-
-// result is an evaluation's answer.
-type result struct {
-	i   int
-	out Outcome
-	err error
-}
-
-// evaluate brings every trial of the iteration to a final row: trials
-// already in the table are kept (their architecture must match the
-// proposal), duplicates reuse the first identical trial's outcome, the rest
-// go to up to Parallel evaluator calls.
-func (r *run) evaluate(ctx context.Context, iter, start int, props []proposal) error {
-	type pending struct {
-		i        int
-		p        proposal
-		busy     bool
-		attempts int // including the evaluation in flight
-	}
-	var todo []*pending
-	for k, p := range props {
-		i := start + k
-		if i < len(r.recs) && r.have[i] {
-			if r.recs[i].Arch != p.arch {
-				return fmt.Errorf("search: %w: trial %d is %q, the strategy proposes %q", ErrInconsistent, i, r.recs[i].Arch, p.arch)
-			}
-			continue
-		}
-		attempts := 0
-		if prev, ok := r.interrupted[i]; ok {
-			if prev.Arch == p.arch && prev.Iteration == iter {
-				attempts = prev.Attempts
-			} else {
-				// Not the trial proposed again (written by hand, or by
-				// another version): a row that holds no result, replaced.
-				r.log.Warn("an interrupted trial's row is not the trial proposed again: replacing it",
-					"index", i, "arch", prev.Arch, "proposed", p.arch)
-			}
-		}
-		todo = append(todo, &pending{i: i, p: p, attempts: attempts})
-	}
-	stop := r.opts.EarlyStop.thresholds(r.recs[:min(start, len(r.recs))], r.opts.Child.Epochs)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	results := make(chan result)
-	inflight := map[string]bool{}
-	running := 0
-	for len(todo) > 0 || running > 0 {
-		// Start what can start, in index order.
-		var rest []*pending
-		for _, t := range todo {
-			if t.busy {
-				rest = append(rest, t)
-				continue
-			}
-			if ctx.Err() != nil {
-				rest = append(rest, t)
-				continue
-			}
-			rec := r.record(iter, t.i, t.p)
-			rec.Attempts = t.attempts
-			if t.p.err != nil || r.hasFirst(t.p.arch) || (t.attempts >= maxAttempts && !r.isolated()) {
-				rec.Started = time.Now()
-				rec.Finished = rec.Started
-				switch {
-				case t.p.err != nil:
-					rec = proposalFailed(rec, t.p.err, r.opts)
-				case r.hasFirst(t.p.arch):
-					j := r.first[t.p.arch]
-					rec = duplicateOf(rec, r.recs[j], j)
-				default:
-					rec = crashed(rec, r.opts)
-					r.log.Warn("trial killed the search twice: recorded failed", "index", t.i, "arch", t.p.arch)
-				}
-				if err := r.commit(rec, nil); err != nil {
-					return err
-				}
-				continue
-			}
-			if inflight[t.p.arch] || running >= r.opts.Parallel {
-				rest = append(rest, t) // wait for the identical earlier trial, or a free slot
-				continue
-			}
-			t.attempts++
-			rec.Attempts = t.attempts
-			rec.Status, rec.Started = Running, time.Now()
-			if err := r.st.putTrial(rec, nil); err != nil {
-				return err
-			}
-			tr := Trial{Index: t.i, Iteration: iter, Arch: t.p.arch, Seed: rec.Seed, Child: r.opts.Child, StopBelow: stop}
-			r.hook(&TrialStarted{Trial: tr})
-			t.busy = true
-			inflight[t.p.arch] = true
-			running++
-			go func(t *pending, started time.Time) {
-				out, err := r.cfg.Evaluator.Evaluate(ctx, tr)
-				if out.Seconds == 0 {
-					out.Seconds = time.Since(started).Seconds()
-				}
-				results <- result{i: t.i, out: out, err: err}
-			}(t, rec.Started)
-			rest = append(rest, t)
-		}
-		todo = rest
-		if running == 0 {
-			if len(todo) > 0 && ctx.Err() != nil {
-				return fmt.Errorf("search: interrupted in iteration %d: %w", iter, ctx.Err())
-			}
-			continue
-		}
-		res := <-results
-		running--
-		var t *pending
-		rest = todo[:0]
-		for _, x := range todo {
-			if x.i == res.i {
-				t = x
-				continue
-			}
-			rest = append(rest, x)
-		}
-		todo = rest
-		delete(inflight, t.p.arch)
-		interrupted := func() error {
-			// Cancelled: the trials stay "running", their attempts not
-			// counted (they did not kill the process); drain the others.
-			released := []int{t.i}
-			for _, x := range todo {
-				if x.busy {
-					released = append(released, x.i)
-				}
-			}
-			for running > 0 {
-				<-results
-				running--
-			}
-			if err := r.st.release(released); err != nil {
-				return err
-			}
-			return fmt.Errorf("search: interrupted in iteration %d: %w", iter, ctx.Err())
-		}
-		if ctx.Err() != nil {
-			return interrupted()
-		}
-		rec := r.record(iter, t.i, t.p)
-		rec.Attempts = t.attempts
-		rec.Finished = time.Now()
-		rec.Started = rec.Finished.Add(-time.Duration(res.out.Seconds * float64(time.Second)))
-		var best *Record
-		if r.best >= 0 {
-			best = &r.recs[r.best]
-		}
-		rec, model := finalRecord(rec, res.out, res.err, r.opts, best)
-		if len(model) == 0 && model != nil && res.out.FetchModel != nil {
-			// A new best whose model stayed where it was trained.
-			m, err := res.out.FetchModel(ctx)
-			switch {
-			case ctx.Err() != nil:
-				return interrupted()
-			case err != nil:
-				r.log.Warn("the new best trial's model is unavailable", "index", t.i, "err", err)
-			case m != nil:
-				model = m
-			}
-		}
-		if err := r.commit(rec, model); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -708,25 +483,42 @@ func (r *run) hasFirst(arch string) bool {
 // commit writes a final row (and, for a new best, its model in the same
 // transaction, then best.onnx), records it in memory and reports it.
 func (r *run) commit(rec Record, model []byte) error {
-	if err := r.st.putTrial(rec, model); err != nil {
+	return r.commitAll([]Record{rec}, [][]byte{model})
+}
+
+// commitAll commits final rows in one transaction: models[k] is recs[k]'s
+// model when it is a new best, in order (each better than the best before
+// it), else nil; the last one is the best model, written in the same
+// transaction and then to best.onnx. Then it records the rows in memory
+// and reports them, in order.
+func (r *run) commitAll(recs []Record, models [][]byte) error {
+	best, model := -1, []byte(nil)
+	for k, m := range models {
+		if m != nil {
+			best, model = recs[k].Index, m
+		}
+	}
+	if err := r.st.putTrials(recs, best, model); err != nil {
 		return err
 	}
-	if rc, ok := r.cfg.Evaluator.(Reconciler); ok {
-		rc.Committed(rec.Index)
-	}
-	prevBest := r.best
-	delete(r.interrupted, rec.Index)
-	r.put(rec)
-	r.ran++
 	if model != nil && r.finalBest < 0 && r.rungTop.rung < 0 { // with a final or rung model, best.onnx is its copy
 		if err := atomicfile.Write(filepath.Join(r.cfg.Dir, BestFile), model); err != nil {
 			return fmt.Errorf("search: write %s: %w", BestFile, err)
 		}
 	}
-	r.log.Debug("trial", "index", rec.Index, "status", rec.Status.String(), "reward", rec.Reward, "arch", rec.Arch)
-	r.hook(&TrialFinished{Record: rec, Done: r.final})
-	if r.best != prevBest {
-		r.hook(&BestChanged{Record: r.recs[r.best]})
+	for _, rec := range recs {
+		if rc, ok := r.cfg.Evaluator.(Reconciler); ok {
+			rc.Committed(rec.Index)
+		}
+		prevBest := r.best
+		delete(r.interrupted, rec.Index)
+		r.put(rec)
+		r.ran++
+		r.log.Debug("trial", "index", rec.Index, "status", rec.Status.String(), "reward", rec.Reward, "arch", rec.Arch)
+		r.hook(&TrialFinished{Record: rec, Done: r.final})
+		if r.best != prevBest {
+			r.hook(&BestChanged{Record: r.recs[r.best]})
+		}
 	}
 	return nil
 }

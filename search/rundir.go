@@ -75,7 +75,7 @@ func inspectDB(dir string) (dbState, error) {
 	}
 	rowsIn := 0
 	for n := range tables {
-		if n != "run" && n != "trial" && n != "best_model" && !slices.Contains(finalTables, n) && !slices.Contains(rungTables, n) {
+		if n != "run" && n != "trial" && n != "best_model" && !slices.Contains(finalTables, n) && !slices.Contains(rungTables, n) && n != "sampled" {
 			return noDB, fmt.Errorf("search: %s is not a run database (it has a table %q): move it away, or choose another directory", path, n)
 		}
 		var k int
@@ -158,7 +158,7 @@ func createRun(dir string, opts Options, created time.Time, st dbState) (err err
 		return fmt.Errorf("search: create the run: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	_, err = db.Exec(schema + finalSchema + rungSchema)
+	_, err = db.Exec(schema + finalSchema + rungSchema + sampledSchema)
 	if err == nil {
 		err = writeRun(db, opts, created)
 	}

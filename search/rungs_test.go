@@ -616,8 +616,8 @@ func TestVersion5Continued(t *testing.T) {
 	}
 	defer s.close()
 	var v int
-	if err := s.db.QueryRow(`SELECT version FROM run`).Scan(&v); err != nil || v != SchemaVersion || SchemaVersion != 6 || !s.rungs || !s.finalEpochs {
-		t.Errorf("version %d (%v), rung tables %v, final epochs %v; want 6", v, err, s.rungs, s.finalEpochs)
+	if err := s.db.QueryRow(`SELECT version FROM run`).Scan(&v); err != nil || v != SchemaVersion || SchemaVersion != 7 || !s.rungs || !s.finalEpochs {
+		t.Errorf("version %d (%v), rung tables %v, final epochs %v; want 7", v, err, s.rungs, s.finalEpochs)
 	}
 }
 

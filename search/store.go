@@ -30,14 +30,18 @@ const (
 // trained it: empty for the search's own process); version 5 the final
 // phase's tables, final and final_model (finalSchema); version 6 the
 // rungs' tables, rung and rung_model (rungSchema), and the final table's
-// epochs. Versions 1 to 5 are still read, and continued: a resume adds the
-// columns and tables (an interrupted trial of theirs counts one attempt,
-// the stored best model's checksum is computed from it, their trials'
-// worker is empty, their final table is empty: their options have no final
-// phase; a version-5 final row's epochs are 0, the run's Final.Epochs;
-// their rung tables are empty: their options have no rungs) and stores
-// version 6.
-const SchemaVersion = 6
+// epochs; version 7 the table sampled (sampledSchema: every iteration's
+// proposals, written before its trials start, and how many iterations had
+// been applied when it was sampled: Options.InFlight). Versions 1 to 6 are
+// still read, and continued: a resume adds the columns and tables (an
+// interrupted trial of theirs counts one attempt, the stored best model's
+// checksum is computed from it, their trials' worker is empty, their final
+// table is empty: their options have no final phase; a version-5 final
+// row's epochs are 0, the run's Final.Epochs; their rung tables are empty:
+// their options have no rungs; their sampled table is empty: they ran one
+// iteration at a time, and the resume re-proposes as before) and stores
+// version 7.
+const SchemaVersion = 7
 
 const schema = `
 CREATE TABLE IF NOT EXISTS run (
@@ -82,8 +86,9 @@ type store struct {
 	// (version 4).
 	attempts, sums, workers bool
 	// finals: the database has the final tables (version 5); rungs the
-	// rung tables and finalEpochs the final table's epochs (version 6).
-	finals, rungs, finalEpochs bool
+	// rung tables and finalEpochs the final table's epochs (version 6);
+	// sampled the sampled table (version 7).
+	finals, rungs, finalEpochs, sampled bool
 }
 
 // openStore opens the run database in dir, which must exist, for writing.
@@ -108,7 +113,8 @@ func openStore(dir string) (*store, error) {
 }
 
 // columns finds which of versions 3 and 4's columns the tables have, and
-// whether version 5's final tables and version 6's rung tables exist.
+// whether version 5's final tables, version 6's rung tables and version
+// 7's sampled table exist.
 func (s *store) columns() error {
 	for _, c := range []struct {
 		table, column string
@@ -124,7 +130,10 @@ func (s *store) columns() error {
 	if err := s.hasFinal(); err != nil {
 		return err
 	}
-	return s.hasRungs()
+	if err := s.hasRungs(); err != nil {
+		return err
+	}
+	return s.hasSampled()
 }
 
 // upgrade brings a database of an earlier version to SchemaVersion: the
@@ -132,7 +141,7 @@ func (s *store) columns() error {
 // the best model's checksum is that of the stored blob) and run.version
 // is set. A current database is left as it is.
 func (s *store) upgrade() error {
-	if s.attempts && s.sums && s.workers && s.finals && s.rungs && s.finalEpochs {
+	if s.attempts && s.sums && s.workers && s.finals && s.rungs && s.finalEpochs && s.sampled {
 		return nil
 	}
 	tx, err := s.db.Begin()
@@ -180,13 +189,18 @@ func (s *store) upgrade() error {
 			return fmt.Errorf("search: upgrade the database: %w", err)
 		}
 	}
+	if !s.sampled {
+		if _, err := tx.Exec(sampledSchema); err != nil {
+			return fmt.Errorf("search: upgrade the database: %w", err)
+		}
+	}
 	if _, err := tx.Exec(`UPDATE run SET version = ? WHERE id = 1`, SchemaVersion); err != nil {
 		return fmt.Errorf("search: upgrade the database: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("search: upgrade the database: %w", err)
 	}
-	s.attempts, s.sums, s.workers, s.finals, s.rungs, s.finalEpochs = true, true, true, true, true, true
+	s.attempts, s.sums, s.workers, s.finals, s.rungs, s.finalEpochs, s.sampled = true, true, true, true, true, true, true
 	return nil
 }
 
@@ -294,6 +308,39 @@ func timeText(t time.Time) any {
 // putTrial inserts or replaces a trial row. With a model (a new best), the
 // row and best_model are replaced in one transaction.
 func (s *store) putTrial(r Record, model []byte) error {
+	return s.putTrials([]Record{r}, r.Index, model)
+}
+
+// putTrials inserts or replaces trial rows in one transaction; with a
+// model, best_model becomes trial best's (one of the rows) in it too.
+func (s *store) putTrials(rs []Record, best int, model []byte) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	first := rs[0].Index
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("search: trial %d: %w", first, err)
+	}
+	defer tx.Rollback()
+	for _, r := range rs {
+		if err := putTrialRow(tx, r); err != nil {
+			return err
+		}
+	}
+	if model != nil {
+		if err := replaceModel(tx, "best_model", "idx", best, model); err != nil {
+			return fmt.Errorf("search: trial %d: best model: %w", best, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("search: trial %d: commit: %w", first, err)
+	}
+	return nil
+}
+
+// putTrialRow inserts or replaces a trial row inside tx.
+func putTrialRow(tx *sql.Tx, r Record) error {
 	acc, err := json.Marshal(r.ValAcc)
 	if err != nil {
 		return fmt.Errorf("search: trial %d: encode val_acc: %w", r.Index, err)
@@ -305,11 +352,6 @@ func (s *store) putTrial(r Record, model []byte) error {
 	if r.DupOf >= 0 {
 		dup = r.DupOf
 	}
-	tx, err := s.db.Begin()
-	if err != nil {
-		return fmt.Errorf("search: trial %d: %w", r.Index, err)
-	}
-	defer tx.Rollback()
 	_, err = tx.Exec(`INSERT OR REPLACE INTO trial
 		(idx, iteration, arch, layers, strategy, status, reward, val_acc, params, flops, seconds, error, dup_of, seed, started, finished, attempts, worker)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -317,14 +359,6 @@ func (s *store) putTrial(r Record, model []byte) error {
 		r.Params, r.FLOPs, r.Seconds, r.Error, dup, int64(r.Seed), timeText(r.Started), timeText(r.Finished), r.Attempts, r.Worker)
 	if err != nil {
 		return fmt.Errorf("search: trial %d: write: %w", r.Index, err)
-	}
-	if model != nil {
-		if err := replaceModel(tx, "best_model", "idx", r.Index, model); err != nil {
-			return fmt.Errorf("search: trial %d: best model: %w", r.Index, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("search: trial %d: commit: %w", r.Index, err)
 	}
 	return nil
 }

@@ -19,11 +19,17 @@ type proposal struct {
 }
 
 // strategy proposes the architectures of an iteration and observes their
-// results. propose must be a function of the strategy's state at the start
-// of the iteration (and the trials before it), so that a resumed run
-// proposes exactly what the interrupted one did.
+// results. propose must be a function of the strategy's state when the
+// iteration is sampled and of history (the trials of the iterations
+// applied by then, Options.InFlight), so that a resumed run proposes
+// exactly what the interrupted one did; it is called once per iteration,
+// in iteration order, for the whole iteration (n = M, also when the trial
+// budget ends inside it); observe is called once per applied iteration, in
+// iteration order.
 type strategy interface {
-	// firstIteration is where a (resumed) run starts proposing.
+	// firstIteration is the number of iterations the strategy's saved
+	// state has applied (rl: the controller's updates), where a (resumed)
+	// run starts applying.
 	firstIteration() int
 	propose(iter, start, n, layers int, history []Record) ([]proposal, error)
 	// observe sees a complete iteration's records, in index order.
@@ -135,10 +141,12 @@ func (s *randomStrategy) observe(iter int, _ []proposal, _ []Record) (*Iteration
 }
 
 // evolution is regularized evolution (Real et al., 2019), batched: trial i
-// of the iteration starting at s is random when i < Population or s == 0;
+// of an iteration is random when i < Population or the history is empty;
 // otherwise its parent wins a tournament of Tournament members drawn
-// without replacement from the population, the Population trials before s
-// (the oldest are gone: aging), and the child is the parent with one
+// without replacement from the population, the last Population trials of
+// the history (the applied iterations: with one iteration in flight, the
+// trials before the iteration; the oldest are gone: aging), and the child
+// is the parent with one
 // decision mutated. Draws are seeded by (Seed, i); the population comes
 // from the trial table, so the strategy has no state of its own.
 type evolution struct {
@@ -150,10 +158,7 @@ type evolution struct {
 func (s *evolution) firstIteration() int { return 0 }
 
 func (s *evolution) propose(_, start, n, layers int, history []Record) ([]proposal, error) {
-	if len(history) < start {
-		return nil, fmt.Errorf("search: evolution: %d trials before trial %d", len(history), start)
-	}
-	pop := history[max(0, start-s.pop):start]
+	pop := history[max(0, len(history)-s.pop):]
 	ps := make([]proposal, n)
 	for k := range ps {
 		i := start + k
@@ -188,9 +193,11 @@ func (s *evolution) observe(iter int, _ []proposal, _ []Record) (*IterationDone,
 
 // rl is the controller: it samples the iteration's architectures, and a
 // complete iteration makes one REINFORCE update, checkpointed atomically to
-// CheckpointFile. The checkpoint holds the controller as it is at the start
-// of the next iteration (weights, Adam state, baseline, sampler RNG), so a
-// resumed run re-samples exactly the interrupted iteration.
+// CheckpointFile. The checkpoint holds the controller as it is right after
+// its last update (weights, Adam state, baseline, sampler RNG): the
+// iterations sampled before that update are known from the sampled table
+// (their updates count is below the checkpoint's), and a resumed run
+// re-samples exactly the others.
 type rl struct {
 	kind kind
 	ctrl *controller.Controller

@@ -69,6 +69,8 @@ type lmRun struct {
 	wf          workerFlags
 	quiet, json bool
 	serveAt     string
+	// storedInFlight is a resumed run's Options.InFlight (0: a new run).
+	storedInFlight int
 }
 
 // searchLM runs (or resumes) a cell search: cfg.Options name a cell space,
@@ -97,7 +99,7 @@ func (a *app) searchLM(cmd *cobra.Command, cfg search.Config, r lmRun) error {
 	}
 	out := cmd.OutOrStdout()
 	log := a.logger()
-	local := childParallel(&cfg.Options, r.wf, &r.rf)
+	local := childParallel(&cfg.Options, r.wf, &r.rf, r.storedInFlight)
 	memory := ""
 	if !cfg.Resume {
 		memory = r.cf.memoryLimit(&cfg.Options.Child, local)
@@ -132,7 +134,7 @@ func (a *app) searchLM(cmd *cobra.Command, cfg search.Config, r lmRun) error {
 		if cfg.Resume {
 			fmt.Fprintf(out, "resuming %s\n", cfg.Dir)
 		} else {
-			fmt.Fprintf(out, "searching %s space with %s: %s; M=%d, %d at once with %d thread(s) each\n", o.Space, o.Strategy, budget(o), o.M, o.Parallel, r.rf.threads)
+			fmt.Fprintf(out, "searching %s space with %s: %s; M=%d, %d at once with %d thread(s) each%s\n", o.Space, o.Strategy, budget(o), o.M, o.Parallel, r.rf.threads, inFlightNote(o))
 			fmt.Fprintf(out, "memory limit per child: %s\n", memory)
 		}
 		if o.EarlyStop.On {

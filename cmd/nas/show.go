@@ -39,7 +39,7 @@ func (a *app) showCmd() *cobra.Command {
 				counts[r.Status]++
 			}
 			lm := opts.Kind == search.KindRNN
-			fmt.Fprintf(w, "run %s: strategy %s, space %s, seed %d, M=%d\n", args[0], opts.Strategy, opts.Space, opts.Seed, opts.M)
+			fmt.Fprintf(w, "run %s: strategy %s, space %s, seed %d, M=%d%s\n", args[0], opts.Strategy, opts.Space, opts.Seed, opts.M, inFlightNote(opts))
 			if lm {
 				co := opts.Child.LMDefaults()
 				fmt.Fprintf(w, "children: language models on %s, %d epoch(s), %d streams × %d steps, hidden %d, %d cell layer(s), lr %g, clip %g, training tokens %d, validation tokens %d (0: all)\n",

@@ -318,6 +318,61 @@ func TestSearchThroughWorkers(t *testing.T) {
 	t.Logf("trials per worker: %v", workers)
 }
 
+// TestSearchInFlightThroughWorkers: a search with three iterations in
+// flight (search.Options.InFlight) hands the evaluator concurrent Evaluate
+// calls of several iterations, and records exactly the trials of the same
+// search in process.
+func TestSearchInFlightThroughWorkers(t *testing.T) {
+	s := testServer(t, "tok")
+	ev := testEvaluator(t, connect(t, s, "tok"), Config{})
+	for _, name := range []string{"a", "b", "c"} {
+		startWorker(t, s.URL(), "tok", name, "NAS_SLEEP=5ms")
+	}
+	o := search.Options{Strategy: search.StrategyRL, Space: "v1", M: 4, Trials: 24, InFlight: 3, Parallel: 12, Schedule: search.Schedule{StartLayers: 2}, Seed: 3}
+	local, remote := t.TempDir(), t.TempDir()
+	if _, err := search.Run(context.Background(), search.Config{Dir: local, Options: o, Evaluator: fakeEvaluator}); err != nil {
+		t.Fatal(err)
+	}
+	running := map[int]int{} // iteration -> trials in the evaluator
+	started := map[int]bool{}
+	most := 0
+	hook := func(e search.Event) {
+		switch e := e.(type) {
+		case *search.TrialStarted:
+			running[e.Trial.Iteration]++
+			started[e.Trial.Index] = true
+		case *search.TrialFinished:
+			if !started[e.Record.Index] {
+				break // a duplicate: never in the evaluator
+			}
+			if running[e.Record.Iteration]--; running[e.Record.Iteration] == 0 {
+				delete(running, e.Record.Iteration)
+			}
+		}
+		most = max(most, len(running))
+	}
+	if _, err := search.Run(context.Background(), search.Config{Dir: remote, Options: o, Evaluator: ev, Hook: hook}); err != nil {
+		t.Fatal(err)
+	}
+	if most < 3 {
+		t.Errorf("at most %d iterations had trials in the evaluator at once, want 3", most)
+	}
+	_, want, _ := search.ReadRun(local)
+	_, got, _ := search.ReadRun(remote)
+	if len(got) != len(want) {
+		t.Fatalf("%d trials, want %d", len(got), len(want))
+	}
+	for i := range want {
+		a, b := want[i], got[i]
+		if a.Arch != b.Arch || a.Status != b.Status || a.Reward != b.Reward || a.Seed != b.Seed || a.DupOf != b.DupOf {
+			t.Errorf("trial %d: %s %s %v, in process %s %s %v", i, b.Arch, b.Status, b.Reward, a.Arch, a.Status, a.Reward)
+		}
+	}
+	if st := ev.Stats(); st.Results == 0 {
+		t.Errorf("stats %+v: no result through the workers", st)
+	}
+}
+
 // TestWorkerStopGivesBack: a worker stopped by SIGINT (Ctrl-C) mid-trial
 // exits cleanly and the trial goes back to the queue at once (Nak), long
 // before AckWait, for another worker.

@@ -15,7 +15,10 @@
 // split's seed, the search.Trial: index, iteration, architecture, seed,
 // child options with the data set's name, early-stopping thresholds; the
 // time limit) with a message id new for each publication, and waits for
-// the result. A worker slot fetches one message only when idle (no
+// the result; Evaluate is safe for concurrent calls (each waits on its own
+// trial's key), and a search with iterations in flight
+// (search.Options.InFlight) makes them from several iterations at once
+// (TestSearchInFlightThroughWorkers). A worker slot fetches one message only when idle (no
 // prefetch: slow work does not starve the others), reports it in progress
 // every AckWait/3 while it trains, publishes a ResultMsg on ResultStream
 // (nas.results.<run id>, with the trial message's id: a retried

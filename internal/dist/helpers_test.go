@@ -112,7 +112,8 @@ var searchOptions = search.Options{Strategy: search.StrategyRL, Space: "v1", M: 
 // $NAS_RESUME=1), the run id $NAS_RUN; with $NAS_STORE, through a server
 // of its own (StoreDir $NAS_STORE, listening on $NAS_LISTEN), with
 // $NAS_SUPERVISE supervised workers (NAS_SLEEP=300ms). It prints "ready" once its
-// evaluator is made (the queue purged), "committed INDEX" as it
+// evaluator is made (the queue purged), "committed INDEX" and "done N"
+// (N trials final in the run) as it
 // records each trial and, at its end, "stats " and the evaluator's Stats
 // as JSON.
 func fakeSearchMain() int {
@@ -152,7 +153,7 @@ func fakeSearchMain() int {
 	fmt.Println("ready")
 	hook := func(e search.Event) {
 		if f, ok := e.(*search.TrialFinished); ok {
-			fmt.Printf("committed %d\n", f.Record.Index)
+			fmt.Printf("committed %d\ndone %d\n", f.Record.Index, f.Done)
 		}
 	}
 	cfg := search.Config{Dir: os.Getenv("NAS_DIR"), Resume: os.Getenv("NAS_RESUME") == "1", Options: searchOptions, Evaluator: ev, Hook: hook, Logger: log}

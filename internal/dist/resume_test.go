@@ -41,7 +41,7 @@ func TestKillSearchResume(t *testing.T) {
 		startWorker(t, s.URL(), "tok", "b", "NAS_SLEEP=300ms"),
 	}
 	s1 := startProc(t, searchCmd(s.URL(), "tok", dir, run, false))
-	s1.waitLine(t, "committed 5")
+	s1.waitLine(t, "done 6") // two trials of the second iteration: the other two are running (two workers)
 	if err := s1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -217,12 +217,12 @@ func TestKillSearchResumeEmbedded(t *testing.T) {
 		return c
 	}
 	s1 := startProc(t, cmd(false))
-	s1.waitLine(t, "committed 5")
+	s1.waitLine(t, "done 6") // two trials of the second iteration: the other two are running (two workers)
 	if err := s1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	var pids []int
-	for _, l := range s1.seen { // the workers start before trial 5 ends
+	for _, l := range s1.seen { // the workers start before the sixth trial ends
 		if l == "" {
 			continue
 		}
