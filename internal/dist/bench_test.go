@@ -88,29 +88,32 @@ func BenchmarkDispatch(b *testing.B) {
 // BenchmarkUtilisation measures how busy W workers are kept by a search
 // of M trials per iteration with D iterations in flight
 // (search.Options.InFlight; Parallel D·M: every sampled trial queued;
-// random strategy, 192 trials, every trial a fake that trains for a time
-// set by its architecture's hash: "short" 20 to 60 ms, "long" 200 to
-// 600 ms): busy_% is the workers' training time over W × the search's
+// random strategy, every trial a fake that trains for a time set by its
+// architecture's hash: "short" 192 trials of 20 to 60 ms, "long" 384 of
+// 200 to 600 ms): busy_% is the workers' training time over W × the search's
 // wall time. One iteration at a time (D = 1) keeps at most M workers busy,
 // and W = 2M at most half; D iterations in flight queue D·M trials, so
 // that a worker finds the next trial while an iteration waits for its last
 // child. With short trials the search's own store is the limit: a result
 // is a committed (fsync'ed) transaction (those waiting together share
 // one), a few ms on this machine's disk, and eight workers finish a short
-// trial every 5 ms. Measured on 2 cores shared with other jobs: short
-// M=4 W=4 D=1 51.8%, W=8 D=1 26.4%, W=8 D=4 59.9%; long W=8 D=1 37.0%,
-// D=4 91.4%.
+// trial every 5 ms. The end of a run, where the last trials drain and
+// nothing is left to sample, is a fixed cost: with 192 long trials it held
+// long W=8 D=4 to 88-92%, with 384 it is 95%. Measured on 2 cores shared
+// with other jobs (load 5-7): short M=4 W=4 D=1 51.8-54.6%, W=8 D=1
+// 26.4-27.9%, W=8 D=4 59.9-61.0%; long W=8 D=1 37.6%, D=4 95.4%, D=8
+// 93.4%.
 //
 //	go test ./internal/dist -run '^$' -bench Utilisation -benchtime 1x
 func BenchmarkUtilisation(b *testing.B) {
 	for _, c := range []struct {
 		trials  string
 		m, w, d int
-	}{{"short", 4, 4, 1}, {"short", 4, 8, 1}, {"short", 4, 8, 4}, {"long", 4, 8, 1}, {"long", 4, 8, 4}} {
+	}{{"short", 4, 4, 1}, {"short", 4, 8, 1}, {"short", 4, 8, 4}, {"long", 4, 8, 1}, {"long", 4, 8, 4}, {"long", 4, 8, 8}} {
 		b.Run(fmt.Sprintf("%s/M=%d/W=%d/D=%d", c.trials, c.m, c.w, c.d), func(b *testing.B) {
-			least, spread := 20*time.Millisecond, 40*time.Millisecond
+			least, spread, trials := 20*time.Millisecond, 40*time.Millisecond, 192
 			if c.trials == "long" {
-				least, spread = 200*time.Millisecond, 400*time.Millisecond
+				least, spread, trials = 200*time.Millisecond, 400*time.Millisecond, 384
 			}
 			s, err := StartServer(ServerOptions{Token: "tok", StoreDir: b.TempDir()})
 			if err != nil {
@@ -152,7 +155,7 @@ func BenchmarkUtilisation(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				o := search.Options{Strategy: search.StrategyRandom, Space: "v1", M: c.m, Trials: 192, InFlight: c.d, Parallel: c.d * c.m,
+				o := search.Options{Strategy: search.StrategyRandom, Space: "v1", M: c.m, Trials: trials, InFlight: c.d, Parallel: c.d * c.m,
 					Schedule: search.Schedule{StartLayers: 2}, Seed: 1}
 				t0 := time.Now()
 				if _, err := search.Run(context.Background(), search.Config{Dir: b.TempDir() + "/run", Options: o, Evaluator: ev}); err != nil {
