@@ -132,4 +132,8 @@ type Result struct {
 	// throughput (training steps only, validation excluded).
 	Seconds        float64
 	ExamplesPerSec float64
+	// StepsPerRun is the number of training steps a session run made
+	// (Config.StepsPerRun; 1: the child's single-step training graph);
+	// zero when nothing ran.
+	StepsPerRun int
 }
