@@ -76,6 +76,28 @@
 // TrainOptions.Score of the pass (a classifier's: the accuracy), is
 // Result.Scores. What a score is worth (a reward) is the caller's business.
 //
+// # Several steps per run
+//
+// Config.StepsPerRun = K > 1 trains a child through its K-step graph
+// (child.Net.Steps: an ONNX Loop over the training step, the state pairs
+// its loop-carried values; a child without one, a language model, trains
+// one step per run). The batch inputs, the learning rate and the metrics
+// then have a leading dimension of K: a run fills K batches (each the next
+// examples of the epoch's order, written by the Source into its rows of
+// the tensors), sets K learning rates (the schedule's value for each step)
+// and reads K rows of metrics, checked and reported (Progress) per step as
+// before. An epoch of B batches makes ⌊B/K⌋ runs of K steps and, when K
+// does not divide B, one run of the B mod K left, through a second set of
+// batch, learning-rate and metric tensors of that many rows bound to the
+// same session (the Loop's trip count is the batch tensor's first
+// dimension). K is capped at B. The context is checked before every run, and
+// a Diverged step stops training after its run, with the same reason
+// (epoch, batch, value) as one step per run. On the CPU the result is the
+// same bits as single steps (TestStepsPerRun: batch norm, momentum, weight
+// decay, the cosine schedule; K = 1, 3, 8) and so is an exported model
+// (cmd/nas's train.txtar compares the bytes); Result.StepsPerRun says which
+// ran.
+//
 // # Session options
 //
 // Every session: all graph optimisations, Config.Threads intra-op threads, one
@@ -146,9 +168,22 @@
 // libraries, point NAS_ORT_LIB (or Config.LibraryPath) at its
 // libonnxruntime.so and select the device "cuda" (the nas command's --device cuda).
 //
-// Honestly: this implementation binds CPU tensors (Go slices) through its
-// IoBindings, so on CUDA the weights, momentum buffers and batch travel
-// between host and device on every step. Keeping them on the device needs
-// IoBinding with CUDA-allocated OrtValues, which onnxruntime_go v1.27 does not
-// expose; a CUDA run is correct but pays those copies.
+// The tensors the runner binds are CPU tensors (Go slices): onnxruntime_go
+// v1.27 cannot allocate device memory for an IoBinding. With one step per
+// run, the weights, momentum buffers and batch would cross between host and
+// device on every step, so on CUDA the runner trains through the child's
+// K-step graph instead (Config.StepsPerRun, DefaultCUDASteps = 16 unless
+// set; see "Several steps per run"): the state crosses once per run, the
+// batches of the run once, and between the steps of a run the Loop keeps
+// the state where its body computed it.
+//
+// What was verified on a GPU: nothing. No machine with a GPU and no ORT GPU
+// build were reachable from where this was written, so the CUDA path is
+// tested only as far as it is the CPU's: the same K-step graph, the same
+// binding code, trained on the CPU to the same bits as single steps. Not
+// verified: that ORT's CUDA provider places the Loop and its body on the
+// device (ORT has a CUDA Loop kernel; the body's ops are standard ones the
+// CUDA provider implements), the speed on a GPU, and the bits there (cuDNN
+// picks its own convolution algorithms, so a GPU run need not match a CPU
+// run, nor K steps per run single steps, bit for bit).
 package runner

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -94,5 +95,59 @@ func TestStepsPerRun(t *testing.T) {
 	}
 	if got, _ := trainSteps(t, krt, single); got.StepsPerRun != 1 || !slices.Equal(got.Scores, want.Scores) {
 		t.Errorf("without a K-step graph: %d steps per run, scores %v, want 1 and %v", got.StepsPerRun, got.Scores, want.Scores)
+	}
+}
+
+// BenchmarkStepsPerRun times the K-step graph on the CPU beside single
+// steps, side by side (alternate): per iteration, 4 runs of the training
+// graph and one run of the K-step graph over 4 steps, on the benchmark
+// architectures at batch 64 on 3×32×32, with batch norm, momentum and weight
+// decay, 2 threads. It reports ms per step of each and the K-step form's
+// time over the single steps' (below 1: faster).
+func BenchmarkStepsPerRun(b *testing.B) {
+	const batch, k = 64, 4
+	in := onnxgen.Input{C: 3, H: 32, W: 32}
+	rt := newRuntime(b)
+	archs := readArchs(b)
+	for _, name := range []string{"A", "B", "C"} {
+		net, err := onnxgen.CompileNet(archs[name], in, 10, onnxgen.TrainOptions{
+			Options: onnxgen.Options{BatchNorm: true, Seed: 1}, Momentum: 0.9, WeightDecay: 1e-4})
+		if err != nil {
+			b.Fatal(err)
+		}
+		set := blobs(1, batch, in.C, in.H, in.W, 10)
+		b.Run(name, func(b *testing.B) {
+			one, _, free1, err := rt.StepForTest(net, set, batch, 0.01)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer free1()
+			loop, _, freeK, err := rt.StepsForTest(net, set, batch, k, 0.01)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer freeK()
+			single := func() error {
+				for range k {
+					if err := one(); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			for range 2 {
+				if err := single(); err != nil {
+					b.Fatal(err)
+				}
+				if err := loop(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			spent, round := alternate(b, []func() error{single, loop})
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(round*k) / 1e3 }
+			b.ReportMetric(ms(spent[0]), "single-ms/step")
+			b.ReportMetric(ms(spent[1]), "loop-ms/step")
+			b.ReportMetric(float64(spent[1])/float64(spent[0]), "loop/single")
+		})
 	}
 }

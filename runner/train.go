@@ -73,7 +73,7 @@ func (rt *Runtime) Train(ctx context.Context, n child.Net, train, val Source, op
 		perm[i] = i
 	}
 	total := float64(opts.Epochs * batches)
-	var trainTime time.Duration
+	var trainTime, stepTime time.Duration
 	for epoch := range opts.Epochs {
 		if n.Sequential {
 			tr.resetState()
@@ -97,7 +97,10 @@ func (rt *Runtime) Train(ctx context.Context, n child.Net, train, val Source, op
 				}
 				train.Fill(perm[b*opts.Batch:(b+1)*opts.Batch], r.batch.rows[k])
 			}
-			if err := tr.run(r); err != nil {
+			t := time.Now()
+			err := tr.run(r)
+			stepTime += time.Since(t)
+			if err != nil {
 				if r.steps > 1 {
 					return failed("epoch %d batches %d-%d: %v", epoch, b0, b0+r.steps-1, err)
 				}
@@ -155,6 +158,7 @@ func (rt *Runtime) Train(ctx context.Context, n child.Net, train, val Source, op
 	res.Status = Done
 	res.Params = tr.weights()
 	res.Seconds = time.Since(t0).Seconds()
+	res.StepSeconds = stepTime.Seconds()
 	if trainTime > 0 {
 		res.ExamplesPerSec = total * float64(opts.Batch) / trainTime.Seconds()
 	}
