@@ -12,6 +12,7 @@
 # is timed by nas and then at once by PyTorch, so that load from elsewhere
 # falls on both alike; every round's ratio is printed, then the median.
 # CHILDREN=n (default 3): children per measurement, after one untimed one.
+# ARCHS='A B' (default: every architecture of bench/archs.txt) picks some.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${THREADS:-2}
@@ -21,7 +22,7 @@ export NAS_DATA=${NAS_DATA:-$PWD/.data}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/runner.test" ./runner
-names=$(grep -v '^#' bench/archs.txt | grep ':' | cut -d: -f1)
+names=${ARCHS:-$(grep -v '^#' bench/archs.txt | grep ':' | cut -d: -f1)}
 printf '%-5s %5s %10s %10s %10s %10s %8s\n' arch round "nas s" "nas out%" "torch s" "torch out%" ratio
 for name in $names; do
   grep "^$name:" bench/archs.txt >"$tmp/arch.txt"
