@@ -61,7 +61,7 @@ func CompileNet(a Arch, in Input, classes int, opts TrainOptions) (child.Net, er
 	if n.Eval, err = graphOf(ev); err != nil {
 		return child.Net{}, fmt.Errorf("onnxgen: evaluation graph: %w", err)
 	}
-	if _, n.Steps, err = stepsModel(tr.model, n.Train, n.State, []string{InputImage, InputLabel, InputLR, MetricLoss, MetricRight}); err != nil {
+	if n.Steps, err = stepsModel(tr.model, n.Train, n.State, []string{InputImage, InputLabel, InputLR, MetricLoss, MetricRight}); err != nil {
 		return child.Net{}, fmt.Errorf("onnxgen: K-step graph: %w", err)
 	}
 	if n.ActivationFloats, err = activationFloats(a, in, opts.BatchNorm); err != nil {

@@ -16,7 +16,7 @@ import (
 const stepPrefix = "step/"
 
 // stepsModel wraps a compiled training step (m, with its signature sig and
-// state pairs) into the K-step form: one ONNX Loop whose body is the step's
+// state pairs) into the K-step form, serialized with its signature: one ONNX Loop whose body is the step's
 // nodes, verbatim but renamed with stepPrefix, and whose loop-carried state
 // is every state pair, in order. The outer graph has the step's inputs and
 // outputs under the same names; those named in perStep (the batch inputs
@@ -26,7 +26,7 @@ const stepPrefix = "step/"
 // (Gather on the iteration number) and writes row i of each per-step output
 // (a scan output). Nothing else changes, so each iteration computes exactly
 // what one run of the step graph computes.
-func stepsModel(m *onnxpb.ModelProto, sig child.Graph, state []child.State, perStep []string) (*onnxpb.ModelProto, child.Graph, error) {
+func stepsModel(m *onnxpb.ModelProto, sig child.Graph, state []child.State, perStep []string) (child.Graph, error) {
 	per := map[string]bool{}
 	for _, n := range perStep {
 		per[n] = true
@@ -43,10 +43,10 @@ func stepsModel(m *onnxpb.ModelProto, sig child.Graph, state []child.State, perS
 		}
 	}
 	if len(perIn) == 0 {
-		return nil, child.Graph{}, fmt.Errorf("onnxgen: steps form: no per-step input")
+		return child.Graph{}, fmt.Errorf("onnxgen: steps form: no per-step input")
 	}
 	if len(perIn)+len(perOut) != len(perStep) {
-		return nil, child.Graph{}, fmt.Errorf("onnxgen: steps form: per-step names %v are not all inputs or outputs of the step", perStep)
+		return child.Graph{}, fmt.Errorf("onnxgen: steps form: per-step names %v are not all inputs or outputs of the step", perStep)
 	}
 	g := m.GetGraph()
 	rn := func(s string) string {
@@ -62,7 +62,7 @@ func stepsModel(m *onnxpb.ModelProto, sig child.Graph, state []child.State, perS
 	for _, s := range state {
 		in, ok := sig.Input(s.Input)
 		if !ok {
-			return nil, child.Graph{}, fmt.Errorf("onnxgen: steps form: state %q is not an input", s.Input)
+			return child.Graph{}, fmt.Errorf("onnxgen: steps form: state %q is not an input", s.Input)
 		}
 		body.Input = append(body.Input, infoOf(rn(s.Input), in))
 		loopIn = append(loopIn, s.Input)
@@ -76,7 +76,7 @@ func stepsModel(m *onnxpb.ModelProto, sig child.Graph, state []child.State, perS
 	for _, n := range g.GetNode() {
 		for _, a := range n.GetAttribute() {
 			if a.G != nil || len(a.Graphs) > 0 {
-				return nil, child.Graph{}, fmt.Errorf("onnxgen: steps form: node %q has a subgraph", n.GetName())
+				return child.Graph{}, fmt.Errorf("onnxgen: steps form: node %q has a subgraph", n.GetName())
 			}
 		}
 		c := proto.Clone(n).(*onnxpb.NodeProto)
@@ -100,7 +100,7 @@ func stepsModel(m *onnxpb.ModelProto, sig child.Graph, state []child.State, perS
 	for _, s := range state {
 		out, ok := sig.Output(s.Output)
 		if !ok {
-			return nil, child.Graph{}, fmt.Errorf("onnxgen: steps form: state output %q is not an output", s.Output)
+			return child.Graph{}, fmt.Errorf("onnxgen: steps form: state output %q is not an output", s.Output)
 		}
 		body.Output = append(body.Output, infoOf(rn(s.Output), out))
 	}
@@ -142,10 +142,10 @@ func stepsModel(m *onnxpb.ModelProto, sig child.Graph, state []child.State, perS
 		OpsetImport: slices.Clone(m.GetOpsetImport()), Graph: outer}
 	b, err := (proto.MarshalOptions{Deterministic: true}).Marshal(out)
 	if err != nil {
-		return nil, child.Graph{}, err
+		return child.Graph{}, err
 	}
 	res.Model = b
-	return out, res, nil
+	return res, nil
 }
 
 // scalarInfo describes a rank-0 tensor (a Loop body's iteration number and
