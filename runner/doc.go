@@ -151,18 +151,21 @@
 //	B      60.4    3.3%                 20.4       5.5%      0.34
 //	C     717.8    6.4%                284.8       6.4%      0.40
 //
-// then a second round of B (`CHILDREN=1 ARCHS='B A C'`, load 0.7 rising
-// to 7.5 as other work resumed): nas 74.9 s, 4.4% outside the steps;
-// PyTorch 116.5 s, 6.5% outside; 1.56×; and an earlier A alone
-// (BenchmarkChild/A, -benchtime 1x, load 5–6: 49.3 s, 3.5% outside the
-// steps; PyTorch's child, just before it, 100.9 s, 5.5% outside). The share outside the training steps (two session creations
+// then a second round of B and A (`CHILDREN=1 ARCHS='B A C'`, load 0.7
+// rising to 7.5 as other work resumed; C stopped for time): B nas 74.9 s,
+// 4.4% outside the steps, PyTorch 116.5 s, 6.5% outside, 1.56×; A nas
+// 38.8 s, 5.2% outside, PyTorch 57.7 s, 6.9% outside, 1.49×; and an
+// earlier A alone (BenchmarkChild/A, -benchtime 1x, load 5–6: 49.3 s,
+// 3.5% outside the steps; PyTorch's child, just before it, 100.9 s, 5.5%
+// outside). The share outside the training steps (two session creations
 // of 20–30 ms, 78 batch copies, the validation pass of 16 forward batches,
 // compile and inference model) is 3–7% of a child, under the 10% target on
 // every architecture. The ratios are the load's more than the code's: in
 // round 1, B's PyTorch child ran at 0.26 s a step, about its quiet step
 // time, while nas's ran at 0.77 s, some 2.3× its quiet one; the same A
 // child took 49 and 91 s minutes apart; C's nas child ran in the most
-// loaded spell (load 5–8). Within a child the steps are the whole story
+// loaded spell (load 5–8); a round flatters whichever side the load
+// spares (B 0.34× and 1.56×). Within a child the steps are the whole story
 // (94–97%), so on a quiet machine the whole-child ratio should be the step
 // ratio of `make bench` (bench/compare.sh: A 1.4–1.7×, B 0.7×, C 1.0×) with
 // batch norm's ops added on both sides: an inference, not a measurement,

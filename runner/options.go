@@ -138,6 +138,6 @@ type Result struct {
 	StepSeconds float64
 	// StepsPerRun is the number of training steps a session run made
 	// (Config.StepsPerRun; 1: the child's single-step training graph);
-	// zero when nothing ran.
+	// zero when Train returned before training (Oversized, Failed).
 	StepsPerRun int
 }
