@@ -82,9 +82,10 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: test-deps ort ## benchmarks: compiler, controller, data; then child training (CNNs, language models) beside PyTorch
+bench: test-deps ort data ## benchmarks: compiler, controller, data; then child training (a step, a whole child, language models) beside PyTorch
 	$(GO) test -run '^$$' -bench . -benchmem ./onnxgen ./controller ./internal/...
 	bench/compare.sh
+	bench/childcompare.sh
 	bench/lmcompare.sh
 
 fuzz: ort ## run each fuzz target for 30 s (the parsers; the compiler and ORT on what parses)

@@ -89,4 +89,5 @@ def main():
         print(f"{name.strip()} {64 / dt:.1f}")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -256,6 +256,32 @@
 //	           for layers fed by the image only
 //	Conv weight one of five forms per layer (WeightGrad; below)
 //
+// # The K-step graph
+//
+// CompileNet also writes the training step in a form that makes S steps per
+// run (child.Net.Steps), for a runtime that should keep the state on its
+// device between steps (ORT's CUDA provider with CPU-bound tensors copies
+// every input and output once per run). It is one ONNX Loop whose trip count
+// is the first dimension of the image (Shape, Gather) and whose loop-carried
+// state is every state pair, in the contract's order: the parameters, the
+// running statistics and the momentum buffers. The outer graph has the
+// training graph's inputs and outputs, names and order, except that image,
+// label, lr and the metrics gain a leading dimension S:
+//
+//	inputs   image float[S,N,C,H,W], label int64[S,N], lr float[S,1], every p, every p.mom
+//	outputs  loss float[S,1], correct int64[S,1], every p.next, every p.mom.next
+//
+// The body is the training graph itself: its nodes and constants in their
+// order, every name prefixed with "step/" (so nothing in the body shadows an
+// outer name: the ONNX checker's SSA rule), after one Gather per per-step
+// input that takes row i (the iteration number) of image, label and lr; its
+// outputs are the condition (passed through), the states' next values and
+// the per-step loss and correct, which the Loop stacks. Iteration i thus
+// computes exactly what step i of the training graph computes; on the CPU
+// the runner's test (TestStepsPerRun) finds the same bits. The language
+// models have no K-step form (their step is itself a Scan over time; a Loop
+// of Scans is possible but not built): their Steps is empty.
+//
 // # Conv weight gradient
 //
 // dW[f,c,ky,kx] = Σ_n,oy,ox dz[n,f,oy,ox]·xp[n,c,oy·sh+ky,ox·sw+kx] (xp: the

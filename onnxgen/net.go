@@ -28,7 +28,10 @@ const (
 // deterministically, with the signature of each graph and the role of every
 // tensor as the builder declared them: batch inputs image and label, the
 // learning rate lr, the state pairs p → p.next and p.mom → p.mom.next, and the
-// metrics loss (a batch mean that must stay finite) and correct (a count).
+// metrics loss (a batch mean that must stay finite) and correct (a count);
+// and the K-step form of the training graph (child.Net.Steps: an ONNX Loop
+// over the training step's nodes, see "The K-step graph" in the package
+// doc).
 func CompileNet(a Arch, in Input, classes int, opts TrainOptions) (child.Net, error) {
 	if err := opts.Validate(); err != nil {
 		return child.Net{}, err
@@ -57,6 +60,9 @@ func CompileNet(a Arch, in Input, classes int, opts TrainOptions) (child.Net, er
 	}
 	if n.Eval, err = graphOf(ev); err != nil {
 		return child.Net{}, fmt.Errorf("onnxgen: evaluation graph: %w", err)
+	}
+	if n.Steps, err = stepsModel(tr.model, n.Train, n.State, []string{InputImage, InputLabel, InputLR, MetricLoss, MetricRight}); err != nil {
+		return child.Net{}, fmt.Errorf("onnxgen: K-step graph: %w", err)
 	}
 	if n.ActivationFloats, err = activationFloats(a, in, opts.BatchNorm); err != nil {
 		return child.Net{}, err

@@ -132,4 +132,12 @@ type Result struct {
 	// throughput (training steps only, validation excluded).
 	Seconds        float64
 	ExamplesPerSec float64
+	// StepSeconds is the time inside the session runs of the training
+	// steps (Done only): Seconds less it is what a child costs besides its
+	// steps (sessions, data copies, validation).
+	StepSeconds float64
+	// StepsPerRun is the number of training steps a session run made
+	// (Config.StepsPerRun; 1: the child's single-step training graph);
+	// zero when Train returned before training (Oversized, Failed).
+	StepsPerRun int
 }

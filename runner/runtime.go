@@ -52,9 +52,26 @@ type Config struct {
 	// speed (measured, BenchmarkFirstSteps: the first step of a fresh
 	// session 1.45–1.47× the 8th's time, 1.05–1.18× with SharedArena). The
 	// price: the arena never shrinks, so the process keeps the most memory
-	// its concurrent sessions ever used. Zero: an arena per session.
+	// its concurrent sessions ever used. A whole child of a search ran 2%
+	// faster with it (BenchmarkChildSharedArena; the nas command sets it).
+	// Zero: an arena per session.
 	SharedArena bool
+	// StepsPerRun is the number of training steps one session run makes,
+	// through the child's K-step graph (child.Net.Steps: an ONNX Loop with
+	// the parameters and buffers as its loop-carried state), at most an
+	// epoch's batches; an epoch whose batches are not a multiple of it ends
+	// with one run of the remainder. On CUDA the state then stays on the
+	// device for the whole run instead of travelling with every step. A
+	// child without a K-step graph (a language model) trains one step per
+	// run. The trained bits are those of single steps (TestStepsPerRun).
+	// Zero: 1 on the CPU (the form costs nothing there, and gains nothing:
+	// BenchmarkStepsPerRun), DefaultCUDASteps on CUDA.
+	StepsPerRun int
 }
+
+// DefaultCUDASteps is Config.StepsPerRun's default on CUDA: the state and
+// the weights cross between host and device once every 16 steps.
+const DefaultCUDASteps = 16
 
 // Validate reports the first invalid field of c.
 func (c Config) Validate() error {
@@ -65,6 +82,9 @@ func (c Config) Validate() error {
 	}
 	if c.Threads < 0 {
 		return fmt.Errorf("runner: config: threads %d: want >= 0", c.Threads)
+	}
+	if c.StepsPerRun < 0 {
+		return fmt.Errorf("runner: config: steps per run %d: want >= 0", c.StepsPerRun)
 	}
 	return nil
 }
@@ -78,6 +98,8 @@ type Runtime struct {
 	log     *slog.Logger
 	profile string // Config.ProfilePrefix
 	shared  bool   // Config.SharedArena
+	steps   int    // Config.StepsPerRun, resolved
+	loop    bool   // tests only (WithStepsForTest): the K-step graph even for 1 step
 	// tweak, when set (tests only: WithSessionOptionsForTest), changes the
 	// session options after the defaults, to measure them one by one.
 	tweak func(*ort.SessionOptions) error
@@ -157,7 +179,14 @@ func New(cfg Config) (*Runtime, error) {
 			rt.device = DeviceCUDA
 		}
 	}
-	rt.log.Debug("runner: ready", "library", lib, "ort", ort.GetVersion(), "device", rt.device, "threads", rt.threads)
+	rt.steps = cfg.StepsPerRun
+	if rt.steps == 0 {
+		rt.steps = 1
+		if rt.device == DeviceCUDA {
+			rt.steps = DefaultCUDASteps
+		}
+	}
+	rt.log.Debug("runner: ready", "library", lib, "ort", ort.GetVersion(), "device", rt.device, "threads", rt.threads, "steps per run", rt.steps)
 	return rt, nil
 }
 

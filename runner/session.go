@@ -68,40 +68,56 @@ func names(ts []child.Tensor) []string {
 	return out
 }
 
-// batchShape is t's shape with the batch dimension set to n.
-func batchShape(t child.Tensor, n int) []int64 {
+// batchShape is t's shape with the batch dimension set to n and the steps
+// dimension (child.StepDim) to steps.
+func batchShape(t child.Tensor, n, steps int) []int64 {
 	s := slices.Clone(t.Shape)
 	for i, d := range s {
-		if d == child.BatchDim {
+		switch d {
+		case child.BatchDim:
 			s[i] = int64(n)
+		case child.StepDim:
+			s[i] = int64(steps)
 		}
 	}
 	return s
 }
 
 // batchIO is one set of batch tensors of a given batch size: the columns a
-// Source fills, over the Go slices of cols.
+// Source fills, over the Go slices of cols. In a K-step graph's tensors
+// ([steps, n, ...]) step k's rows are rows[k], views of cols.
 type batchIO struct {
 	n    int
 	cols []child.Column
-	vals []ort.Value // by column
+	rows [][]child.Column // by step, by column; rows[0] is cols with one step
+	vals []ort.Value      // by column
 }
 
-func newBatchIO(o *owner, g child.Graph, batch []string, n int) (*batchIO, error) {
-	io := &batchIO{n: n}
+// newBatchIO makes the batch tensors of g for batch n; steps > 0 when g is
+// a K-step graph (its batch inputs [StepDim, BatchDim, ...]).
+func newBatchIO(o *owner, g child.Graph, batch []string, n, steps int) (*batchIO, error) {
+	io := &batchIO{n: n, rows: make([][]child.Column, max(steps, 1))}
 	for _, name := range batch {
 		t, ok := g.Input(name)
 		if !ok {
 			return nil, fmt.Errorf("batch input %q is not a graph input", name)
 		}
-		if len(t.Shape) > 0 && t.Shape[0] != child.BatchDim && t.Shape[0] != int64(n) {
-			return nil, fmt.Errorf("batch input %s has %d rows (shape %v), the batch is %d: set the batch size to %d", name, t.Shape[0], t.Shape, n, t.Shape[0])
+		dims := t.Shape
+		if steps > 0 {
+			if len(dims) == 0 || dims[0] != child.StepDim {
+				return nil, fmt.Errorf("batch input %s (shape %v) has no steps dimension", name, t.Shape)
+			}
+			dims = dims[1:]
 		}
-		shape := batchShape(t, n)
+		if len(dims) > 0 && dims[0] != child.BatchDim && dims[0] != int64(n) {
+			return nil, fmt.Errorf("batch input %s has %d rows (shape %v), the batch is %d: set the batch size to %d", name, dims[0], t.Shape, n, dims[0])
+		}
+		shape := batchShape(t, n, steps)
 		size := child.Elements(shape)
 		if size < 0 {
 			return nil, fmt.Errorf("batch input %s: shape %v", name, t.Shape)
 		}
+		per := size / len(io.rows)
 		var c child.Column
 		var v ort.Value
 		var err error
@@ -109,9 +125,15 @@ func newBatchIO(o *owner, g child.Graph, batch []string, n int) (*batchIO, error
 		case child.Float32:
 			c.F32 = make([]float32, size)
 			v, err = newTensor(o, c.F32, shape...)
+			for k := range io.rows {
+				io.rows[k] = append(io.rows[k], child.Column{F32: c.F32[k*per : (k+1)*per : (k+1)*per]})
+			}
 		case child.Int64:
 			c.I64 = make([]int64, size)
 			v, err = newTensor(o, c.I64, shape...)
+			for k := range io.rows {
+				io.rows[k] = append(io.rows[k], child.Column{I64: c.I64[k*per : (k+1)*per : (k+1)*per]})
+			}
 		default:
 			err = fmt.Errorf("element type %v", t.Type)
 		}
@@ -124,7 +146,8 @@ func newBatchIO(o *owner, g child.Graph, batch []string, n int) (*batchIO, error
 	return io, nil
 }
 
-// metricIO holds the preallocated [1] outputs of the metrics.
+// metricIO holds the preallocated outputs of the metrics: [1] each, or
+// [steps, 1] in a K-step graph.
 type metricIO struct {
 	defs []child.Metric
 	f32  [][]float32 // by metric; nil where the metric is an int64
@@ -132,8 +155,12 @@ type metricIO struct {
 	vals []ort.Value
 }
 
-func newMetricIO(o *owner, g child.Graph, defs []child.Metric) (*metricIO, error) {
+func newMetricIO(o *owner, g child.Graph, defs []child.Metric, steps int) (*metricIO, error) {
 	m := &metricIO{defs: defs}
+	shape := []int64{1}
+	if steps > 0 {
+		shape = []int64{int64(steps), 1}
+	}
 	for _, d := range defs {
 		t, ok := g.Output(d.Name)
 		if !ok {
@@ -144,11 +171,11 @@ func newMetricIO(o *owner, g child.Graph, defs []child.Metric) (*metricIO, error
 		var v ort.Value
 		var err error
 		if t.Type == child.Int64 {
-			i = make([]int64, 1)
-			v, err = newTensor(o, i, 1)
+			i = make([]int64, max(steps, 1))
+			v, err = newTensor(o, i, shape...)
 		} else {
-			f = make([]float32, 1)
-			v, err = newTensor(o, f, 1)
+			f = make([]float32, max(steps, 1))
+			v, err = newTensor(o, f, shape...)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("metric %s: %w", d.Name, err)
@@ -158,12 +185,15 @@ func newMetricIO(o *owner, g child.Graph, defs []child.Metric) (*metricIO, error
 	return m, nil
 }
 
-// value is metric k's last value.
-func (m *metricIO) value(k int) float64 {
+// value is metric k's last value (of the last run's first step).
+func (m *metricIO) value(k int) float64 { return m.at(k, 0) }
+
+// at is metric k's value at step s of the last run.
+func (m *metricIO) at(k, s int) float64 {
 	if m.i64[k] != nil {
-		return float64(m.i64[k][0])
+		return float64(m.i64[k][s])
 	}
-	return float64(m.f32[k][0])
+	return float64(m.f32[k][s])
 }
 
 // Pass is what one pass over a data set measured: every metric of the child
@@ -209,26 +239,48 @@ func (a *accumulator) pass() Pass {
 	return p
 }
 
-// trainer holds one training session and two sets of state tensors: a step
-// reads set cur and writes set 1-cur, then flips cur, so the outputs of step
-// k are the inputs of step k+1 without a copy.
+// trainer holds one training session and two sets of state tensors: a run
+// reads set cur and writes set 1-cur, then flips cur, so the outputs of one
+// run are the inputs of the next without a copy.
+//
+// The session is the child's training graph (one step per run) or its
+// K-step graph (child.Net.Steps): then a run makes the steps of a group,
+// full groups of steps each and, when an epoch's batches are not a
+// multiple of it, one group of the remainder through its own batch,
+// learning-rate and metric tensors (one session: the number of steps is
+// the first dimension of the batch inputs).
 type trainer struct {
-	o       owner
-	sess    *ort.DynamicAdvancedSession
-	net     child.Net
+	o      owner
+	sess   *ort.DynamicAdvancedSession
+	net    child.Net
+	steps  int                       // steps per full run; 1 with the training graph
+	groups []*runIO                  // the full group, then the remainder's if any
+	state  [2][]*ort.Tensor[float32] // by child.Net.State
+	params []int                     // params[i]: the state that holds parameter i
+	cur    int
+}
+
+// runIO is what one run of a given number of steps reads and writes
+// besides the state: the batches, the learning rates (one per step), the
+// metrics (one row per step), bound with each state set.
+type runIO struct {
+	steps   int
 	batch   *batchIO
-	lr      []float32 // backs the lr tensor [1]; nil without one
+	lr      []float32 // backs the lr tensor; nil without one
 	metrics *metricIO
-	state   [2][]*ort.Tensor[float32] // by child.Net.State
-	params  []int                     // params[i]: the state that holds parameter i
 	binds   [2]*ort.IoBinding
-	cur     int
 }
 
 // newTrainer creates the training session of n and all its tensors; every
-// parameter's state starts as its values (copied), every other state at zero.
-func (rt *Runtime) newTrainer(n child.Net, batch int) (_ *trainer, err error) {
-	tr := &trainer{net: n, params: make([]int, len(n.Params))}
+// parameter's state starts as its values (copied), every other state at
+// zero. loop selects the K-step graph, with runs of steps steps and a
+// group of tail steps (0: none) for the end of an epoch; else a run is one
+// step of the training graph.
+func (rt *Runtime) newTrainer(n child.Net, batch int, loop bool, steps, tail int) (_ *trainer, err error) {
+	if !loop {
+		steps, tail = 1, 0
+	}
+	tr := &trainer{net: n, params: make([]int, len(n.Params)), steps: max(steps, 1)}
 	defer func() {
 		if err != nil {
 			tr.o.destroy()
@@ -237,25 +289,18 @@ func (rt *Runtime) newTrainer(n child.Net, batch int) (_ *trainer, err error) {
 	for i := range tr.params {
 		tr.params[i] = -1
 	}
-	g := n.Train
+	g, what, dim := n.Train, "training graph", 0
+	if loop {
+		if len(n.Steps.Model) == 0 {
+			return nil, fmt.Errorf("%d steps per run: the child has no K-step graph", steps)
+		}
+		g, what, dim = n.Steps, "K-step graph", 1
+	}
 	tr.sess, err = rt.newSession(g.Model, names(g.Inputs), names(g.Outputs))
 	if err != nil {
-		return nil, fmt.Errorf("training graph: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	tr.o.sessions = append(tr.o.sessions, tr.sess)
-	if tr.batch, err = newBatchIO(&tr.o, g, n.Batch, batch); err != nil {
-		return nil, fmt.Errorf("training graph: %w", err)
-	}
-	if tr.metrics, err = newMetricIO(&tr.o, g, n.Metrics); err != nil {
-		return nil, fmt.Errorf("training graph: %w", err)
-	}
-	var lr ort.Value
-	if n.LR != "" {
-		tr.lr = make([]float32, 1)
-		if lr, err = newTensor(&tr.o, tr.lr, 1); err != nil {
-			return nil, err
-		}
-	}
 	for s := range 2 {
 		for _, st := range n.State {
 			t, _ := g.Input(st.Input)
@@ -283,29 +328,54 @@ func (rt *Runtime) newTrainer(n child.Net, batch int) (_ *trainer, err error) {
 			return nil, fmt.Errorf("parameter %s has no state", n.Params[i].Name)
 		}
 	}
-	byIn := map[string]ort.Value{}
-	for k, name := range n.Batch {
-		byIn[name] = tr.batch.vals[k]
+	sizes := []int{tr.steps}
+	if tail > 0 {
+		sizes = append(sizes, tail)
 	}
-	if lr != nil {
-		byIn[n.LR] = lr
-	}
-	byOut := map[string]ort.Value{}
-	for k, m := range n.Metrics {
-		byOut[m.Name] = tr.metrics.vals[k]
-	}
-	for s := range 2 {
-		for k, st := range n.State {
-			byIn[st.Input] = tr.state[s][k]
-			byOut[st.Output] = tr.state[1-s][k]
+	for _, size := range sizes {
+		r := &runIO{steps: size}
+		if r.batch, err = newBatchIO(&tr.o, g, n.Batch, batch, size*dim); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		ins, outs, err := lookup(g, byIn, byOut)
-		if err != nil {
-			return nil, fmt.Errorf("training graph: %w", err)
+		if r.metrics, err = newMetricIO(&tr.o, g, n.Metrics, size*dim); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		if tr.binds[s], err = bind(&tr.o, tr.sess, names(g.Inputs), ins, names(g.Outputs), outs); err != nil {
-			return nil, err
+		var lr ort.Value
+		if n.LR != "" {
+			r.lr = make([]float32, size)
+			shape := []int64{1}
+			if dim > 0 {
+				shape = []int64{int64(size), 1}
+			}
+			if lr, err = newTensor(&tr.o, r.lr, shape...); err != nil {
+				return nil, err
+			}
 		}
+		byIn := map[string]ort.Value{}
+		for k, name := range n.Batch {
+			byIn[name] = r.batch.vals[k]
+		}
+		if lr != nil {
+			byIn[n.LR] = lr
+		}
+		byOut := map[string]ort.Value{}
+		for k, m := range n.Metrics {
+			byOut[m.Name] = r.metrics.vals[k]
+		}
+		for s := range 2 {
+			for k, st := range n.State {
+				byIn[st.Input] = tr.state[s][k]
+				byOut[st.Output] = tr.state[1-s][k]
+			}
+			ins, outs, err := lookup(g, byIn, byOut)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			if r.binds[s], err = bind(&tr.o, tr.sess, names(g.Inputs), ins, names(g.Outputs), outs); err != nil {
+				return nil, err
+			}
+		}
+		tr.groups = append(tr.groups, r)
 	}
 	return tr, nil
 }
@@ -330,16 +400,19 @@ func lookup(g child.Graph, byIn, byOut map[string]ort.Value) (ins, outs []ort.Va
 	return ins, outs, nil
 }
 
-// fill writes examples idx (len batch) of src into the batch tensors.
-func (tr *trainer) fill(src Source, idx []int) { src.Fill(idx, tr.batch.cols) }
-
-// step runs one training step on the filled batch at learning rate lr. It
-// allocates nothing.
-func (tr *trainer) step(lr float32) error {
-	if tr.lr != nil {
-		tr.lr[0] = lr
+// group is the runIO for a run of steps steps: the full group, or the
+// remainder's.
+func (tr *trainer) group(steps int) *runIO {
+	if steps == tr.groups[0].steps || len(tr.groups) == 1 {
+		return tr.groups[0]
 	}
-	if err := tr.sess.RunWithBinding(tr.binds[tr.cur]); err != nil {
+	return tr.groups[1]
+}
+
+// run makes the steps of r on its filled batches and learning rates. It
+// allocates nothing.
+func (tr *trainer) run(r *runIO) error {
+	if err := tr.sess.RunWithBinding(r.binds[tr.cur]); err != nil {
 		return err
 	}
 	tr.cur = 1 - tr.cur
@@ -416,7 +489,7 @@ func (rt *Runtime) newEvaluator(n child.Net, sets [][]*ort.Tensor[float32], exam
 		return nil, fmt.Errorf("evaluation graph: %w", err)
 	}
 	ev.o.sessions = append(ev.o.sessions, ev.sess)
-	m, err := newMetricIO(&ev.o, g, n.Metrics)
+	m, err := newMetricIO(&ev.o, g, n.Metrics, 0)
 	if err != nil {
 		return nil, fmt.Errorf("evaluation graph: %w", err)
 	}
@@ -448,7 +521,7 @@ func (rt *Runtime) newEvaluator(n child.Net, sets [][]*ort.Tensor[float32], exam
 		if sizes[s] == 0 {
 			continue
 		}
-		if e.io, err = newBatchIO(&ev.o, g, n.Batch, sizes[s]); err != nil {
+		if e.io, err = newBatchIO(&ev.o, g, n.Batch, sizes[s], 0); err != nil {
 			return nil, fmt.Errorf("evaluation graph: %w", err)
 		}
 		for _, ws := range sets {

@@ -53,7 +53,9 @@ func (rt *Runtime) Train(ctx context.Context, n child.Net, train, val Source, op
 		return res, nil
 	}
 
-	tr, err := rt.newTrainer(n, opts.Batch)
+	batches := train.Len() / opts.Batch // the last partial batch is dropped
+	loop, steps := rt.stepsPerRun(n, batches)
+	tr, err := rt.newTrainer(n, opts.Batch, loop, steps, batches%steps)
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -64,15 +66,14 @@ func (rt *Runtime) Train(ctx context.Context, n child.Net, train, val Source, op
 	}
 	defer ev.close()
 
-	res := Result{}
+	res := Result{StepsPerRun: steps}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x6e6173)) // "nas"
 	perm := make([]int, train.Len())
 	for i := range perm {
 		perm[i] = i
 	}
-	batches := train.Len() / opts.Batch // the last partial batch is dropped
 	total := float64(opts.Epochs * batches)
-	var trainTime time.Duration
+	var trainTime, stepTime time.Duration
 	for epoch := range opts.Epochs {
 		if n.Sequential {
 			tr.resetState()
@@ -80,35 +81,51 @@ func (rt *Runtime) Train(ctx context.Context, n child.Net, train, val Source, op
 			rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
 		}
 		start := time.Now()
-		for b := range batches {
+		for b0 := 0; b0 < batches; b0 += steps {
 			if err := ctx.Err(); err != nil {
 				return Result{}, err
 			}
-			lr := opts.LR
-			if opts.CosineLR {
-				lr = float32(float64(opts.LR) * 0.5 * (1 + math.Cos(math.Pi*float64(epoch*batches+b)/total)))
-			}
-			tr.fill(train, perm[b*opts.Batch:(b+1)*opts.Batch])
-			if err := tr.step(lr); err != nil {
-				return failed("epoch %d batch %d: %v", epoch, b, err)
-			}
-			loss := float32(math.NaN())
-			for k, m := range n.Metrics {
-				if !m.Finite {
-					continue
+			r := tr.group(min(steps, batches-b0))
+			for k := range r.steps {
+				b := b0 + k
+				lr := opts.LR
+				if opts.CosineLR {
+					lr = float32(float64(opts.LR) * 0.5 * (1 + math.Cos(math.Pi*float64(epoch*batches+b)/total)))
 				}
-				v := tr.metrics.value(k)
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return diverged(res, "epoch %d batch %d: %s %v", epoch, b, m.Name, float32(v))
+				if r.lr != nil {
+					r.lr[k] = lr
 				}
-				if math.IsNaN(float64(loss)) {
-					loss = float32(v)
-				}
+				train.Fill(perm[b*opts.Batch:(b+1)*opts.Batch], r.batch.rows[k])
 			}
-			if opts.Progress != nil {
-				el := time.Since(start).Seconds()
-				opts.Progress(Progress{Epoch: epoch, Batch: b, Batches: batches, Loss: loss,
-					ExamplesPerSec: float64((b+1)*opts.Batch) / el})
+			t := time.Now()
+			err := tr.run(r)
+			stepTime += time.Since(t)
+			if err != nil {
+				if r.steps > 1 {
+					return failed("epoch %d batches %d-%d: %v", epoch, b0, b0+r.steps-1, err)
+				}
+				return failed("epoch %d batch %d: %v", epoch, b0, err)
+			}
+			for k := range r.steps {
+				b := b0 + k
+				loss := float32(math.NaN())
+				for j, m := range n.Metrics {
+					if !m.Finite {
+						continue
+					}
+					v := r.metrics.at(j, k)
+					if math.IsNaN(v) || math.IsInf(v, 0) {
+						return diverged(res, "epoch %d batch %d: %s %v", epoch, b, m.Name, float32(v))
+					}
+					if math.IsNaN(float64(loss)) {
+						loss = float32(v)
+					}
+				}
+				if opts.Progress != nil {
+					el := time.Since(start).Seconds()
+					opts.Progress(Progress{Epoch: epoch, Batch: b, Batches: batches, Loss: loss,
+						ExamplesPerSec: float64((b+1)*opts.Batch) / el})
+				}
 			}
 		}
 		trainTime += time.Since(start)
@@ -141,6 +158,7 @@ func (rt *Runtime) Train(ctx context.Context, n child.Net, train, val Source, op
 	res.Status = Done
 	res.Params = tr.weights()
 	res.Seconds = time.Since(t0).Seconds()
+	res.StepSeconds = stepTime.Seconds()
 	if trainTime > 0 {
 		res.ExamplesPerSec = total * float64(opts.Batch) / trainTime.Seconds()
 	}
@@ -204,4 +222,15 @@ func checkSource(what string, src Source) error {
 		return fmt.Errorf("runner: %s data: empty", what)
 	}
 	return nil
+}
+
+// stepsPerRun says whether n trains through its K-step graph and how many
+// steps one run makes (Config.StepsPerRun, at most an epoch's batches): one
+// step of the training graph when Config.StepsPerRun is 1 or n has no
+// K-step graph.
+func (rt *Runtime) stepsPerRun(n child.Net, batches int) (loop bool, steps int) {
+	if len(n.Steps.Model) == 0 || (rt.steps <= 1 && !rt.loop) {
+		return false, 1
+	}
+	return true, max(1, min(rt.steps, batches))
 }

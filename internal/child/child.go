@@ -19,6 +19,14 @@
 //
 // The evaluation graph takes the batch inputs and every parameter, under the
 // parameters' own names, and writes the metrics.
+//
+// The optional K-step graph (Net.Steps) makes several training steps per
+// run: its inputs and outputs are the training graph's, under the same
+// names and roles, except that every batch input, the learning rate and
+// every metric gain a leading dimension StepDim, the number of steps S of
+// the run (one row per step, in order); the state inputs are read once
+// and the state outputs written once per run. A run over S rows computes
+// exactly what S runs of the training graph compute.
 package child
 
 import (
@@ -69,6 +77,10 @@ func (t DType) String() string {
 
 // BatchDim marks the batch dimension in a Tensor's shape.
 const BatchDim int64 = -1
+
+// StepDim marks the steps dimension of the K-step training graph
+// (Net.Steps): the number of training steps one run makes.
+const StepDim int64 = -2
 
 // Tensor names one graph input or output: its name, element type and shape
 // (BatchDim for the batch dimension).
@@ -144,6 +156,11 @@ type Metric struct {
 type Net struct {
 	// Train is one training step; Eval one evaluation batch.
 	Train, Eval Graph
+	// Steps is the K-step form of Train (see the package doc), for a
+	// runtime that makes several steps per run (a GPU keeps the state on
+	// the device for the whole run). Zero (no Model): the compiler has no
+	// such form for this child; train with Train.
+	Steps Graph
 	// Params are the parameters' initial values, in the order of the
 	// graphs' parameter inputs.
 	Params []Param
@@ -248,6 +265,9 @@ func (n Net) Validate() error {
 	if err := n.validateEvalState(); err != nil {
 		return err
 	}
+	if err := n.validateSteps(); err != nil {
+		return err
+	}
 	for _, t := range n.Train.Inputs {
 		if _, ok := role[t.Name]; !ok {
 			return fmt.Errorf("child: training input %q has no role (not a batch input, the learning rate or a state)", t.Name)
@@ -315,6 +335,49 @@ func (n Net) validateEvalState() error {
 		}
 	}
 	return nil
+}
+
+// validateSteps checks the K-step graph against the training graph: the
+// same inputs and outputs in the same order, each of the same type, with
+// StepDim prepended to the shapes of the batch inputs, the learning rate
+// and the metrics, and the others' shapes unchanged.
+func (n Net) validateSteps() error {
+	if len(n.Steps.Model) == 0 {
+		if len(n.Steps.Inputs)+len(n.Steps.Outputs) > 0 {
+			return fmt.Errorf("child: a K-step signature without a graph")
+		}
+		return nil
+	}
+	per := map[string]bool{}
+	for _, b := range n.Batch {
+		per[b] = true
+	}
+	if n.LR != "" {
+		per[n.LR] = true
+	}
+	for _, m := range n.Metrics {
+		per[m.Name] = true
+	}
+	check := func(what string, train, steps []Tensor) error {
+		if len(train) != len(steps) {
+			return fmt.Errorf("child: K-step graph: %d %ss, the training graph has %d", len(steps), what, len(train))
+		}
+		for i, t := range train {
+			s := steps[i]
+			want := t.Shape
+			if per[t.Name] {
+				want = append([]int64{StepDim}, t.Shape...)
+			}
+			if s.Name != t.Name || s.Type != t.Type || !slices.Equal(s.Shape, want) {
+				return fmt.Errorf("child: K-step graph: %s %d is %s %v %v, want %s %v %v", what, i, s.Name, s.Type, s.Shape, t.Name, t.Type, want)
+			}
+		}
+		return nil
+	}
+	if err := check("input", n.Train.Inputs, n.Steps.Inputs); err != nil {
+		return err
+	}
+	return check("output", n.Train.Outputs, n.Steps.Outputs)
 }
 
 // EvalBatch is the batch size the evaluation states fix, or 0 when there

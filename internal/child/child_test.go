@@ -38,6 +38,24 @@ func recurrent(n *Net) {
 	n.Sequential = true
 }
 
+// steps gives n a K-step graph: the training graph's signature with
+// StepDim before the batch inputs', the learning rate's and the metrics'
+// shapes.
+func steps(n *Net) {
+	per := map[string]bool{"image": true, "label": true, "lr": true, "loss": true, "correct": true}
+	lead := func(ts []Tensor) []Tensor {
+		out := make([]Tensor, len(ts))
+		for i, t := range ts {
+			out[i] = Tensor{Name: t.Name, Type: t.Type, Shape: append([]int64(nil), t.Shape...)}
+			if per[t.Name] {
+				out[i].Shape = append([]int64{StepDim}, t.Shape...)
+			}
+		}
+		return out
+	}
+	n.Steps = Graph{Model: []byte{1}, Inputs: lead(n.Train.Inputs), Outputs: lead(n.Train.Outputs)}
+}
+
 // TestValidate: one case per rule of Net.Validate.
 func TestValidate(t *testing.T) {
 	cases := []struct {
@@ -78,6 +96,22 @@ func TestValidate(t *testing.T) {
 			n.EvalState = append(n.EvalState, State{Input: "c", Output: "c.next", Param: -1})
 		}, "first dimension 2, another state's is 4"},
 	}
+	cases = append(cases, []struct {
+		why  string
+		edit func(*Net)
+		want string
+	}{
+		{"a K-step graph", steps, ""},
+		{"a K-step signature without its graph", func(n *Net) { steps(n); n.Steps.Model = nil }, "without a graph"},
+		{"a K-step batch input without the steps dimension", func(n *Net) { steps(n); n.Steps.Inputs[0].Shape = []int64{-1, 4} }, "K-step graph: input 0"},
+		{"a K-step state with the steps dimension", func(n *Net) { steps(n); n.Steps.Inputs[3].Shape = []int64{StepDim, 3, 4} }, "K-step graph: input 3"},
+		{"a K-step metric without it", func(n *Net) { steps(n); n.Steps.Outputs[0].Shape = []int64{1} }, "K-step graph: output 0"},
+		{"a K-step graph missing an output", func(n *Net) { steps(n); n.Steps.Outputs = n.Steps.Outputs[:4] }, "4 outputs, the training graph has 5"},
+		{"a K-step input out of order", func(n *Net) {
+			steps(n)
+			n.Steps.Inputs[4], n.Steps.Inputs[5] = n.Steps.Inputs[5], n.Steps.Inputs[4]
+		}, "K-step graph: input 4"},
+	}...)
 	for _, c := range cases {
 		n := net()
 		c.edit(&n)
