@@ -162,18 +162,26 @@ func (s *store) finalModel() (int, []byte, string, error) {
 	if !s.finals {
 		return -1, nil, "", nil
 	}
+	return s.phaseModel("final_model", "the final model")
+}
+
+// phaseModel reads a phase's one-row model table (final_model,
+// rung_model; what names it in errors): its trial (-1: none), bytes and
+// checksum. A row whose bytes are NULL (an evaluator that gave no model)
+// reads as empty bytes: the row is there.
+func (s *store) phaseModel(table, what string) (int, []byte, string, error) {
 	var idx int
 	var b []byte
 	var sum string
-	err := s.db.QueryRow(`SELECT trial, onnx, sha256 FROM final_model`).Scan(&idx, &b, &sum)
+	err := s.db.QueryRow(`SELECT trial, onnx, sha256 FROM `+table).Scan(&idx, &b, &sum)
 	if errors.Is(err, sql.ErrNoRows) {
 		return -1, nil, "", nil
 	}
 	if err != nil {
-		return -1, nil, "", fmt.Errorf("search: read the final model: %w", err)
+		return -1, nil, "", fmt.Errorf("search: read %s: %w", what, err)
 	}
 	if b == nil {
-		b = []byte{} // an evaluator that gives no model: the row is there
+		b = []byte{}
 	}
 	return idx, b, sum, nil
 }
@@ -181,8 +189,14 @@ func (s *store) finalModel() (int, []byte, string, error) {
 // restoreFinalModel replaces the stored final model's bytes (its checksum
 // unchanged): a damaged blob restored from a best.onnx that matches it.
 func (s *store) restoreFinalModel(idx int, model []byte) error {
-	if _, err := s.db.Exec(`UPDATE final_model SET onnx = ? WHERE trial = ?`, model, idx); err != nil {
-		return fmt.Errorf("search: restore the final model: %w", err)
+	return s.restorePhaseModel("final_model", "the final model", idx, model)
+}
+
+// restorePhaseModel replaces the bytes of a phase's model table's row for
+// trial idx, its checksum unchanged.
+func (s *store) restorePhaseModel(table, what string, idx int, model []byte) error {
+	if _, err := s.db.Exec(`UPDATE `+table+` SET onnx = ? WHERE trial = ?`, model, idx); err != nil {
+		return fmt.Errorf("search: restore %s: %w", what, err)
 	}
 	return nil
 }
@@ -194,17 +208,23 @@ func (s *store) restoreFinalModel(idx int, model []byte) error {
 // ErrModelChecksum when they do not match). It opens the database
 // read-only.
 func ReadFinalModel(dir string) (int, []byte, error) {
+	return readPhaseModel(dir, (*store).finalModel, "the final model")
+}
+
+// readPhaseModel opens the run database in dir read-only and reads a
+// phase's model with read, verified against its checksum.
+func readPhaseModel(dir string, read func(*store) (int, []byte, string, error), what string) (int, []byte, error) {
 	s, err := openStoreReadOnly(dir)
 	if err != nil {
 		return -1, nil, err
 	}
 	defer s.close()
-	idx, model, sum, err := s.finalModel()
+	idx, model, sum, err := read(s)
 	if err != nil {
 		return -1, nil, err
 	}
 	if model != nil && modelSum(model) != sum {
-		return -1, nil, fmt.Errorf("search: %s: the final model (trial %d): %w", filepath.Join(dir, DBFile), idx, ErrModelChecksum)
+		return -1, nil, fmt.Errorf("search: %s: %s (trial %d): %w", filepath.Join(dir, DBFile), what, idx, ErrModelChecksum)
 	}
 	return idx, model, nil
 }

@@ -3,10 +3,8 @@ package search
 import (
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"time"
 )
 
@@ -184,29 +182,13 @@ func (s *store) rungModel() (int, []byte, string, error) {
 	if !s.rungs {
 		return -1, nil, "", nil
 	}
-	var idx int
-	var b []byte
-	var sum string
-	err := s.db.QueryRow(`SELECT trial, onnx, sha256 FROM rung_model`).Scan(&idx, &b, &sum)
-	if errors.Is(err, sql.ErrNoRows) {
-		return -1, nil, "", nil
-	}
-	if err != nil {
-		return -1, nil, "", fmt.Errorf("search: read the rungs' model: %w", err)
-	}
-	if b == nil {
-		b = []byte{}
-	}
-	return idx, b, sum, nil
+	return s.phaseModel("rung_model", "the rungs' model")
 }
 
 // restoreRungModel replaces the stored top model's bytes (its checksum
 // unchanged), from a best.onnx that matches it.
 func (s *store) restoreRungModel(idx int, model []byte) error {
-	if _, err := s.db.Exec(`UPDATE rung_model SET onnx = ? WHERE trial = ?`, model, idx); err != nil {
-		return fmt.Errorf("search: restore the rungs' model: %w", err)
-	}
-	return nil
+	return s.restorePhaseModel("rung_model", "the rungs' model", idx, model)
 }
 
 // ReadRungModel reads the rungs' top model of the run in dir from nas.db
@@ -216,17 +198,5 @@ func (s *store) restoreRungModel(idx int, model []byte) error {
 // ErrModelChecksum when they do not match). It opens the database
 // read-only.
 func ReadRungModel(dir string) (int, []byte, error) {
-	s, err := openStoreReadOnly(dir)
-	if err != nil {
-		return -1, nil, err
-	}
-	defer s.close()
-	idx, model, sum, err := s.rungModel()
-	if err != nil {
-		return -1, nil, err
-	}
-	if model != nil && modelSum(model) != sum {
-		return -1, nil, fmt.Errorf("search: %s: the rungs' model (trial %d): %w", filepath.Join(dir, DBFile), idx, ErrModelChecksum)
-	}
-	return idx, model, nil
+	return readPhaseModel(dir, (*store).rungModel, "the rungs' model")
 }

@@ -186,12 +186,19 @@ func storedBest(stderr io.Writer, dir string, rec search.Record) ([]byte, error)
 		return nil, fmt.Errorf("export: %s: the stored best model is trial %d's, the trial table's best is trial %d (inconsistent: nas search --resume %s checks the run)",
 			db, idx, rec.Index, dir)
 	}
-	bestPath := filepath.Join(dir, search.BestFile)
-	if f, err := os.ReadFile(bestPath); err != nil || !bytes.Equal(f, m) {
-		fmt.Fprintf(stderr, "nas: %s differs from the best model in %s (trial %d): exporting the database's; nas search --resume %s writes %s again\n",
-			bestPath, db, idx, dir, search.BestFile)
-	}
+	warnStaleBest(stderr, dir, "the best model", idx, m)
 	return m, nil
+}
+
+// warnStaleBest says on stderr when dir's best.onnx is not a copy of
+// model, the model (what: "the best model", "the final model", ...) of
+// trial idx that nas.db holds and nas export exports instead.
+func warnStaleBest(stderr io.Writer, dir, what string, idx int, model []byte) {
+	bestPath := filepath.Join(dir, search.BestFile)
+	if b, err := os.ReadFile(bestPath); err != nil || !bytes.Equal(b, model) {
+		fmt.Fprintf(stderr, "nas: %s differs from %s in %s (trial %d): exporting the database's; nas search --resume %s writes %s again\n",
+			bestPath, what, filepath.Join(dir, search.DBFile), idx, dir, search.BestFile)
+	}
 }
 
 // readTrial reads the run in dir and chooses trial n of it (chooseTrial);

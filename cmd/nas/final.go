@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -224,10 +222,6 @@ func exportFinal(stderr io.Writer, dir string, n int) (*search.FinalRecord, []by
 		return nil, nil, fmt.Errorf("export: %s: the final model is trial %d's, which the final table lacks (inconsistent: nas search --resume %s checks the run)",
 			filepath.Join(dir, search.DBFile), idx, dir)
 	}
-	bestPath := filepath.Join(dir, search.BestFile)
-	if b, err := os.ReadFile(bestPath); err != nil || !bytes.Equal(b, model) {
-		fmt.Fprintf(stderr, "nas: %s differs from the final model in %s (trial %d): exporting the database's; nas search --resume %s writes %s again\n",
-			bestPath, filepath.Join(dir, search.DBFile), idx, dir, search.BestFile)
-	}
+	warnStaleBest(stderr, dir, "the final model", idx, model)
 	return f, model, nil
 }

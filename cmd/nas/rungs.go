@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"text/tabwriter"
@@ -203,10 +201,7 @@ func exportTop(stderr io.Writer, dir string, n int) (*search.RungRecord, []byte,
 	top := topRungOf(st, idx)
 	for _, f := range st.Rungs {
 		if f.Trial == idx && f.Rung == top {
-			if b, err := os.ReadFile(filepath.Join(dir, search.BestFile)); err != nil || !bytes.Equal(b, model) {
-				fmt.Fprintf(stderr, "nas: %s differs from the rungs' model in %s (trial %d): exporting the database's; nas search --resume %s writes %s again\n",
-					filepath.Join(dir, search.BestFile), filepath.Join(dir, search.DBFile), idx, dir, search.BestFile)
-			}
+			warnStaleBest(stderr, dir, "the rungs' model", idx, model)
 			return &f, model, nil
 		}
 	}
