@@ -119,8 +119,7 @@ func (s *store) finalRecords() ([]FinalRecord, error) {
 	if s.finalEpochs {
 		epochs = "epochs"
 	}
-	rows, err := s.db.Query(`SELECT trial, rank, arch, status, val_acc, params, flops, seconds, error, seed, attempts, started, finished, ` +
-		epochs + ` FROM final ORDER BY rank, trial`)
+	rows, err := s.db.Query(`SELECT ` + candidateColumns + `, ` + epochs + ` FROM final ORDER BY rank, trial`)
 	if err != nil {
 		return nil, fmt.Errorf("search: read the final table: %w", err)
 	}
@@ -128,32 +127,48 @@ func (s *store) finalRecords() ([]FinalRecord, error) {
 	var out []FinalRecord
 	for rows.Next() {
 		var f FinalRecord
-		var status string
-		var seconds sql.NullFloat64
-		var acc, errText, started, finished sql.NullString
-		var params, flops sql.NullInt64
-		var seed int64
-		if err := rows.Scan(&f.Trial, &f.Rank, &f.Arch, &status, &acc, &params, &flops, &seconds, &errText, &seed,
-			&f.Attempts, &started, &finished, &f.Epochs); err != nil {
-			return nil, fmt.Errorf("search: read the final table: %w", err)
-		}
-		if f.Status, err = ParseStatus(status); err != nil {
+		if err := scanCandidate(rows, "final", &f, func() string { return fmt.Sprintf("final candidate %d", f.Trial) }, &f.Epochs); err != nil {
 			return nil, err
 		}
-		if acc.Valid && acc.String != "" {
-			if err := json.Unmarshal([]byte(acc.String), &f.ValAcc); err != nil {
-				return nil, fmt.Errorf("search: final candidate %d: val_acc: %w", f.Trial, err)
-			}
-		}
-		f.Params, f.FLOPs, f.Seconds, f.Error, f.Seed = params.Int64, flops.Int64, seconds.Float64, errText.String, uint64(seed)
-		if math.IsNaN(f.Seconds) {
-			f.Seconds = 0
-		}
-		f.Started, _ = time.Parse(time.RFC3339Nano, started.String)
-		f.Finished, _ = time.Parse(time.RFC3339Nano, finished.String)
 		out = append(out, f)
 	}
 	return out, rows.Err()
+}
+
+// candidateColumns are the columns the candidate tables (final, rung)
+// share, in scanCandidate's order.
+const candidateColumns = `trial, rank, arch, status, val_acc, params, flops, seconds, error, seed, attempts, started, finished`
+
+// scanCandidate reads a row of the candidate table table selected as
+// candidateColumns and then the columns of extra into f; label names the
+// row in an error about its accuracies.
+func scanCandidate(rows *sql.Rows, table string, f *FinalRecord, label func() string, extra ...any) error {
+	var status string
+	var seconds sql.NullFloat64
+	var acc, errText, started, finished sql.NullString
+	var params, flops sql.NullInt64
+	var seed int64
+	dest := append([]any{&f.Trial, &f.Rank, &f.Arch, &status, &acc, &params, &flops, &seconds, &errText, &seed,
+		&f.Attempts, &started, &finished}, extra...)
+	if err := rows.Scan(dest...); err != nil {
+		return fmt.Errorf("search: read the %s table: %w", table, err)
+	}
+	var err error
+	if f.Status, err = ParseStatus(status); err != nil {
+		return err
+	}
+	if acc.Valid && acc.String != "" {
+		if err := json.Unmarshal([]byte(acc.String), &f.ValAcc); err != nil {
+			return fmt.Errorf("search: %s: val_acc: %w", label(), err)
+		}
+	}
+	f.Params, f.FLOPs, f.Seconds, f.Error, f.Seed = params.Int64, flops.Int64, seconds.Float64, errText.String, uint64(seed)
+	if math.IsNaN(f.Seconds) {
+		f.Seconds = 0
+	}
+	f.Started, _ = time.Parse(time.RFC3339Nano, started.String)
+	f.Finished, _ = time.Parse(time.RFC3339Nano, finished.String)
+	return nil
 }
 
 // finalModel is the stored final model: its trial (-1: none), bytes and

@@ -4,8 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math"
-	"time"
 )
 
 // rungSchema is the rungs' part of nas.db (schema version 6): a row per
@@ -139,8 +137,7 @@ func (s *store) rungRecords() ([]RungRecord, error) {
 	if !s.rungs {
 		return nil, nil
 	}
-	rows, err := s.db.Query(`SELECT rung, trial, rank, arch, status, train_size, epochs, val_acc, params, flops, seconds, error, seed, attempts, started, finished
-		FROM rung ORDER BY rung, rank, trial`)
+	rows, err := s.db.Query(`SELECT ` + candidateColumns + `, rung, train_size, epochs FROM rung ORDER BY rung, rank, trial`)
 	if err != nil {
 		return nil, fmt.Errorf("search: read the rung table: %w", err)
 	}
@@ -148,29 +145,10 @@ func (s *store) rungRecords() ([]RungRecord, error) {
 	var out []RungRecord
 	for rows.Next() {
 		var f RungRecord
-		var status string
-		var seconds sql.NullFloat64
-		var acc, errText, started, finished sql.NullString
-		var params, flops sql.NullInt64
-		var seed int64
-		if err := rows.Scan(&f.Rung, &f.Trial, &f.Rank, &f.Arch, &status, &f.TrainSize, &f.Epochs, &acc, &params, &flops, &seconds, &errText, &seed,
-			&f.Attempts, &started, &finished); err != nil {
-			return nil, fmt.Errorf("search: read the rung table: %w", err)
-		}
-		if f.Status, err = ParseStatus(status); err != nil {
+		label := func() string { return fmt.Sprintf("rung %d candidate %d", f.Rung, f.Trial) }
+		if err := scanCandidate(rows, "rung", &f.FinalRecord, label, &f.Rung, &f.TrainSize, &f.Epochs); err != nil {
 			return nil, err
 		}
-		if acc.Valid && acc.String != "" {
-			if err := json.Unmarshal([]byte(acc.String), &f.ValAcc); err != nil {
-				return nil, fmt.Errorf("search: rung %d candidate %d: val_acc: %w", f.Rung, f.Trial, err)
-			}
-		}
-		f.Params, f.FLOPs, f.Seconds, f.Error, f.Seed = params.Int64, flops.Int64, seconds.Float64, errText.String, uint64(seed)
-		if math.IsNaN(f.Seconds) {
-			f.Seconds = 0
-		}
-		f.Started, _ = time.Parse(time.RFC3339Nano, started.String)
-		f.Finished, _ = time.Parse(time.RFC3339Nano, finished.String)
 		out = append(out, f)
 	}
 	return out, rows.Err()
