@@ -193,6 +193,19 @@ func New(cfg Config) (*Runtime, error) {
 // Device is the device sessions run on: "cpu" or "cuda" ("auto" resolved).
 func (rt *Runtime) Device() string { return rt.device }
 
+// Threads is the intra-op threads of rt's sessions (Config.Threads; 0:
+// ONNX Runtime's default, a thread per core).
+func (rt *Runtime) Threads() int { return rt.threads }
+
+// WithThreads returns a copy of rt whose sessions use n intra-op threads
+// (n >= 0; 0: ONNX Runtime's default), on the same library and
+// environment.
+func (rt *Runtime) WithThreads(n int) *Runtime {
+	c := *rt
+	c.threads = max(0, n)
+	return &c
+}
+
 // Library is the path of the loaded ONNX Runtime library.
 func (rt *Runtime) Library() string { return rt.lib }
 

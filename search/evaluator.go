@@ -72,6 +72,16 @@ type Trial struct {
 	// validation accuracy so far is below StopBelow[e] (0, or past the end:
 	// no threshold; the last epoch always completes).
 	StopBelow []float64
+	// Slots is how many of the evaluator's Parallel child slots the trial
+	// may use (0 or 1: one, a trial of the sampling). The phases after the
+	// sampling give each of their candidates Parallel / n slots when they
+	// train n < Parallel (see batch.slots), so that one final candidate
+	// trains with every core rather than leaving the others idle. An
+	// in-process evaluator multiplies its intra-op threads by it; the
+	// trained bits may differ from a one-slot training (ONNX Runtime's
+	// reductions split by thread), so it is fixed by the phase's plan,
+	// never by how many candidates are left.
+	Slots int
 }
 
 // Outcome is what an evaluator reports for a trial.

@@ -312,7 +312,7 @@ func (r *run) finalPhase(ctx context.Context) error {
 	}
 	r.log.Info("final training", "candidates", len(cands), "to train", len(todo), "epochs", epochs)
 	return r.trainBatch(ctx, batch{
-		what: "final training", todo: todo, ev: ev, first: true,
+		what: "final training", todo: todo, ev: ev, first: true, slots: phaseSlots(r.opts.Parallel, len(cands)),
 		child: func(f FinalRecord) ChildOptions {
 			c := r.opts.FinalChild()
 			if f.Epochs > 0 { // 0: a row of version 5, trained with the run's epochs
@@ -348,6 +348,10 @@ type batch struct {
 	// first: the phase's first candidate starts even once the duration
 	// has elapsed (a run always ends with a model).
 	first bool
+	// slots is each candidate's Trial.Slots: phaseSlots of the phase's
+	// candidates (all of them, trained or not, so that a resume trains a
+	// candidate as the uninterrupted run does).
+	slots int
 	// child is the training of a candidate.
 	child func(FinalRecord) ChildOptions
 	// put writes a candidate's running row (its attempts counted).
@@ -407,7 +411,7 @@ func (r *run) trainBatch(ctx context.Context, b batch) error {
 			started++
 			inflight = append(inflight, f.Trial)
 			go func(f FinalRecord) {
-				out, err := b.ev.Evaluate(ctx, Trial{Index: f.Trial, Iteration: -1, Arch: f.Arch, Seed: f.Seed, Child: b.child(f)})
+				out, err := b.ev.Evaluate(ctx, Trial{Index: f.Trial, Iteration: -1, Arch: f.Arch, Seed: f.Seed, Child: b.child(f), Slots: b.slots})
 				if out.Seconds == 0 {
 					out.Seconds = time.Since(f.Started).Seconds()
 				}

@@ -26,17 +26,19 @@ type finalFake struct {
 	epochs int
 	mu     sync.Mutex
 	calls  map[int]int
+	slots  map[int]int // each trial's Trial.Slots, as last handed over
 	// before, if set, runs first (e.g. to cancel the search).
 	before func(ctx context.Context, tr Trial) error
 }
 
 func newFinalFake(t *testing.T, epochs int) *finalFake {
-	return &finalFake{t: t, epochs: epochs, calls: map[int]int{}}
+	return &finalFake{t: t, epochs: epochs, calls: map[int]int{}, slots: map[int]int{}}
 }
 
 func (f *finalFake) Evaluate(ctx context.Context, tr Trial) (Outcome, error) {
 	f.mu.Lock()
 	f.calls[tr.Index]++
+	f.slots[tr.Index] = tr.Slots
 	f.mu.Unlock()
 	if c := tr.Child; c.Epochs != f.epochs || !c.CosineLR || c.TrainSize != 0 || tr.Iteration != -1 {
 		f.t.Errorf("final trial %d: child %+v, iteration %d; want %d epochs, cosine, the whole training split, iteration -1", tr.Index, c, tr.Iteration, f.epochs)
@@ -392,6 +394,79 @@ func TestFinalBudget(t *testing.T) {
 				t.Errorf("final rows %+v (%v): want one of %d epochs", st.Finals, err, c.epochs)
 			}
 		})
+	}
+}
+
+// TestFinalShare: with Options.FinalShare the reserve for the final phase
+// is at most that share of the duration, so candidates predicted slower
+// than the whole budget (the case that once ended make search's sampling
+// after its first iteration) leave the sampling its share; the final
+// phase is then shrunk to fit, and a candidate alone in a phase of
+// Parallel slots gets them all (Trial.Slots), two candidates one each.
+func TestFinalShare(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		seconds       float64 // each trial's; a final candidate is 8 of them (scale 2, 4 epochs) over slotSpeedup
+		share         float64
+		k, parallel   int
+		trials        int
+		stop          string
+		finals        int
+		epochs, slots int
+	}{
+		// 8000 s over 1.6 is more than the hour: the reserve alone ends
+		// the sampling, then the shrink leaves 2 epochs (4000 s / 1.6).
+		{"no cap: the prediction ends the sampling", 1000, 0, 1, 2, 4, "duration", 1, 2, 2},
+		{"the share caps the reserve", 1000, 0.5, 1, 2, 12, "trials", 1, 2, 2},
+		// 2400 s for a candidate of one slot: two fit the hour side by side.
+		{"two candidates, a slot each", 300, 0.5, 2, 2, 12, "trials", 2, 4, 1},
+		{"four slots over two", 300, 0.5, 2, 4, 12, "trials", 2, 4, 2},
+		// k 2 of 4 slots each, too slow: one candidate fewer, four slots.
+		{"the shrink gives the slots to the one left", 1000, 0.5, 2, 4, 12, "trials", 1, 4, 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fake := newFake()
+			ev := EvaluatorFunc(func(ctx context.Context, tr Trial) (Outcome, error) {
+				if tr.Slots > 1 {
+					t.Errorf("trial %d of the sampling has %d slots", tr.Index, tr.Slots)
+				}
+				out, err := fake.Evaluate(ctx, tr)
+				out.Seconds = c.seconds
+				return out, err
+			})
+			o := finalOptions(c.k, 4)
+			o.Duration, o.FinalShare, o.Parallel = time.Hour, c.share, c.parallel
+			o.Child.TrainSize = 100
+			ff := newFinalFake(t, c.epochs)
+			dir := t.TempDir()
+			sum, err := Run(context.Background(), Config{Dir: dir, Options: o, Evaluator: ev, FinalEvaluator: ff, FinalScale: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Trials != c.trials || sum.Stop != c.stop || ff.total() != c.finals {
+				t.Fatalf("%d trials, stop %q, %d final trainings; want %d, %q, %d", sum.Trials, sum.Stop, ff.total(), c.trials, c.stop, c.finals)
+			}
+			for trial, s := range ff.slots {
+				if s != c.slots {
+					t.Errorf("final candidate %d: %d slots, want %d", trial, s, c.slots)
+				}
+			}
+			if st, err := ReadRunState(dir); err != nil || len(st.Finals) != c.finals || st.Finals[0].Epochs != c.epochs {
+				t.Errorf("final rows %+v (%v): want %d of %d epochs", st.Finals, err, c.finals, c.epochs)
+			}
+		})
+	}
+	o := finalOptions(1, 4)
+	for _, share := range []float64{-0.1, 1, 1.5} {
+		o.FinalShare = share
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "final share") {
+			t.Errorf("share %g: %v, want refused", share, err)
+		}
+	}
+	o = testOptions(StrategyRandom, 12)
+	o.FinalShare = 0.5
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "without rungs or a final phase") {
+		t.Errorf("a share without a phase to keep it for: %v", err)
 	}
 }
 

@@ -96,6 +96,15 @@ type Options struct {
 	// longer (successive halving), after the sampling and before the final
 	// phase; the zero value is off. See MultiFidelity.
 	Rungs MultiFidelity `json:"rungs,omitzero"`
+	// FinalShare caps the part of Duration kept for the phases after the
+	// sampling (the rungs and the final phase): while sampling, the
+	// reserve is their predicted time (see finalReserve) but at most
+	// FinalShare × Duration, and when they begin they are shrunk to fit the
+	// time left. So the sampling gets at least 1 − FinalShare of the
+	// budget however slow the candidates look, and a final phase asked
+	// for more epochs than fit trains as many as do. Zero means no cap
+	// (the reserve is the whole prediction); otherwise in (0, 1).
+	FinalShare float64 `json:"final_share,omitempty"`
 
 	// Child says how every child is trained: the CNN kind's training
 	// options, handed to the evaluator in each Trial.
@@ -512,6 +521,12 @@ func (o Options) Validate() error {
 	}
 	if err := o.EarlyStop.Validate(); err != nil {
 		return err
+	}
+	switch {
+	case d.FinalShare < 0 || d.FinalShare >= 1:
+		return fmt.Errorf("search: final share %g: want a fraction of the duration in [0, 1) (0: no cap)", d.FinalShare)
+	case d.FinalShare > 0 && !d.Final.On() && !d.Rungs.On():
+		return fmt.Errorf("search: final share %g without rungs or a final phase to keep it for", d.FinalShare)
 	}
 	if err := o.Final.Validate(); err != nil {
 		return err

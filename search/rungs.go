@@ -330,7 +330,7 @@ func (r *run) rungPhase(ctx context.Context) error {
 			return RungRecord{Rung: rung, TrainSize: r.rungs[rungKey{rung, f.Trial}].TrainSize, FinalRecord: f}
 		}
 		err := r.trainBatch(ctx, batch{
-			what: fmt.Sprintf("rung %d", rung), todo: todo, ev: ev,
+			what: fmt.Sprintf("rung %d", rung), todo: todo, ev: ev, slots: phaseSlots(r.opts.Parallel, len(cands)),
 			child: func(f FinalRecord) ChildOptions {
 				c := child
 				row := rowOf(f)

@@ -556,7 +556,7 @@ func TestSlowWinnersLast(t *testing.T) {
 }
 
 // TestPredictPhases: ⌈todo/parallel⌉ rounds of the slowest time × work per
-// stage.
+// stage, a candidate with s > 1 slots slotSpeedup(s) times as fast.
 func TestPredictPhases(t *testing.T) {
 	for _, c := range []struct {
 		name     string
@@ -564,10 +564,15 @@ func TestPredictPhases(t *testing.T) {
 		parallel int
 		want     time.Duration
 	}{
-		{"one stage, one slot", []stageCost{{3, 2}}, 1, 60 * time.Second},
-		{"two slots: two rounds for three", []stageCost{{3, 2}}, 2, 40 * time.Second},
-		{"stages add up", []stageCost{{4, 2}, {2, 4}, {1, 12}}, 2, (40 + 40 + 120) * time.Second},
-		{"nothing to do", []stageCost{{0, 5}}, 1, 0},
+		{"one stage, one slot", []stageCost{{3, 3, 2}}, 1, 60 * time.Second},
+		{"two slots: two rounds for three", []stageCost{{3, 3, 2}}, 2, 40 * time.Second},
+		{"stages add up", []stageCost{{4, 4, 2}, {2, 2, 4}, {1, 2, 12}}, 2, (40 + 40 + 120) * time.Second},
+		{"nothing to do", []stageCost{{0, 5, 5}}, 1, 0},
+		// A lone candidate of two slots is slotSpeedup(2) = 1.6 times as
+		// fast; its phase's n, not the todo left, sets its slots.
+		{"a lone candidate takes both slots", []stageCost{{1, 1, 16}}, 2, 100 * time.Second},
+		{"four slots over two", []stageCost{{2, 2, 16}}, 4, 100 * time.Second},
+		{"one left of two keeps one slot", []stageCost{{1, 2, 16}}, 2, 160 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := predictPhases(c.stages, 10, c.parallel); got != c.want {

@@ -20,15 +20,32 @@ import (
 const (
 	defaultFinalK      = 2
 	defaultFinalEpochs = 3
+	defaultFinalShare  = 0.5
 )
 
 // finalFlags are nas search's flags of the final phase.
-type finalFlags struct{ k, epochs int }
+type finalFlags struct {
+	k, epochs int
+	share     float64
+}
 
 func (f *finalFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.k, "final-k", defaultFinalK, "after the sampling, train the best k distinct architectures again on the whole training split, "+
 		"keep the best by validation accuracy as best.onnx (0: no final training; best.onnx is then the best trial's)")
-	fs.IntVar(&f.epochs, "final-epochs", defaultFinalEpochs, "epochs of each final training (cosine learning rate)")
+	fs.IntVar(&f.epochs, "final-epochs", defaultFinalEpochs, "epochs of each final training (cosine learning rate); with --duration at most, "+
+		"fewer (then fewer candidates first) when they are predicted not to fit the time left")
+	fs.Float64Var(&f.share, "final-share", defaultFinalShare, "with --duration: the most of it kept for the rungs and the final training "+
+		"(the sampling gets the rest, at least; 0: no cap, the whole predicted time is kept)")
+}
+
+// finalShare is the search's Options.FinalShare: the flag's with a
+// duration and a phase after the sampling to keep it for, else 0 (a
+// default that does not apply is not stored).
+func (f *finalFlags) finalShare(o search.Options) float64 {
+	if o.Duration <= 0 || (!o.Final.On() && !o.Rungs.On()) {
+		return 0
+	}
+	return f.share
 }
 
 // options are the final phase's options the flags say (none with k 0).

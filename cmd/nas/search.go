@@ -64,6 +64,7 @@ iterations to keep them busy).`,
 			cfg.Options.Child = cf.options()
 			cfg.Options.Final = ff.options()
 			cfg.Options.Rungs = gf.options()
+			cfg.Options.FinalShare = ff.finalShare(cfg.Options)
 			co := cfg.Options.Child
 			seed := opts.Seed
 			kind := cfg.Options.WithDefaults().Kind
@@ -87,6 +88,7 @@ iterations to keep them busy).`,
 					// (then Validate says why not).
 					if !cmd.Flags().Changed("final-k") {
 						cfg.Options.Final = search.FinalTraining{}
+						cfg.Options.FinalShare = ff.finalShare(cfg.Options)
 					}
 				}
 				return a.searchLM(cmd, cfg, lmRun{rf: rf, cf: cf, wf: wf, quiet: quiet, json: jsonl, serveAt: serveAt, storedInFlight: storedInFlight})

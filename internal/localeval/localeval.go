@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	goruntime "runtime"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -95,7 +96,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 	}
 	opts := TrainOptions(co, t.Seed)
 	opts.StopBelow = t.StopBelow
-	res, err := e.cfg.Runtime.Train(ctx, net, e.cfg.Train, e.cfg.Val, opts)
+	res, err := e.runtime(t.Slots).Train(ctx, net, e.cfg.Train, e.cfg.Val, opts)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return search.Outcome{}, err
@@ -115,6 +116,18 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 	out.Seconds = time.Since(t0).Seconds()
 	e.cfg.Logger.Debug("trial", "index", t.Index, "status", out.Status.String(), "reward", out.Reward, "seconds", out.Seconds)
 	return out, nil
+}
+
+// runtime is the Runtime that trains a trial of slots slots
+// (search.Trial.Slots): Config.Runtime with slots times its threads, at
+// most one per core (but never fewer than its own).
+func (e *Evaluator) runtime(slots int) *runner.Runtime {
+	rt := e.cfg.Runtime
+	n := rt.Threads()
+	if slots <= 1 || n == 0 {
+		return rt // one slot, or already every core (ONNX Runtime's default)
+	}
+	return rt.WithThreads(max(n, min(n*slots, goruntime.NumCPU())))
 }
 
 // settle sets out's status from the runner's (Done, Stopped, Diverged,

@@ -3,6 +3,7 @@ package localeval
 import (
 	"context"
 	"math"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +114,41 @@ func TestEvaluate(t *testing.T) {
 	}
 	if again.Reward != out.Reward {
 		t.Errorf("rerun reward %v, first %v", again.Reward, out.Reward)
+	}
+}
+
+// TestSlots: a trial of s slots (a lone final candidate's) trains with s
+// times the runtime's threads, at most one per core; one slot keeps the
+// runtime as it is, and a trial of two slots trains Done (whether its bits
+// equal one slot's is logged, not required: ONNX Runtime may split a
+// reduction by thread).
+func TestSlots(t *testing.T) {
+	co := tinyChild()
+	ev := evaluator(t, co)
+	if ev.runtime(0) != ev.cfg.Runtime || ev.runtime(1) != ev.cfg.Runtime {
+		t.Error("a trial of one slot does not train on the evaluator's runtime")
+	}
+	if got, want := ev.runtime(2).Threads(), min(2, goruntime.NumCPU()); got != want {
+		t.Errorf("two slots of one thread: %d threads, want %d (cores %d)", got, want, goruntime.NumCPU())
+	}
+	if got := ev.runtime(64).Threads(); got != goruntime.NumCPU() {
+		t.Errorf("64 slots: %d threads, want one per core (%d)", got, goruntime.NumCPU())
+	}
+	tr := search.Trial{Index: 1, Arch: "kh3 kw3 f24 | kh3 kw3 sh2 sw2 f36 in0", Seed: 5, Child: co}
+	one, err := ev.Evaluate(context.Background(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Slots = 2
+	two, err := ev.Evaluate(context.Background(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Status != search.Done || two.Status != search.Done {
+		t.Fatalf("statuses %v and %v, want done", one.Status, two.Status)
+	}
+	if one.Reward != two.Reward {
+		t.Logf("one slot: reward %v, two slots: %v", one.Reward, two.Reward)
 	}
 }
 
