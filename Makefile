@@ -37,7 +37,7 @@ data: ## fetch Fashion-MNIST, MNIST, the Brown corpus and fortunes into .data/ (
 RUN ?= runs/search-$(shell date +%Y%m%d-%H%M%S)
 SEARCH_FLAGS ?= --data fashion-mnist --space v3 --trials 200 --duration 14m --train-size 5000 --val-size 1000 \
 	--epochs 1 --start-layers 3 --layer-step 1 --layer-every 48 --controller-lr 0.02 \
-	--final-k 1 --final-epochs 15 --final-share 0.6
+	--final-k 1 --final-epochs 20 --final-share 0.6
 
 search: build ort data ## the main job: a real search on Fashion-MNIST, then the final training (within 15 min; RUN=dir, SEARCH_FLAGS=...)
 	bin/nas search --dir $(RUN) $(SEARCH_FLAGS)

@@ -114,26 +114,62 @@ func (r *run) predict(p plan, from int, sampling bool) time.Duration {
 		stages = append(stages, stageCost{todo: max(todo, 0), n: k, work: o.work(o.RungChild(rung, r.cfg.FinalScale), r.cfg.FinalScale)})
 		n = k
 	}
+	var probed time.Duration // the final stage, when its candidates are timed (r.timed)
 	if p.k > 0 {
 		k := min(p.k, len(ranking))
 		if first < 0 {
 			first = k
 		}
-		todo := 0
+		var todo []int
 		for _, c := range ranking[:k] {
 			if f, ok := r.finals[c.Index]; !ok || f.Status == Running {
-				todo++
+				todo = append(todo, c.Index)
 			}
 		}
-		c := o.FinalChild()
-		c.Epochs = p.epochs
-		stages = append(stages, stageCost{todo: todo, n: k, work: o.work(c, r.cfg.FinalScale)})
+		d, ok := r.probeFinal(todo, k, p.epochs, sampling)
+		if ok {
+			probed = d
+		} else {
+			c := o.FinalChild()
+			c.Epochs = p.epochs
+			stages = append(stages, stageCost{todo: len(todo), n: k, work: o.work(c, r.cfg.FinalScale)})
+		}
 	}
 	plausible := max(first, 0)
 	if sampling {
 		plausible += o.M
 	}
-	return predictPhases(stages, r.slowest(ranking[:min(plausible, len(ranking))]), o.Parallel)
+	return probed + predictPhases(stages, r.slowest(ranking[:min(plausible, len(ranking))]), o.Parallel)
+}
+
+// timing is a Timer's prediction: fixed + perEpoch × epochs.
+type timing struct{ fixed, perEpoch time.Duration }
+
+// probeFinal is the final stage's time by its candidates' probes
+// (r.timed): todo in rank order, of k candidates in the phase (their slots:
+// phaseSlots), epochs each, in rounds of the candidates trained at once
+// (Parallel / slots), each round as long as its slowest. ok is false while
+// sampling, without a Timer, or when a probe fails: the caller predicts by
+// the trials' seconds then.
+func (r *run) probeFinal(todo []int, k, epochs int, sampling bool) (time.Duration, bool) {
+	if sampling || r.timed == nil {
+		return 0, false
+	}
+	slots := phaseSlots(r.opts.Parallel, k)
+	at := max(1, max(1, r.opts.Parallel)/slots)
+	var total, round time.Duration
+	for i, trial := range todo {
+		t, ok := r.timed(trial, slots)
+		if !ok {
+			return 0, false
+		}
+		round = max(round, t.fixed+time.Duration(epochs)*t.perEpoch)
+		if (i+1)%at == 0 || i == len(todo)-1 {
+			total += round
+			round = 0
+		}
+	}
+	return total, true
 }
 
 // shrink makes p smaller by one step: one final candidate fewer (down to

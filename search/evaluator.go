@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Status is the state of a trial, as the trial table records it.
@@ -135,6 +136,21 @@ type Evaluator interface {
 // died): such an evaluator detects a trial that kills its workers itself.
 type Isolated interface {
 	Isolated() bool
+}
+
+// Timer is implemented by an evaluator that can predict how long it takes
+// to train a trial before it does, from a short timed probe of it (the
+// in-process evaluator trains its child for a few dozen steps and
+// validates once). The final phase uses it, when its evaluator has it, to
+// fit its plan to the time left by each candidate's own measured speed at
+// its Trial.Slots, instead of a trial's seconds scaled by the work: that
+// scaling cannot know how well a child uses more threads (a small child
+// went 1.14 times as fast with 2 threads as with 1 at batch 64, one of 5.6 M
+// multiply-adds 1.61 times), nor how much of a short trial was its
+// session's set-up. The prediction of t's training is fixed + perEpoch ×
+// t.Child.Epochs.
+type Timer interface {
+	Time(ctx context.Context, t Trial) (fixed, perEpoch time.Duration, err error)
 }
 
 // Reconciler is implemented by an evaluator that keeps work outside the

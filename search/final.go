@@ -269,13 +269,21 @@ func (r *run) finalPhase(ctx context.Context) error {
 		return nil
 	}
 	k, epochs := r.opts.Final.K, r.opts.Final.WithDefaults().Epochs
+	ev := r.cfg.FinalEvaluator
+	if ev == nil {
+		ev = r.cfg.Evaluator
+	}
 	var cands []FinalRecord
 	if r.skipSampling() && len(r.finals) > 0 {
 		cands = r.finalList()
 	} else {
+		if t, ok := ev.(Timer); ok && r.opts.Duration > 0 {
+			r.timed = r.finalTimer(ctx, t)
+			defer func() { r.timed = nil }()
+		}
 		if p := r.fit(r.opts.Rungs.Count + 1); p.k != k || p.epochs != epochs {
-			note := fmt.Sprintf("final training shrunk to fit the %s left: k %d -> %d, epochs %d -> %d",
-				r.left().Round(time.Second), k, p.k, epochs, p.epochs)
+			note := fmt.Sprintf("final training shrunk to fit the %s left: k %d -> %d, epochs %d -> %d (predicted %s)",
+				r.left().Round(time.Second), k, p.k, epochs, p.epochs, r.predict(p, r.opts.Rungs.Count+1, false).Round(time.Second))
 			r.log.Warn(note)
 			r.hook(&Shrunk{Note: note})
 			k, epochs = p.k, p.epochs
@@ -306,10 +314,6 @@ func (r *run) finalPhase(ctx context.Context) error {
 	if err := r.st.putFinals(add); err != nil {
 		return err
 	}
-	ev := r.cfg.FinalEvaluator
-	if ev == nil {
-		ev = r.cfg.Evaluator
-	}
 	r.log.Info("final training", "candidates", len(cands), "to train", len(todo), "epochs", epochs)
 	return r.trainBatch(ctx, batch{
 		what: "final training", todo: todo, ev: ev, first: true, slots: phaseSlots(r.opts.Parallel, len(cands)),
@@ -337,6 +341,36 @@ func (r *run) finalPhase(ctx context.Context) error {
 			return r.commitFinal(f, model)
 		},
 	})
+}
+
+// finalTimer is r.timed for a final evaluator that is a Timer: each
+// candidate (a Done trial's architecture and seed, the final child
+// options) probed once per slot count and remembered; a failed probe is
+// logged and makes the prediction fall back to the trials' seconds.
+func (r *run) finalTimer(ctx context.Context, t Timer) func(trial, slots int) (timing, bool) {
+	type key struct{ trial, slots int }
+	seen := map[key]timing{}
+	failed := false
+	return func(trial, slots int) (timing, bool) {
+		if failed {
+			return timing{}, false
+		}
+		k := key{trial, slots}
+		if d, ok := seen[k]; ok {
+			return d, true
+		}
+		c := r.recs[trial]
+		fixed, perEpoch, err := t.Time(ctx, Trial{Index: trial, Iteration: -1, Arch: c.Arch, Seed: c.Seed, Child: r.opts.FinalChild(), Slots: slots})
+		if err != nil {
+			r.log.Warn("final training: timing a candidate failed; predicting from the trials' seconds", "trial", trial, "error", err)
+			failed = true
+			return timing{}, false
+		}
+		d := timing{fixed, perEpoch}
+		r.log.Info("final training: candidate timed", "trial", trial, "slots", slots, "fixed", fixed.Round(time.Millisecond), "per_epoch", perEpoch.Round(time.Millisecond))
+		seen[k] = d
+		return d, true
+	}
 }
 
 // batch is one phase's candidates to train (a rung's, the final's) and

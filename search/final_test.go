@@ -470,6 +470,71 @@ func TestFinalShare(t *testing.T) {
 	}
 }
 
+// timedFake is a finalFake that is a Timer: every candidate is predicted
+// to take fixed + perEpoch × epochs (or err).
+type timedFake struct {
+	*finalFake
+	fixed, perEpoch time.Duration
+	err             error
+	asked           []Trial
+}
+
+func (f *timedFake) Time(_ context.Context, tr Trial) (time.Duration, time.Duration, error) {
+	f.mu.Lock()
+	f.asked = append(f.asked, tr)
+	f.mu.Unlock()
+	return f.fixed, f.perEpoch, f.err
+}
+
+// TestFinalTimed: with a Timer, the final phase fits its plan to the time
+// left by the candidates' probes, asked once per candidate and slot count
+// with the final child options; a probe that fails leaves the prediction
+// to the trials' seconds.
+func TestFinalTimed(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		err    error
+		epochs int
+	}{
+		// 10 s + 35 × 100 s fits the hour (less the sampling's
+		// milliseconds), 36 do not.
+		{"timed", nil, 35},
+		// The trials' 1000 s × 2 (scale) per epoch over 1.6 (two slots):
+		// 2 epochs fit the hour.
+		{"the probe fails", errors.New("no probe"), 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fake := newFake()
+			ev := EvaluatorFunc(func(ctx context.Context, tr Trial) (Outcome, error) {
+				out, err := fake.Evaluate(ctx, tr)
+				out.Seconds = 1000
+				return out, err
+			})
+			o := finalOptions(1, 50)
+			o.Duration, o.FinalShare, o.Parallel = time.Hour, 0.5, 2
+			o.Child.TrainSize = 100
+			tf := &timedFake{finalFake: newFinalFake(t, c.epochs), fixed: 10 * time.Second, perEpoch: 100 * time.Second, err: c.err}
+			dir := t.TempDir()
+			sum, err := Run(context.Background(), Config{Dir: dir, Options: o, Evaluator: ev, FinalEvaluator: tf, FinalScale: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Trials != 12 || tf.total() != 1 {
+				t.Fatalf("%d trials, %d final trainings; want 12, 1", sum.Trials, tf.total())
+			}
+			if st, err := ReadRunState(dir); err != nil || len(st.Finals) != 1 || st.Finals[0].Epochs != c.epochs {
+				t.Errorf("final rows %+v (%v): want one of %d epochs", st.Finals, err, c.epochs)
+			}
+			if len(tf.asked) != 1 {
+				t.Fatalf("the timer was asked %d times, want once (the plan's candidate, remembered)", len(tf.asked))
+			}
+			if a := tf.asked[0]; a.Slots != 2 || a.Iteration != -1 || a.Index != sum.Finals[0].Trial || a.Child.TrainSize != 0 || !a.Child.CosineLR {
+				t.Errorf("timed %+v; want the candidate's trial with two slots and the final child options", a)
+			}
+		})
+	}
+}
+
 // TestFinalModelChecksum: a damaged final model is restored from a
 // best.onnx that matches it, and refused when neither does.
 func TestFinalModelChecksum(t *testing.T) {

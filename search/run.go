@@ -285,6 +285,10 @@ type run struct {
 	// highest rung, or {-1, -1} (rungs.go).
 	rungs   map[rungKey]RungRecord
 	rungTop rungKey
+	// timed, set by the final phase when its evaluator is a Timer, times
+	// a final candidate (its trial index, its slots) by a probe, once
+	// (budget.go).
+	timed func(trial, slots int) (timing, bool)
 }
 
 // load reads the run's trials, makes its strategy and checks the directory

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -72,6 +73,16 @@ func (f *fidelityEvaluator) Evaluate(ctx context.Context, t search.Trial) (searc
 		return search.Outcome{}, err
 	}
 	return ev.Evaluate(ctx, t)
+}
+
+// Time is search.Timer: the probe of the evaluator of t's training
+// images (the final phase's: the whole split).
+func (f *fidelityEvaluator) Time(ctx context.Context, t search.Trial) (fixed, perEpoch time.Duration, err error) {
+	ev, err := f.evaluator(t.Child)
+	if err != nil {
+		return 0, 0, err
+	}
+	return ev.Time(ctx, t)
 }
 
 // rungHeader describes the rungs (after defaults) in one line, or "".

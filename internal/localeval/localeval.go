@@ -118,6 +118,78 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 	return out, nil
 }
 
+// Probe steps: Time trains a child for probeSteps steps and times the
+// ones after the first probeWarm (a session's first steps run 2-3 times
+// slower than the rest), or after the first half on a training set of
+// fewer steps.
+const (
+	probeSteps = 40
+	probeWarm  = 8
+)
+
+var _ search.Timer = (*Evaluator)(nil)
+
+// Time predicts how long Evaluate takes to train t (search.Timer), from a
+// probe: the child built and trained, at t's slots, for probeSteps steps on
+// the first training images, then validated once. The probe's seconds
+// less its timed steps (set-up, the first steps, a validation pass) are
+// counted once as fixed and again in every epoch (a validation pass and a
+// margin); each epoch's steps at the rate of the probe's steps after the
+// first probeWarm. A child that fails to compile or to train is an error.
+func (e *Evaluator) Time(ctx context.Context, t search.Trial) (fixed, perEpoch time.Duration, err error) {
+	co := t.Child.WithDefaults()
+	if err := co.Validate(); err != nil {
+		return 0, 0, fmt.Errorf("localeval: trial %d: %w", t.Index, err)
+	}
+	a, err := onnxgen.Parse(t.Arch)
+	if err != nil {
+		return 0, 0, fmt.Errorf("localeval: trial %d: %w", t.Index, err)
+	}
+	net, err := BuildChild(a, e.in, e.cfg.Train.Classes, co, t.Seed)
+	if err != nil {
+		return 0, 0, fmt.Errorf("localeval: trial %d: %w", t.Index, err)
+	}
+	train := e.cfg.Train.Len()
+	if co.TrainSize > 0 {
+		train = min(train, co.TrainSize)
+	}
+	opts := TrainOptions(co, t.Seed)
+	opts.Epochs = 1
+	n := min(train, probeSteps*co.Batch)
+	skip := min(probeWarm, n/co.Batch/2) // fewer on a small training set
+	var warm, last time.Time
+	var lastBatch int
+	opts.Progress = func(p runner.Progress) {
+		now := time.Now()
+		if p.Batch < skip {
+			warm = now
+		}
+		last, lastBatch = now, p.Batch
+	}
+	res, err := e.runtime(t.Slots).Train(ctx, net, prefix{e.cfg.Train, n}, e.cfg.Val, opts)
+	if err != nil {
+		return 0, 0, fmt.Errorf("localeval: trial %d: probe: %w", t.Index, err)
+	}
+	if res.Status != runner.Done {
+		return 0, 0, fmt.Errorf("localeval: trial %d: probe: %v: %s", t.Index, res.Status, res.Reason)
+	}
+	timed := lastBatch - (skip - 1)
+	if skip == 0 || warm.IsZero() || timed <= 0 || !last.After(warm) {
+		return 0, 0, fmt.Errorf("localeval: trial %d: probe: too few steps to time (%d images at batch %d)", t.Index, n, co.Batch)
+	}
+	step := last.Sub(warm) / time.Duration(timed)
+	rest := max(0, time.Duration(res.Seconds*float64(time.Second))-time.Duration(timed)*step)
+	return rest, rest + time.Duration(train/co.Batch)*step, nil
+}
+
+// prefix is a Source's first n examples.
+type prefix struct {
+	runner.Source
+	n int
+}
+
+func (p prefix) Len() int { return p.n }
+
 // runtime is the Runtime that trains a trial of slots slots
 // (search.Trial.Slots): Config.Runtime with slots times its threads, at
 // most one per core (but never fewer than its own).

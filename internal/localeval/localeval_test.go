@@ -152,6 +152,35 @@ func TestSlots(t *testing.T) {
 	}
 }
 
+// TestTime: the probe of a real child gives a fixed part and a time per
+// epoch (both positive, the epoch's at least the probe's steps' share of
+// it) without changing the evaluator's results; an architecture that does
+// not compile is an error. (How close the prediction comes is a matter of
+// the machine's load, so it is not asserted: README's "The final training"
+// has a measurement.)
+func TestTime(t *testing.T) {
+	co := tinyChild()
+	ev := evaluator(t, co)
+	tr := search.Trial{Index: 2, Arch: "kh3 kw3 f24 | kh3 kw3 sh2 sw2 f36 in0", Seed: 5, Child: co, Slots: 2}
+	fixed, perEpoch, err := ev.Time(context.Background(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("fixed %v, per epoch %v", fixed, perEpoch)
+	if fixed <= 0 || perEpoch <= fixed {
+		t.Errorf("fixed %v, per epoch %v: want 0 < fixed < per epoch", fixed, perEpoch)
+	}
+	tr.Arch = "kh3 kw3 f24 | kh3 kw3 f36 in5"
+	if _, _, err := ev.Time(context.Background(), tr); err == nil || !strings.Contains(err.Error(), "trial 2") {
+		t.Errorf("a bad architecture: %v, want an error naming the trial", err)
+	}
+	co.Batch = 512 // more than the 256 training images: too few steps to time
+	tr.Arch, tr.Child = "kh3 kw3 f24", co
+	if _, _, err := ev.Time(context.Background(), tr); err == nil {
+		t.Error("a probe of no step timed something")
+	}
+}
+
 // TestStatuses: the child's failures become statuses, not errors.
 func TestStatuses(t *testing.T) {
 	ev := evaluator(t, tinyChild())
