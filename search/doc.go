@@ -183,10 +183,19 @@
 // measurement: its highest Done rung's seconds over that rung's work, else
 // its trial's seconds) × its phase's work (images × epochs over rung 0's:
 // η^r for rung r, scale × Final.Epochs / E for the final), in rounds of
-// Parallel, the phases one after the other (predictPhases). Without rungs and final phase F is 0 (the iteration in
-// flight may then end past Duration). The prediction is made again when
-// each rung and the final phase begin, with their own candidates; when it
-// exceeds the time left the plan is shrunk step by step (fit, shrink):
+// Parallel, the phases one after the other (predictPhases), a candidate
+// alone with s > 1 slots (Trial.Slots: a phase of n < Parallel candidates
+// gives each Parallel/n) counted slotSpeedup(s) = 0.8·s times as fast.
+// FinalShare caps F at that share of Duration, so that the sampling keeps
+// the rest however slow the candidates of the moment look (the cap is
+// make search's rule: 0.6). Without rungs and final phase F is 0 (the
+// iteration in flight may then end past Duration). The prediction is made
+// again when each rung and the final phase begin, with their own
+// candidates; the final phase's, when its evaluator is a Timer, from each
+// candidate's timed probe at its slots (fixed + perEpoch × epochs; the
+// in-process evaluator's probe trains 160 steps, times the second half
+// and validates once). When
+// it exceeds the time left the plan is shrunk step by step (fit, shrink):
 // one final candidate fewer down to one, then the top rungs not begun
 // dropped, then one final epoch fewer down to one; each shrink is logged,
 // reported (a Shrunk event, Summary.Shrunk) and recorded (fewer rows in

@@ -140,7 +140,7 @@ type Isolated interface {
 
 // Timer is implemented by an evaluator that can predict how long it takes
 // to train a trial before it does, from a short timed probe of it (the
-// in-process evaluator trains its child for a few dozen steps and
+// in-process evaluator trains its child for 160 steps and
 // validates once). The final phase uses it, when its evaluator has it, to
 // fit its plan to the time left by each candidate's own measured speed at
 // its Trial.Slots, instead of a trial's seconds scaled by the work: that
