@@ -33,7 +33,10 @@ func phaseSlots(parallel, n int) int {
 // slotEfficiency is how much of s slots' s-fold speed a candidate given
 // them is predicted to reach: with 2 threads rather than 1, a Fashion-MNIST
 // child of 5.6 M multiply-adds trained 1.61 times as fast on the 2-core
-// machine of the README (716 against 444 images/s), so 0.8.
+// machine of the README (716 against 444 images/s), so 0.8. A small one
+// (1.36 M) went only 1.14 times as fast at batch 64: the final phase
+// therefore times its candidates when it can (Timer, probeFinal), and
+// this is the rungs' and the sampling reserve's estimate.
 const slotEfficiency = 0.8
 
 // slotSpeedup is the predicted speed of a candidate with s slots over one
