@@ -33,7 +33,8 @@ data: ## fetch Fashion-MNIST, MNIST, the Brown corpus and fortunes into .data/ (
 # The main job: a real search on Fashion-MNIST (space v3, with max pooling), then the final training of its
 # best architecture, within a 14-minute budget: the sampling gets at least 40% of it, the final training the rest
 # (--final-share), as many epochs of its candidate as are predicted to fit, with both cores. The controller
-# learning rate suits a few hundred trials. README's "Honest numbers" has the measurement (make seeds).
+# learning rate suits a few hundred trials. Measured by make seeds (README, "Two commands"): 13m18s-14m1s on
+# 2 cores, test accuracy 0.897-0.912 over seeds 1-3.
 RUN ?= runs/search-$(shell date +%Y%m%d-%H%M%S)
 SEARCH_FLAGS ?= --data fashion-mnist --space v3 --trials 200 --duration 14m --train-size 5000 --val-size 1000 \
 	--epochs 1 --start-layers 3 --layer-step 1 --layer-every 48 --controller-lr 0.02 \
