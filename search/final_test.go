@@ -496,9 +496,9 @@ func TestFinalTimed(t *testing.T) {
 		err    error
 		epochs int
 	}{
-		// 10 s + 35 × 100 s fits the hour (less the sampling's
-		// milliseconds), 36 do not.
-		{"timed", nil, 35},
+		// (10 s + 32 × 100 s) × probeMargin 1.1 fits the hour, 33 do
+		// not.
+		{"timed", nil, 32},
 		// The trials' 1000 s × 2 (scale) per epoch over 1.6 (two slots):
 		// 2 epochs fit the hour.
 		{"the probe fails", errors.New("no probe"), 2},

@@ -90,7 +90,7 @@ func finalSetup(cfg *search.Config, root string, rt *runner.Runtime, data locale
 	cfg.FinalScale = float64(full.Train.Len()) / float64(data.Train.Len())
 	budget := ""
 	if o.Duration > 0 {
-		budget = " (its time, predicted from the trials' times × epochs × images, is kept out of --duration)"
+		budget = " (its time is kept out of --duration: predicted from the trials' times while sampling, at most --final-share of it, then from a timed probe of each candidate)"
 	}
 	header := rungHeader(o, cfg.FinalScale, full.Train.Len())
 	if o.Rungs.On() {
