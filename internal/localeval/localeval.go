@@ -125,7 +125,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, t search.Trial) (search.Outcom
 // (batch 32, 2 threads), took 23-24 ms a step over steps 8-39 in two runs
 // of three and 27-28 ms from step 100 on, and a probe of steps 8-39
 // predicted its final training (batch 64) 18% short (471 s for 557);
-// steps 80-159 took 27-29 ms.
+// steps 39-99 took 24.7 and 29.1 ms, steps 100-199 27.1 and 27.3 ms (the
+// probe's timed half, steps 80-159, was not timed on its own).
 const probeSteps = 160
 
 var _ search.Timer = (*Evaluator)(nil)
